@@ -1,0 +1,68 @@
+"""The case: one point of the benchmark matrix, a frozen value the store, gate and report key on."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SCENARIOS = ("single-stream", "offline")
+
+_ID_PATTERN = re.compile(
+    r"^(?P<workload>[^/]+)/(?P<variant>[^/]+)/(?P<device>[^/]+)/(?P<scenario>[^/]+)"
+    r"/b(?P<batch_size>\d+)(?:/t(?P<threads>\d+))?$"
+)
+
+
+@dataclass(frozen=True, order=True)
+class Case:
+    """workload × variant × device × scenario × batch size (× CPU threads).
+
+    ``threads`` is the number of intra-op CPU threads torch uses for the case; ``None`` leaves
+    torch's default and is left out of the id.
+    """
+
+    workload: str
+    variant: str
+    device: str
+    scenario: str
+    batch_size: int
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        for field_name in ("workload", "variant", "device", "scenario"):
+            value = getattr(self, field_name)
+            if not value or "/" in value:
+                raise ValueError(
+                    f"case {field_name} must be a non-empty name without '/': {value!r}"
+                )
+        if self.batch_size < 1:
+            raise ValueError(f"case batch_size must be at least 1, got {self.batch_size}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"case threads must be at least 1, got {self.threads}")
+
+    @property
+    def id(self) -> str:
+        """Stable, readable id, e.g. ``digits-cnn/fp32/cpu/single-stream/b1``."""
+        base = f"{self.workload}/{self.variant}/{self.device}/{self.scenario}/b{self.batch_size}"
+        return base if self.threads is None else f"{base}/t{self.threads}"
+
+    @classmethod
+    def from_id(cls, case_id: str) -> Case:
+        """Parse an id written by :attr:`id` back into a case."""
+        match = _ID_PATTERN.match(case_id)
+        if match is None:
+            raise ValueError(
+                f"not a case id: {case_id!r} (expected workload/variant/device/scenario/bN[/tN])"
+            )
+        threads = match["threads"]
+        return cls(
+            workload=match["workload"],
+            variant=match["variant"],
+            device=match["device"],
+            scenario=match["scenario"],
+            batch_size=int(match["batch_size"]),
+            threads=int(threads) if threads is not None else None,
+        )
+
+    def __str__(self) -> str:
+        return self.id

@@ -1,0 +1,238 @@
+"""The ``benchsuite`` command: a thin layer over the library.
+
+Library errors that the user can fix (:class:`~benchsuite.errors.UsageError`) are caught here
+once and printed as one line, with exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from benchsuite._version import __version__
+from benchsuite.case import Case
+from benchsuite.discovery import DEFAULT_WORKLOADS_DIR, discover_workloads
+from benchsuite.errors import UsageError
+from benchsuite.meters import all_meters
+from benchsuite.report import render_run_report
+from benchsuite.runner import run_suite
+from benchsuite.store import ResultStore
+from benchsuite.suite import bundled_suites, load_suite
+from benchsuite.variants import VARIANTS
+
+DEFAULT_RESULTS_DIR = Path("results")
+DEFAULT_REPORTS_DIR = Path("reports")
+
+
+class _ProgressObserver:
+    """Draws a progress bar with the current case and the time left (from cases done so far)."""
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress = progress
+        self.task = progress.add_task("starting", total=total)
+
+    def case_started(self, index: int, total: int, case: Case) -> None:
+        self.progress.update(self.task, description=case.id)
+
+    def case_finished(self, index: int, total: int, case: Case, row: Mapping[str, Any]) -> None:
+        self.progress.advance(self.task)
+        if row["status"] != "ok":
+            self.progress.console.print(f"  {row['status']}: {case.id}: {row['error']}")
+
+
+def _summary_table(rows: Sequence[Mapping[str, Any]]) -> Table:
+    table = Table(title="benchsuite run summary", title_justify="left")
+    for header in ("case", "status", "acc", "p50 ms ± CI", "samples/s", "energy/sample J", "stop"):
+        table.add_column(
+            header, justify="left" if header in ("case", "status", "stop") else "right"
+        )
+    for row in rows:
+        if row["status"] != "ok":
+            table.add_row(row["case_id"], row["status"], "", "", "", "", "")
+            continue
+        p50 = row["latency_p50_ms"]
+        half = max(p50 - row["latency_p50_ci_low_ms"], row["latency_p50_ci_high_ms"] - p50)
+        accuracy = row["accuracy"]
+        table.add_row(
+            row["case_id"],
+            "ok",
+            f"{accuracy:.4f}" if accuracy is not None else "n/a",
+            f"{p50:.4g} ± {half:.2g}",
+            f"{row['throughput_samples_per_s']:.4g}",
+            f"{row['energy_per_sample_j']:.3g} ({row['energy_kind']})",
+            row["stop_reason"],
+        )
+    return table
+
+
+def _command_run(args: argparse.Namespace, console: Console) -> int:
+    suite = load_suite(args.suite)
+    workloads = discover_workloads(args.workloads)
+    suite.check_workloads(workloads)
+    store = ResultStore(args.results)
+    cases = suite.cases()
+    console.print(f"suite {suite.name}: {len(cases)} cases, results to {args.results}")
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        result = run_suite(suite, workloads, store, _ProgressObserver(progress, len(cases)))
+    console.print(_summary_table(result.rows))
+    console.print(
+        f"run {result.run_id}: {result.count('ok')} ok, {result.count('skipped')} skipped, "
+        f"{result.count('failed')} failed; rows in {result.folder / 'cases'}"
+    )
+    if not args.no_report:
+        page = render_run_report(store, result.run_id, args.reports)
+        console.print(f"report: {page}")
+    return 1 if result.count("failed") else 0
+
+
+def _command_list(args: argparse.Namespace, console: Console) -> int:
+    workloads = discover_workloads(args.workloads)
+    table = Table(title=f"workloads in {args.workloads}", title_justify="left")
+    table.add_column("name")
+    table.add_column("quality")
+    table.add_column("description")
+    for name, workload in sorted(workloads.items()):
+        table.add_row(name, workload.quality_metric or "n/a", workload.description)
+    console.print(table)
+    table = Table(title="variants", title_justify="left")
+    table.add_column("name")
+    table.add_column("devices")
+    table.add_column("recipe")
+    for variant in VARIANTS.values():
+        table.add_row(variant.name, ", ".join(variant.devices), variant.recipe)
+    console.print(table)
+    table = Table(title="bundled suites (--suite NAME)", title_justify="left")
+    table.add_column("name")
+    table.add_column("cases")
+    table.add_column("description")
+    for name in sorted(bundled_suites()):
+        suite = load_suite(name)
+        table.add_row(name, str(len(suite.cases())), suite.description)
+    console.print(table)
+    return 0
+
+
+def _command_meters(args: argparse.Namespace, console: Console) -> int:
+    table = Table(title="energy meters", title_justify="left")
+    for header in ("source", "available", "kind", "domains", "resolution", "detail"):
+        table.add_column(header)
+    for meter in all_meters():
+        info = meter.info()
+        table.add_row(
+            info.source,
+            "yes" if info.available else "no",
+            info.kind,
+            ", ".join(info.domains),
+            f"{info.resolution_s:g} s" if info.resolution_s else "",
+            info.detail,
+        )
+    console.print(table)
+    return 0
+
+
+def _command_report(args: argparse.Namespace, console: Console) -> int:
+    store = ResultStore(args.results)
+    runs = store.run_ids()
+    if not runs:
+        raise UsageError(f"--results {args.results}: no runs found; run `benchsuite run` first")
+    run_id = args.run or runs[-1]
+    if run_id not in runs:
+        raise UsageError(
+            f"--run {run_id}: no such run in {args.results}; runs: {', '.join(runs[-5:])}"
+        )
+    console.print(f"report: {render_run_report(store, run_id, args.reports)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchsuite",
+        description="Energy benchmarking and reporting for ML model variants.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"benchsuite {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def workloads_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--workloads",
+            type=Path,
+            default=DEFAULT_WORKLOADS_DIR,
+            metavar="DIR",
+            help="folder of workload files (default ./workloads)",
+        )
+
+    run = commands.add_parser(
+        "run", help="measure a suite into the results store", allow_abbrev=False
+    )
+    run.add_argument(
+        "--suite",
+        default="standard",
+        help="bundled suite name or path of a .toml file (default: standard)",
+    )
+    workloads_option(run)
+    run.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, metavar="DIR")
+    run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR")
+    run.add_argument("--no-report", action="store_true", help="do not render the HTML report")
+    run.set_defaults(handler=_command_run)
+
+    listing = commands.add_parser("list", help="show workloads, variants and bundled suites")
+    workloads_option(listing)
+    listing.set_defaults(handler=_command_list)
+
+    meters = commands.add_parser("meters", help="show every energy meter and whether it works here")
+    meters.set_defaults(handler=_command_meters)
+
+    report = commands.add_parser(
+        "report", help="render the HTML report of a run", allow_abbrev=False
+    )
+    report.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, metavar="DIR")
+    report.add_argument(
+        "--out", dest="reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR"
+    )
+    report.add_argument("--run", metavar="RUN_ID", help="run to render (default: the latest)")
+    report.set_defaults(handler=_command_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    if not console.is_terminal:  # logs and CI: wide enough that case ids are not cut
+        console = Console(width=160)
+    try:
+        return int(args.handler(args, console))
+    except UsageError as error:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"benchsuite: error: {error}", markup=False
+        )
+        return error.exit_code
+    except KeyboardInterrupt:
+        Console(stderr=True).print("benchsuite: interrupted; finished cases are on disk")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Find workloads by path, the way pytest finds tests.
+
+Every ``*.py`` file in the folder whose name does not start with ``_`` is imported; each
+concrete :class:`~benchsuite.workload.Workload` subclass defined in it is instantiated and
+registered under its ``name``. The folder is put on ``sys.path`` while importing, so workload files
+can share helpers kept in ``_helpers.py`` modules beside them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from benchsuite.errors import WorkloadError
+from benchsuite.workload import Workload
+
+DEFAULT_WORKLOADS_DIR = Path("workloads")
+
+
+def _import_file(path: Path) -> ModuleType:
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+    module_name = f"benchsuite_workloads_{digest}.{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise WorkloadError(f"{path}: cannot be imported as a Python module; rename it to *.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    folder = str(path.parent.resolve())
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_name]
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        raise WorkloadError(
+            f"{path}: importing it failed at line {frame.lineno}: "
+            f"{type(error).__name__}: {error}; fix the workload file or move it out of the folder"
+        ) from error
+    finally:
+        if added:
+            sys.path.remove(folder)
+    return module
+
+
+def _workloads_in(module: ModuleType) -> list[Workload]:
+    found: list[Workload] = []
+    for _, obj in inspect.getmembers(module, inspect.isclass):
+        if (
+            issubclass(obj, Workload)
+            and obj.__module__ == module.__name__
+            and not inspect.isabstract(obj)
+        ):
+            found.append(obj())
+    return found
+
+
+def discover_workloads(folder: Path | str = DEFAULT_WORKLOADS_DIR) -> dict[str, Workload]:
+    """Import the workload files in ``folder`` and return the workloads by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise WorkloadError(
+            f"workloads folder {folder} does not exist; run from the project root or pass "
+            "--workloads DIR"
+        )
+    registry: dict[str, Workload] = {}
+    origin: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        for workload in _workloads_in(_import_file(path)):
+            if not workload.name or "/" in workload.name:
+                raise WorkloadError(
+                    f"{path}: {type(workload).__name__}.name must be a non-empty name without '/'"
+                    f", got {workload.name!r}"
+                )
+            if workload.name in registry:
+                raise WorkloadError(
+                    f"{path}: workload name {workload.name!r} is already defined in "
+                    f"{origin[workload.name]}; give one of them another name"
+                )
+            registry[workload.name] = workload
+            origin[workload.name] = path
+    return registry

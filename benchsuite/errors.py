@@ -1,0 +1,39 @@
+"""Typed errors raised by the library; the CLI turns them into one line and an exit code.
+
+Library code never prints or exits. A :class:`UsageError` is something the user can fix (a bad
+suite file, an unknown workload, an unwritable folder); its message names the file or option and
+the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class BenchsuiteError(Exception):
+    """Base class of every error benchsuite raises on purpose."""
+
+
+class UsageError(BenchsuiteError):
+    """Bad input from the user: the CLI prints the message alone and exits with code 2."""
+
+    exit_code = 2
+
+
+class SuiteError(UsageError):
+    """A suite file that cannot be read or does not validate."""
+
+
+class WorkloadError(UsageError):
+    """A workloads folder or workload module that cannot be loaded."""
+
+
+class StoreError(UsageError):
+    """A results folder that cannot be written or read."""
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """A ``"; did you mean 'x'?"`` hint for an unknown name, or ``""`` when nothing is close."""
+    matches = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {matches[0]!r}?" if matches else ""

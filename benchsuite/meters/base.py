@@ -1,0 +1,70 @@
+"""The meter interface: how many joules did these domains use between ``start()`` and ``stop()``.
+
+Every reading carries its provenance, so nothing downstream can present an estimate as a
+measurement: ``source`` (rapl, nvml, codecarbon, estimate), ``kind`` (measured or estimated), the
+domains it covers and the meter's resolution.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+MeterKind = Literal["measured", "estimated"]
+MEASURED: MeterKind = "measured"
+ESTIMATED: MeterKind = "estimated"
+
+
+@dataclass(frozen=True)
+class MeterInfo:
+    """What a meter is and whether it can be used here; ``detail`` says why not, or how it works."""
+
+    source: str
+    kind: MeterKind
+    available: bool
+    detail: str
+    domains: tuple[str, ...] = ()
+    resolution_s: float | None = None
+
+
+@dataclass(frozen=True)
+class EnergyReading:
+    """Energy used between a meter's ``start()`` and ``stop()``.
+
+    ``energy_j`` is the sum over ``domains`` and nothing else; ``domain_energy_j`` gives each part.
+    ``model`` describes how an estimate was made, with its inputs; it is empty for measurements.
+    """
+
+    source: str
+    kind: MeterKind
+    domains: tuple[str, ...]
+    energy_j: float
+    duration_s: float
+    resolution_s: float
+    domain_energy_j: Mapping[str, float] = field(default_factory=dict)
+    model: str = ""
+
+    @property
+    def average_power_w(self) -> float:
+        return self.energy_j / self.duration_s if self.duration_s > 0 else float("nan")
+
+
+class Meter(ABC):
+    """One source of energy figures. Subclasses implement one vendor or model each."""
+
+    source: str
+    kind: MeterKind
+
+    @abstractmethod
+    def info(self) -> MeterInfo:
+        """Describe the meter and whether it is available on this machine (never raises)."""
+
+    @abstractmethod
+    def start(self) -> None:
+        """Begin a measurement window."""
+
+    @abstractmethod
+    def stop(self) -> EnergyReading:
+        """End the window begun by :meth:`start` and return its energy."""

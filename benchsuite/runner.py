@@ -1,0 +1,132 @@
+"""Runs a suite: expands its cases, measures each, and writes every row as soon as it is known.
+
+A case that cannot run here (no such device, a variant that does not support the device) is a
+``skipped`` row with the reason; a case that raises is a ``failed`` row with the error; the run
+goes on either way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from benchsuite.case import Case
+from benchsuite.devices import device_unavailable_reason
+from benchsuite.environment import Fingerprint, capture_fingerprint
+from benchsuite.measure import CaseMeasurement, measure_case
+from benchsuite.meters import meter_for_device
+from benchsuite.schema import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
+from benchsuite.store import ResultStore
+from benchsuite.suite import Suite
+from benchsuite.variants import get_variant
+from benchsuite.workload import Workload
+
+
+class RunObserver(Protocol):
+    """Told about progress; the CLI draws a progress bar with it. Library code never prints."""
+
+    def case_started(self, index: int, total: int, case: Case) -> None: ...
+
+    def case_finished(self, index: int, total: int, case: Case, row: Mapping[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    folder: Path
+    rows: tuple[Mapping[str, Any], ...]
+
+    def count(self, status: str) -> int:
+        return sum(1 for row in self.rows if row["status"] == status)
+
+
+def _now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def skip_reason(case: Case) -> str | None:
+    """Why ``case`` cannot run on this machine, or ``None`` when it can."""
+    return device_unavailable_reason(case.device) or get_variant(case.variant).unsupported_reason(
+        case.device
+    )
+
+
+def run_suite(
+    suite: Suite,
+    workloads: Mapping[str, Workload],
+    store: ResultStore,
+    observer: RunObserver | None = None,
+    fingerprint: Fingerprint | None = None,
+) -> RunResult:
+    """Measure every case of ``suite`` into a new run of ``store``."""
+    suite.check_workloads(workloads)
+    cases = suite.cases()
+    fingerprint = fingerprint or capture_fingerprint()
+    writer = store.start_run(
+        suite.name,
+        suite_source=suite.source,
+        cases_planned=len(cases),
+        hardware_id=fingerprint.hardware_id,
+    )
+    rows: list[Mapping[str, Any]] = []
+    state = "interrupted"
+    try:
+        for index, case in enumerate(cases):
+            if observer is not None:
+                observer.case_started(index, len(cases), case)
+            row, measurement = _run_one(case, workloads[case.workload], suite, fingerprint)
+            writer.add_case(
+                row,
+                measurement.samples if measurement else None,
+                measurement.energy_windows if measurement else (),
+            )
+            rows.append(row)
+            if observer is not None:
+                observer.case_finished(index, len(cases), case, row)
+        state = "complete"
+    finally:
+        writer.finish(state)
+    return RunResult(writer.run_id, writer.folder, tuple(rows))
+
+
+def _run_one(
+    case: Case, workload: Workload, suite: Suite, fingerprint: Fingerprint
+) -> tuple[dict[str, Any], CaseMeasurement | None]:
+    started_at = _now_utc()
+    start = time.perf_counter()
+    row: dict[str, Any] = {
+        "suite": suite.name,
+        "case_id": case.id,
+        "workload": case.workload,
+        "variant": case.variant,
+        "device": case.device,
+        "scenario": case.scenario,
+        "batch_size": case.batch_size,
+        "threads": case.threads,
+        "started_at_utc": started_at,
+    }
+    measurement: CaseMeasurement | None = None
+    reason = skip_reason(case)
+    if reason is not None:
+        row.update(status=STATUS_SKIPPED, error=reason)
+    else:
+        try:
+            measurement = measure_case(
+                case,
+                workload,
+                get_variant(case.variant),
+                meter_for_device(case.device),
+                suite.measure,
+            )
+        except Exception as error:  # a failing case is a row, and the run goes on
+            row.update(status=STATUS_FAILED, error=f"{type(error).__name__}: {error}")
+        else:
+            row.update(measurement.row, status=STATUS_OK, error=None)
+    row["finished_at_utc"] = _now_utc()
+    row["case_wall_s"] = time.perf_counter() - start
+    row.update(fingerprint.as_columns())
+    return row, measurement

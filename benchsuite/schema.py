@@ -1,0 +1,130 @@
+"""The versioned column schema of the Parquet store. Units are in the column names.
+
+Adding a column: append it here and bump ``SCHEMA_VERSION``. Readers fill columns that an older
+file lacks with nulls, so old runs stay readable. Never rename or retype a column in place.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+STATUS_SKIPPED = "skipped"
+
+_str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+
+CASE_COLUMNS: dict[str, pa.DataType] = {
+    # identity
+    "schema_version": _int,
+    "run_id": _str,
+    "suite": _str,
+    "case_id": _str,
+    "workload": _str,
+    "variant": _str,
+    "device": _str,
+    "scenario": _str,
+    "batch_size": _int,
+    "threads": _int,
+    "status": _str,
+    "error": _str,
+    "started_at_utc": _str,
+    "finished_at_utc": _str,
+    "case_wall_s": _float,
+    # what was measured: model
+    "variant_recipe": _str,
+    "param_count": _int,
+    "model_size_bytes": _int,
+    "flops_per_sample": _int,
+    # quality
+    "quality_metric": _str,
+    "accuracy": _float,
+    "top1_agreement": _float,
+    "eval_samples": _int,
+    # warm-up
+    "warmup_calls": _int,
+    "warmup_s": _float,
+    "warmup_settled": _bool,
+    # latency (per call of batch_size samples)
+    "sample_count": _int,
+    "sampling_s": _float,
+    "stop_reason": _str,
+    "ci_target_rel": _float,
+    "ci_half_width_rel": _float,
+    "latency_p50_ms": _float,
+    "latency_p50_ci_low_ms": _float,
+    "latency_p50_ci_high_ms": _float,
+    "latency_p90_ms": _float,
+    "latency_p99_ms": _float,
+    "latency_mean_ms": _float,
+    "latency_std_ms": _float,
+    "latency_iqr_ms": _float,
+    "latency_min_ms": _float,
+    "latency_max_ms": _float,
+    "throughput_samples_per_s": _float,
+    # memory
+    "peak_rss_bytes": _int,
+    "peak_rss_reset": _bool,
+    "device_peak_allocated_bytes": _int,
+    # energy
+    "energy_source": _str,
+    "energy_kind": _str,
+    "energy_domains": _str,
+    "energy_model": _str,
+    "energy_windows": _int,
+    "energy_window_s": _float,
+    "energy_interval_method": _str,
+    "energy_per_sample_j": _float,
+    "energy_per_sample_low_j": _float,
+    "energy_per_sample_high_j": _float,
+    "energy_net_per_sample_j": _float,
+    "energy_total_j": _float,
+    "idle_power_w": _float,
+    "average_power_w": _float,
+    "energy_valid": _bool,
+    "energy_invalid_reason": _str,
+    # environment fingerprint (see benchsuite.environment)
+    "env_host": _str,
+    "env_os": _str,
+    "env_cpu_model": _str,
+    "env_cpu_count": _int,
+    "env_memory_bytes": _int,
+    "env_gpu_names": _str,
+    "env_gpu_driver": _str,
+    "env_python_version": _str,
+    "env_torch_version": _str,
+    "env_benchsuite_version": _str,
+    "env_git_commit": _str,
+    "env_git_dirty": _bool,
+    "env_hardware_id": _str,
+    "env_captured_at_utc": _str,
+}
+
+SAMPLE_COLUMNS: dict[str, pa.DataType] = {
+    "run_id": _str,
+    "case_id": _str,
+    "phase": _str,  # "warmup" or "sample"
+    "index": _int,
+    "latency_ns": _int,
+}
+
+ENERGY_WINDOW_COLUMNS: dict[str, pa.DataType] = {
+    "run_id": _str,
+    "case_id": _str,
+    "window": _int,  # -1 is the idle window
+    "calls": _int,
+    "samples": _int,
+    "duration_s": _float,
+    "energy_j": _float,
+    "net_energy_j": _float,
+    "source": _str,
+    "kind": _str,
+    "domains": _str,
+    "model": _str,
+}
+
+CASE_SCHEMA = pa.schema(list(CASE_COLUMNS.items()))
+SAMPLE_SCHEMA = pa.schema(list(SAMPLE_COLUMNS.items()))
+ENERGY_WINDOW_SCHEMA = pa.schema(list(ENERGY_WINDOW_COLUMNS.items()))

@@ -1,0 +1,212 @@
+"""The append-only Parquet store.
+
+Layout under the results folder, one folder per run that no other run ever writes into::
+
+    results/<run_id>/run.json             the run's manifest (suite, state, times)
+    results/<run_id>/cases/0001.parquet   one row per case (schema: benchsuite.schema.CASE_COLUMNS)
+    results/<run_id>/samples/0001.parquet raw per-call latencies of that case, warm-up included
+    results/<run_id>/energy/0001.parquet  each energy window of that case, idle window included
+
+Each file is written to a hidden temporary name in the same folder, flushed to disk, then renamed
+into place, so a crash leaves either the whole file or none (Parquet readers skip names starting
+with ``.``). A case is on disk, readable, as soon as it finishes. Plain pandas reads it:
+``pandas.read_parquet("results/<run_id>/cases")``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from benchsuite.errors import StoreError
+from benchsuite.schema import (
+    CASE_COLUMNS,
+    CASE_SCHEMA,
+    ENERGY_WINDOW_SCHEMA,
+    SAMPLE_COLUMNS,
+    SAMPLE_SCHEMA,
+    SCHEMA_VERSION,
+)
+
+MANIFEST = "run.json"
+CASES_DIR, SAMPLES_DIR, ENERGY_DIR = "cases", "samples", "energy"
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time to the second plus 6 random hex digits."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def _write_atomically(path: Path, write: Any) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(temporary)
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_table_atomically(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` as Parquet; readers see the whole file or nothing."""
+    _write_atomically(path, lambda target: pq.write_table(table, target))
+
+
+def write_json_atomically(document: Mapping[str, Any], path: Path) -> None:
+    _write_atomically(path, lambda target: target.write_text(json.dumps(document, indent=2) + "\n"))
+
+
+def _table(rows: Iterable[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
+    rows = list(rows)
+    unknown = {key for row in rows for key in row} - set(schema.names)
+    if unknown:
+        raise ValueError(f"columns not in the schema: {sorted(unknown)}")
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+class RunWriter:
+    """Writes one run's cases as they finish. Obtain it from :meth:`ResultStore.start_run`."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any]) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.cases_written = 0
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest["run_id"])
+
+    def add_case(
+        self,
+        row: Mapping[str, Any],
+        samples: pa.Table | None = None,
+        energy_windows: Iterable[Mapping[str, Any]] = (),
+    ) -> Path:
+        """Write one case's row, raw samples and energy windows; returns the row's file."""
+        sequence = f"{self.cases_written + 1:04d}"
+        full_row = {"schema_version": SCHEMA_VERSION, "run_id": self.run_id, **row}
+        if samples is not None and samples.num_rows:
+            run_ids = pa.array([self.run_id] * samples.num_rows, pa.string())
+            samples = samples.set_column(
+                samples.schema.get_field_index("run_id"), "run_id", run_ids
+            )
+            write_table_atomically(
+                samples.cast(SAMPLE_SCHEMA), self.folder / SAMPLES_DIR / f"{sequence}.parquet"
+            )
+        windows = [{"run_id": self.run_id, **window} for window in energy_windows]
+        if windows:
+            write_table_atomically(
+                _table(windows, ENERGY_WINDOW_SCHEMA),
+                self.folder / ENERGY_DIR / f"{sequence}.parquet",
+            )
+        # the row goes last: a row on disk means its samples are on disk too
+        row_path = self.folder / CASES_DIR / f"{sequence}.parquet"
+        write_table_atomically(_table([full_row], CASE_SCHEMA), row_path)
+        self.cases_written += 1
+        return row_path
+
+    def finish(self, state: str = "complete") -> None:
+        self.manifest["state"] = state
+        self.manifest["finished_at_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+        self.manifest["cases_written"] = self.cases_written
+        write_json_atomically(self.manifest, self.folder / MANIFEST)
+
+
+class ResultStore:
+    """A results folder holding any number of runs."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def start_run(self, suite: str, run_id: str | None = None, **meta: Any) -> RunWriter:
+        """Create the run's folder and manifest; fails with a :class:`StoreError` if unwritable."""
+        run_id = run_id or new_run_id()
+        folder = self.root / run_id
+        try:
+            for sub in (CASES_DIR, SAMPLES_DIR, ENERGY_DIR):
+                (folder / sub).mkdir(parents=True, exist_ok=False)
+            manifest = {
+                "run_id": run_id,
+                "suite": suite,
+                "schema_version": SCHEMA_VERSION,
+                "state": "running",
+                "started_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+                **meta,
+            }
+            write_json_atomically(manifest, folder / MANIFEST)
+        except FileExistsError as error:
+            raise StoreError(
+                f"results folder {self.root}: run {run_id} already exists ({error.filename}); "
+                "runs never overwrite each other, so choose another run id"
+            ) from None
+        except OSError as error:
+            raise StoreError(
+                f"results folder {self.root} is not writable ({error.strerror}: {error.filename}); "
+                "pass --results DIR with a folder you can write"
+            ) from None
+        return RunWriter(folder, manifest)
+
+    def run_ids(self) -> list[str]:
+        """Every run in the store, oldest first (run ids sort by their UTC start time)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / CASES_DIR).is_dir())
+
+    def manifest(self, run_id: str) -> dict[str, Any]:
+        return json.loads((self.root / run_id / MANIFEST).read_text())
+
+    def _read(
+        self, run_ids: Iterable[str] | None, sub: str, columns: Mapping[str, pa.DataType]
+    ) -> pd.DataFrame:
+        frames = []
+        for run_id in self.run_ids() if run_ids is None else run_ids:
+            for path in sorted((self.root / run_id / sub).glob("*.parquet")):
+                frames.append(pq.read_table(path))
+        if not frames:
+            return _to_pandas(pa.schema(list(columns.items())).empty_table())
+        tables = [_conform(table, columns) for table in frames]
+        return _to_pandas(pa.concat_tables(tables, promote_options="default"))
+
+    def read_cases(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Case rows of the given runs (all by default), with every column of the current schema:
+        columns that an older file lacks are filled with nulls."""
+        return self._read(run_ids, CASES_DIR, CASE_COLUMNS)
+
+    def read_samples(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        return self._read(run_ids, SAMPLES_DIR, SAMPLE_COLUMNS)
+
+
+_NULLABLE_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Integers and booleans keep their type when a column has nulls (a skipped row's latency)."""
+    return table.to_pandas(types_mapper=_NULLABLE_PANDAS_TYPES.get)
+
+
+def _conform(table: pa.Table, columns: Mapping[str, pa.DataType]) -> pa.Table:
+    """Add the schema's columns that ``table`` lacks (as nulls) and order them as the schema.
+    Columns the table has beyond the schema (from a newer benchsuite) are kept at the end."""
+    arrays, names = [], []
+    for name, data_type in columns.items():
+        if name in table.column_names:
+            arrays.append(table.column(name).cast(data_type))
+        else:
+            arrays.append(pa.nulls(table.num_rows, type=data_type))
+        names.append(name)
+    for name in table.column_names:
+        if name not in columns:
+            arrays.append(table.column(name))
+            names.append(name)
+    return pa.table(arrays, names=names)

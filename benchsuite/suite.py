@@ -1,0 +1,226 @@
+"""Suites: TOML files that list the matrix of cases and how carefully to measure them.
+
+A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/``) or
+``--suite PATH`` (any ``.toml`` file). Format, with every key optional but ``[[matrix]]``::
+
+    name = "smoke"
+    description = "what this suite is for"
+
+    [measure]                 # defaults shown
+    warmup_max_s = 5.0        # warm-up stops when timings settle, or after this long
+    ci_target_rel = 0.01      # stop sampling when the 95% CI of the median is within ±1 %
+    budget_s = 10.0           # ... or after this long
+    min_samples = 30
+    energy_windows = 5        # busy windows per case
+    energy_window_s = 1.0
+    idle_s = 1.0              # idle window before them
+
+    [[matrix]]                # each table adds the product of its lists
+    workloads = ["digits-cnn"]
+    variants = ["fp32", "bf16"]
+    devices = ["cpu"]
+    scenario = "single-stream"  # batch 1; or "offline" with batch_sizes = [16, 256]
+    threads = [1, 2]            # CPU intra-op threads; omit for torch's default
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from benchsuite.case import SCENARIOS, Case
+from benchsuite.devices import KNOWN_DEVICES
+from benchsuite.energy import EnergyConfig
+from benchsuite.errors import SuiteError, did_you_mean
+from benchsuite.measure import MeasureConfig
+from benchsuite.timing import SamplingConfig
+from benchsuite.variants import VARIANTS
+
+_TOP_KEYS = ("name", "description", "measure", "matrix")
+_SAMPLING_KEYS = ("warmup_max_s", "ci_target_rel", "budget_s", "min_samples")
+_ENERGY_KEYS = {"energy_windows": "windows", "energy_window_s": "window_s", "idle_s": "idle_s"}
+_MEASURE_KEYS = _SAMPLING_KEYS + tuple(_ENERGY_KEYS)
+_MATRIX_KEYS = ("workloads", "variants", "devices", "scenario", "batch_sizes", "threads")
+
+
+@dataclass(frozen=True)
+class MatrixEntry:
+    workloads: tuple[str, ...]
+    variants: tuple[str, ...]
+    devices: tuple[str, ...]
+    scenario: str
+    batch_sizes: tuple[int, ...]
+    threads: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    source: str
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    matrix: tuple[MatrixEntry, ...] = ()
+
+    def cases(self) -> list[Case]:
+        """Every case of the matrix, in file order, each once."""
+        seen: dict[Case, None] = {}
+        for entry in self.matrix:
+            for workload in entry.workloads:
+                for variant in entry.variants:
+                    for device in entry.devices:
+                        for threads in entry.threads:
+                            for batch_size in entry.batch_sizes:
+                                case = Case(
+                                    workload, variant, device, entry.scenario, batch_size, threads
+                                )
+                                seen.setdefault(case)
+        return list(seen)
+
+    def check_workloads(self, known: Iterable[str]) -> None:
+        """Fail with the suite's file and the closest name when a workload is not known."""
+        known = list(known)
+        for entry in self.matrix:
+            for name in entry.workloads:
+                if name not in known:
+                    raise SuiteError(
+                        f"{self.source}: unknown workload {name!r}{did_you_mean(name, known)}; "
+                        f"known workloads: {', '.join(sorted(known)) or 'none'} "
+                        "(see `benchsuite list`, or pass --workloads DIR)"
+                    )
+
+
+def bundled_suites() -> dict[str, Path]:
+    folder = resources.files("benchsuite") / "suites"
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml")}
+
+
+def load_suite(spec: str) -> Suite:
+    """Load ``spec``: a path to a ``.toml`` file, or the name of a bundled suite."""
+    path = Path(spec)
+    if spec.endswith(".toml") or path.is_file():
+        if not path.is_file():
+            raise SuiteError(f"--suite {spec}: no such file; check the path")
+        return parse_suite(path.read_bytes(), source=str(path), default_name=path.stem)
+    bundled = bundled_suites()
+    if spec not in bundled:
+        raise SuiteError(
+            f"--suite {spec}: unknown suite{did_you_mean(spec, bundled)}; bundled suites: "
+            f"{', '.join(sorted(bundled))}, or pass the path of a .toml file"
+        )
+    return parse_suite(bundled[spec].read_bytes(), source=f"suite {spec}", default_name=spec)
+
+
+def _check_keys(source: str, where: str, table: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    allowed = list(allowed)
+    for key in table:
+        if key not in allowed:
+            raise SuiteError(
+                f"{source}: unknown key {key!r} in {where}{did_you_mean(key, allowed)}; "
+                f"allowed keys: {', '.join(allowed)}"
+            )
+
+
+def _names(
+    source: str, where: str, value: Any, default: tuple[str, ...] | None = None
+) -> tuple[str, ...]:
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise SuiteError(f'{source}: {where} must be a non-empty list of names, e.g. ["cpu"]')
+    return tuple(value)
+
+
+def _positive_ints(source: str, where: str, value: Any) -> tuple[int, ...]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
+        raise SuiteError(
+            f"{source}: {where} must be a non-empty list of positive integers, got {value!r}"
+        )
+    return tuple(value)
+
+
+def _parse_measure(source: str, table: Any) -> MeasureConfig:
+    if not isinstance(table, dict):
+        raise SuiteError(f"{source}: [measure] must be a table")
+    _check_keys(source, "[measure]", table, _MEASURE_KEYS)
+    for key, value in table.items():
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not is_number or value <= 0:
+            raise SuiteError(f"{source}: [measure] {key} must be a positive number, got {value!r}")
+    sampling = {k: table[k] for k in _SAMPLING_KEYS if k in table}
+    energy = {field_name: table[key] for key, field_name in _ENERGY_KEYS.items() if key in table}
+    try:
+        return MeasureConfig(SamplingConfig(**sampling), EnergyConfig(**energy))
+    except (TypeError, ValueError) as error:
+        raise SuiteError(f"{source}: [measure] {error}") from None
+
+
+def _parse_entry(source: str, index: int, table: Any) -> MatrixEntry:
+    where = f"[[matrix]] #{index + 1}"
+    if not isinstance(table, dict):
+        raise SuiteError(f"{source}: {where} must be a table")
+    _check_keys(source, where, table, _MATRIX_KEYS)
+    if "workloads" not in table:
+        raise SuiteError(f'{source}: {where} needs workloads = ["name", ...]')
+    workloads = _names(source, f"{where} workloads", table["workloads"])
+    variants = _names(source, f"{where} variants", table.get("variants"), ("fp32",))
+    for variant in variants:
+        if variant not in VARIANTS:
+            raise SuiteError(
+                f"{source}: {where} unknown variant {variant!r}{did_you_mean(variant, VARIANTS)}; "
+                f"known variants: {', '.join(VARIANTS)}"
+            )
+    device_names = _names(source, f"{where} devices", table.get("devices"), ("cpu",))
+    for device in device_names:
+        if device.split(":", 1)[0] not in KNOWN_DEVICES:
+            raise SuiteError(
+                f"{source}: {where} unknown device {device!r}{did_you_mean(device, KNOWN_DEVICES)}"
+                f"; known devices: {', '.join(KNOWN_DEVICES)} (cuda:N for one GPU)"
+            )
+    scenario = table.get("scenario", "single-stream")
+    if scenario not in SCENARIOS:
+        raise SuiteError(
+            f"{source}: {where} unknown scenario {scenario!r}"
+            f"{did_you_mean(str(scenario), SCENARIOS)}; known scenarios: {', '.join(SCENARIOS)}"
+        )
+    if scenario == "single-stream":
+        batch_sizes = _positive_ints(source, f"{where} batch_sizes", table.get("batch_sizes", [1]))
+        if batch_sizes != (1,):
+            raise SuiteError(
+                f"{source}: {where} single-stream runs batch 1 only; use "
+                f'scenario = "offline" for batch_sizes {list(batch_sizes)}'
+            )
+    else:
+        if "batch_sizes" not in table:
+            raise SuiteError(f"{source}: {where} offline scenario needs batch_sizes = [16, 256]")
+        batch_sizes = _positive_ints(source, f"{where} batch_sizes", table["batch_sizes"])
+    threads: tuple[int | None, ...] = (None,)
+    if "threads" in table:
+        threads = _positive_ints(source, f"{where} threads", table["threads"])
+    return MatrixEntry(workloads, variants, device_names, scenario, batch_sizes, threads)
+
+
+def parse_suite(text: bytes | str, source: str, default_name: str = "suite") -> Suite:
+    """Parse and validate a suite; every problem is a :class:`SuiteError` naming ``source``."""
+    try:
+        document = tomllib.loads(text.decode() if isinstance(text, bytes) else text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SuiteError(f"{source}: not valid TOML ({error}); fix the file") from None
+    _check_keys(source, "the top level", document, _TOP_KEYS)
+    matrix = document.get("matrix")
+    if not isinstance(matrix, list) or not matrix:
+        raise SuiteError(f"{source}: needs at least one [[matrix]] table listing workloads")
+    return Suite(
+        name=str(document.get("name", default_name)),
+        description=str(document.get("description", "")),
+        source=source,
+        measure=_parse_measure(source, document.get("measure", {})),
+        matrix=tuple(_parse_entry(source, i, entry) for i, entry in enumerate(matrix)),
+    )

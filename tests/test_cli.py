@@ -1,0 +1,156 @@
+"""The command, black-box: run it, read its output and the files it wrote."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchsuite.cli import main
+from benchsuite.schema import CASE_COLUMNS
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "benchsuite", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def smoke_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp_path_factory.mktemp("out")
+    done = _run("run", "--suite", "smoke", "--results", str(out / "r"), "--reports", str(out / "h"))
+    return done, out
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_parquet_pandas_reads(smoke_run) -> None:  # type: ignore[no-untyped-def]
+    done, out = smoke_run
+    assert done.returncode == 0, done.stderr
+    (run_folder,) = (out / "r").iterdir()
+    cases = pd.read_parquet(run_folder / "cases")
+    assert set(CASE_COLUMNS) <= set(cases.columns)
+    assert len(cases) == 4 and cases["case_id"].is_unique
+    ok = cases[cases["status"] == "ok"]
+    assert len(ok) == 3
+    assert (ok["energy_kind"] == "estimated").all() and (ok["energy_source"] == "estimate").all()
+    assert (ok["latency_p50_ci_low_ms"] <= ok["latency_p50_ms"]).all()
+    assert (ok["latency_p50_ms"] <= ok["latency_p99_ms"]).all()
+    assert (ok["accuracy"] > 0.95).all()
+    assert (ok["flops_per_sample"] > 0).all() and (ok["peak_rss_bytes"] > 0).all()
+    assert (ok["env_cpu_count"] > 0).all() and ok["env_torch_version"].str.len().min() > 0
+    skipped = cases[cases["status"] == "skipped"]
+    assert skipped["case_id"].tolist() == ["digits-cnn/fp16/cpu/single-stream/b1/t1"]
+    assert "cuda only" in skipped["error"].iloc[0]
+
+    samples = pd.read_parquet(run_folder / "samples")
+    per_case = samples[samples["phase"] == "sample"].groupby("case_id").size()
+    assert per_case.to_dict() == dict(zip(ok["case_id"], ok["sample_count"], strict=True))
+    warmups = samples[samples["phase"] == "warmup"].groupby("case_id").size()
+    assert warmups.to_dict() == dict(zip(ok["case_id"], ok["warmup_calls"], strict=True))
+
+
+@pytest.mark.slow
+def test_smoke_run_prints_a_summary_and_writes_a_report(smoke_run) -> None:  # type: ignore[no-untyped-def]
+    done, out = smoke_run
+    assert "benchsuite run summary" in done.stdout
+    assert "3 ok, 1 skipped, 0 failed" in done.stdout
+    html = (out / "h" / "index.html").read_text()
+    assert "digits-cnn/fp32/cpu/single-stream/b1/t1" in html
+    assert "estimated" in html
+
+
+def test_list_shows_workloads_variants_and_suites(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--workloads", str(REPO / "workloads")]) == 0
+    shown = capsys.readouterr().out
+    for name in ("digits-cnn", "fp32", "bf16", "fp16", "smoke", "standard"):
+        assert name in shown
+
+
+def test_meters_lists_the_estimate(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["meters"]) == 0
+    assert "estimate" in capsys.readouterr().out
+
+
+def test_user_workloads_folder_and_suite_file(
+    tmp_path: Path, tiny_workloads: Path, tiny_suite: Path
+) -> None:
+    code = main(
+        [
+            "run",
+            "--suite",
+            str(tiny_suite),
+            "--workloads",
+            str(tiny_workloads),
+            "--results",
+            str(tmp_path / "r"),
+            "--reports",
+            str(tmp_path / "h"),
+        ]
+    )
+    assert code == 0
+    cases = pd.read_parquet(next((tmp_path / "r").iterdir()) / "cases")
+    status = dict(zip(cases["case_id"], cases["status"], strict=True))
+    assert status == {
+        "tiny-mlp/fp32/cpu/single-stream/b1/t1": "ok",
+        "tiny-mlp/fp32/cuda/single-stream/b1/t1": "skipped",
+        "tiny-mlp/bf16/cpu/single-stream/b1/t1": "ok",
+        "tiny-mlp/bf16/cuda/single-stream/b1/t1": "skipped",
+        "tiny-mlp/fp16/cpu/single-stream/b1/t1": "skipped",
+        "tiny-mlp/fp16/cuda/single-stream/b1/t1": "skipped",
+        "tiny-mlp/fp32/cpu/offline/b4": "ok",
+    }
+
+
+BAD_INPUTS = [
+    (["run", "--suite", "nightlyy"], "--suite nightlyy: unknown suite"),
+    (["run", "--suite", "{tmp}/bad.toml"], "bad.toml: not valid TOML"),
+    (["run", "--suite", "{tmp}/missing.toml"], "missing.toml: no such file"),
+    (
+        ["run", "--suite", "{tmp}/unknown_workload.toml"],
+        "unknown workload 'digits-cnm'; did you mean 'digits-cnn'?",
+    ),
+    (
+        ["run", "--suite", "smoke", "--workloads", "{tmp}/nowhere"],
+        "workloads folder {tmp}/nowhere does not exist",
+    ),
+    (
+        ["run", "--suite", "smoke", "--results", "{tmp}/a-file"],
+        "results folder {tmp}/a-file is not writable",
+    ),
+    (["report", "--results", "{tmp}/empty"], "--results {tmp}/empty: no runs found"),
+]
+
+
+@pytest.mark.parametrize(("argv", "expected"), BAD_INPUTS)
+def test_bad_input_is_one_line_exit_2_no_traceback(
+    tmp_path: Path, argv: list[str], expected: str
+) -> None:
+    (tmp_path / "bad.toml").write_text("[[matrix]\n")
+    (tmp_path / "unknown_workload.toml").write_text('[[matrix]]\nworkloads = ["digits-cnm"]\n')
+    (tmp_path / "a-file").write_text("")
+    done = _run(*[arg.replace("{tmp}", str(tmp_path)) for arg in argv])
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("benchsuite: error: ")
+    assert expected.replace("{tmp}", str(tmp_path)) in lines[0]
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_an_abbreviated_option_is_refused_not_guessed(tmp_path: Path) -> None:
+    done = _run("run", "--suit", "smoke", "--results", str(tmp_path))
+    assert done.returncode == 2
+    assert "unrecognized arguments: --suit" in done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from benchsuite import Case
+from benchsuite.discovery import discover_workloads
+from benchsuite.energy import EnergyConfig
+from benchsuite.errors import UsageError
+from benchsuite.measure import (
+    MeasureConfig,
+    count_flops_per_sample,
+    count_parameters,
+    measure_case,
+)
+from benchsuite.meters import EstimateMeter
+from benchsuite.timing import SamplingConfig
+from benchsuite.variants import VARIANTS, get_variant
+
+FAST = MeasureConfig(
+    SamplingConfig(warmup_max_s=0.1, budget_s=0.1, ci_target_rel=0.05),
+    EnergyConfig(windows=2, window_s=0.05, idle_s=0.05),
+)
+
+
+def test_flops_are_counted_not_guessed() -> None:
+    prepared = VARIANTS["fp32"].prepare(nn.Linear(16, 4), "cpu")
+    # a linear layer is a (batch x 16) @ (16 x 4) matmul: 2 FLOPs per multiply-add
+    assert count_flops_per_sample(prepared, torch.randn(8, 16)) == 2 * 16 * 4
+
+
+def test_parameters_and_size() -> None:
+    model = nn.Sequential(nn.Linear(16, 4), nn.BatchNorm1d(4))
+    count, size = count_parameters(model)
+    assert count == 16 * 4 + 4 + 4 + 4
+    # fp32 parameters plus the batch-norm buffers (running mean/var fp32, step count int64)
+    assert size == (count + 4 + 4) * 4 + 8
+
+
+def test_bf16_variant_runs_in_bfloat16_and_keeps_the_reference() -> None:
+    reference = nn.Linear(4, 2)
+    prepared = VARIANTS["bf16"].prepare(reference, "cpu")
+    with prepared.context():
+        out = prepared.module(torch.randn(3, 4))
+    assert out.dtype == torch.bfloat16
+    assert prepared.module is not reference
+    assert reference.weight.dtype == torch.float32
+
+
+def test_unknown_variant_suggests_a_name() -> None:
+    with pytest.raises(UsageError, match="did you mean 'bf16'"):
+        get_variant("bf61")
+
+
+def test_fp16_is_unsupported_on_cpu_with_a_reason() -> None:
+    assert VARIANTS["fp16"].unsupported_reason("cpu") == "variant fp16 runs on cuda only, not cpu"
+    assert VARIANTS["fp32"].unsupported_reason("cpu") is None
+
+
+def test_a_case_measured_end_to_end(tiny_workloads: Path) -> None:
+    workload = discover_workloads(tiny_workloads)["tiny-mlp"]
+    case = Case("tiny-mlp", "fp32", "cpu", "offline", 4, threads=1)
+    result = measure_case(case, workload, VARIANTS["fp32"], EstimateMeter(), FAST)
+    row = result.row
+    assert row["accuracy"] > 0.9 and row["top1_agreement"] == 1.0
+    assert row["flops_per_sample"] == 2 * (8 * 16 + 16 * 2)
+    assert row["param_count"] == 8 * 16 + 16 + 16 * 2 + 2
+    assert row["latency_p50_ci_low_ms"] <= row["latency_p50_ms"] <= row["latency_p50_ci_high_ms"]
+    assert row["throughput_samples_per_s"] == pytest.approx(4 / (row["latency_p50_ms"] / 1e3))
+    assert row["stop_reason"] in ("ci_target_met", "time_budget")
+    assert row["energy_kind"] == "estimated" and row["energy_windows"] == 2
+    assert (
+        row["energy_per_sample_low_j"]
+        <= row["energy_per_sample_j"]
+        <= row["energy_per_sample_high_j"]
+    )
+    assert row["device_peak_allocated_bytes"] is None
+    assert (
+        result.samples is not None
+        and result.samples.num_rows == row["sample_count"] + row["warmup_calls"]
+    )
+    windows = [w for w in result.energy_windows if w["window"] >= 0]
+    assert len(windows) == 2 and all(w["samples"] == 4 * w["calls"] for w in windows)
+    assert torch.get_num_threads() >= 1  # restored after the case
