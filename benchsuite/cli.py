@@ -27,7 +27,7 @@ from benchsuite._version import __version__
 from benchsuite.case import Case
 from benchsuite.discovery import DEFAULT_WORKLOADS_DIR, discover_workloads
 from benchsuite.errors import UsageError
-from benchsuite.meters import all_meters
+from benchsuite.meters import METER_CHOICES, all_meters
 from benchsuite.report import render_run_report
 from benchsuite.runner import run_suite
 from benchsuite.store import ResultStore
@@ -73,7 +73,8 @@ def _summary_table(rows: Sequence[Mapping[str, Any]]) -> Table:
             f"{accuracy:.4f}" if accuracy is not None else "n/a",
             f"{p50:.4g} ± {half:.2g}",
             f"{row['throughput_samples_per_s']:.4g}",
-            f"{row['energy_per_sample_j']:.3g} ({row['energy_kind']})",
+            f"{row['energy_per_sample_j']:.3g} ({row['energy_kind']})"
+            + ("" if row["energy_valid"] else " invalid"),
             row["stop_reason"],
         )
     return table
@@ -95,7 +96,12 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
         TimeRemainingColumn(),
         console=console,
     ) as progress:
-        result = run_suite(suite, workloads, store, _ProgressObserver(progress, len(cases)))
+        result = run_suite(
+            suite, workloads, store, _ProgressObserver(progress, len(cases)), meter=args.meter
+        )
+    notes = {row["energy_meter_note"] for row in result.rows if row.get("energy_meter_note")}
+    for note in sorted(notes):
+        console.print(f"energy: {note}")
     console.print(_summary_table(result.rows))
     console.print(
         f"run {result.run_id}: {result.count('ok')} ok, {result.count('skipped')} skipped, "
@@ -196,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, metavar="DIR")
     run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR")
     run.add_argument("--no-report", action="store_true", help="do not render the HTML report")
+    run.add_argument(
+        "--meter",
+        default="auto",
+        choices=METER_CHOICES,
+        help="energy meter (default auto: RAPL / NVML when readable, else the "
+        "labelled estimate); an unavailable choice falls back and says why",
+    )
     run.set_defaults(handler=_command_run)
 
     listing = commands.add_parser("list", help="show workloads, variants and bundled suites")

@@ -17,6 +17,15 @@ from benchsuite.meters.base import EnergyReading, Meter
 from benchsuite.stats import median_interval
 
 MIN_WINDOWS_FOR_CI = 6
+MIN_WINDOWS = 5
+MIN_WINDOW_S = 1.0
+WINDOW_RESOLUTION_FACTOR = 100  # a window lasts at least 100 meter update periods
+MAX_PLAUSIBLE_POWER_W = 5_000.0  # a reading above this for one case's domains is broken
+
+
+def min_window_s(resolution_s: float) -> float:
+    """The shortest valid window for a meter: 100 update periods, and never under 1 s."""
+    return max(MIN_WINDOW_S, WINDOW_RESOLUTION_FACTOR * resolution_s)
 
 
 @dataclass(frozen=True)
@@ -81,11 +90,29 @@ class EnergyResult:
 
 def _validity(idle: EnergyReading, windows: tuple[EnergyWindow, ...]) -> str:
     """An empty string when every window is usable, else the first reason it is not."""
-    for window in windows:
-        if window.reading.energy_j <= 0:
-            return f"window {window.index} read {window.reading.energy_j:g} J (zero or negative)"
+    if idle.invalid_reason:
+        return f"idle window: {idle.invalid_reason}"
     if idle.energy_j < 0:
         return f"idle window read {idle.energy_j:g} J (negative)"
+    if len(windows) < MIN_WINDOWS:
+        return f"{len(windows)} energy windows, fewer than the minimum {MIN_WINDOWS}"
+    for window in windows:
+        reading = window.reading
+        shortest = min_window_s(reading.resolution_s)
+        if reading.invalid_reason:
+            return f"window {window.index}: {reading.invalid_reason}"
+        if reading.energy_j <= 0:
+            return f"window {window.index} read {reading.energy_j:g} J (zero or negative)"
+        if reading.duration_s < shortest:
+            return (
+                f"window {window.index} lasted {reading.duration_s:.3g} s, shorter than the "
+                f"minimum {shortest:g} s for a meter of {reading.resolution_s:g} s resolution"
+            )
+        if not 0 < reading.average_power_w <= MAX_PLAUSIBLE_POWER_W:
+            return (
+                f"window {window.index} average power {reading.average_power_w:.4g} W is "
+                f"outside the plausible range (0, {MAX_PLAUSIBLE_POWER_W:g}] W"
+            )
     return ""
 
 

@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchsuite import devices, memory
 from benchsuite.case import Case
-from benchsuite.energy import EnergyConfig, EnergyResult, measure_energy
+from benchsuite.energy import EnergyConfig, EnergyResult, measure_energy, min_window_s
 from benchsuite.meters.base import Meter
 from benchsuite.stats import summarize
 from benchsuite.timing import SamplingConfig, SamplingResult, Timer, WarmupResult
@@ -161,6 +161,7 @@ def _energy_columns(energy: EnergyResult, config: EnergyConfig) -> dict[str, Any
         "average_power_w": energy.average_power_w,
         "energy_valid": energy.valid,
         "energy_invalid_reason": energy.invalid_reason or None,
+        "energy_min_window_s": min_window_s(first.resolution_s),
     }
 
 

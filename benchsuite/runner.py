@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from benchsuite.carbon import GridIntensity, grid_intensity
 from benchsuite.case import Case
 from benchsuite.devices import device_unavailable_reason
 from benchsuite.environment import Fingerprint, capture_fingerprint
 from benchsuite.measure import CaseMeasurement, measure_case
-from benchsuite.meters import meter_for_device
+from benchsuite.meters import MeterChoice, choose_meter
 from benchsuite.schema import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
 from benchsuite.store import ResultStore
 from benchsuite.suite import Suite
@@ -61,10 +62,14 @@ def run_suite(
     store: ResultStore,
     observer: RunObserver | None = None,
     fingerprint: Fingerprint | None = None,
+    meter: str = "auto",
 ) -> RunResult:
-    """Measure every case of ``suite`` into a new run of ``store``."""
+    """Measure every case of ``suite`` into a new run of ``store`` (``meter``: see
+    :func:`benchsuite.meters.choose_meter`)."""
     suite.check_workloads(workloads)
     cases = suite.cases()
+    grid = grid_intensity(suite.carbon_country, suite.carbon_g_co2e_per_kwh)
+    meters: dict[str, MeterChoice] = {}
     fingerprint = fingerprint or capture_fingerprint()
     writer = store.start_run(
         suite.name,
@@ -78,7 +83,11 @@ def run_suite(
         for index, case in enumerate(cases):
             if observer is not None:
                 observer.case_started(index, len(cases), case)
-            row, measurement = _run_one(case, workloads[case.workload], suite, fingerprint)
+            if case.device not in meters and skip_reason(case) is None:
+                meters[case.device] = choose_meter(case.device, meter)
+            row, measurement = _run_one(
+                case, workloads[case.workload], suite, fingerprint, meters.get(case.device), grid
+            )
             writer.add_case(
                 row,
                 measurement.samples if measurement else None,
@@ -94,7 +103,12 @@ def run_suite(
 
 
 def _run_one(
-    case: Case, workload: Workload, suite: Suite, fingerprint: Fingerprint
+    case: Case,
+    workload: Workload,
+    suite: Suite,
+    fingerprint: Fingerprint,
+    meter: MeterChoice | None,
+    grid: GridIntensity,
 ) -> tuple[dict[str, Any], CaseMeasurement | None]:
     started_at = _now_utc()
     start = time.perf_counter()
@@ -114,18 +128,26 @@ def _run_one(
     if reason is not None:
         row.update(status=STATUS_SKIPPED, error=reason)
     else:
+        assert meter is not None, "the runner chooses a meter for every device that can run"
         try:
             measurement = measure_case(
                 case,
                 workload,
                 get_variant(case.variant),
-                meter_for_device(case.device),
+                meter.meter,
                 suite.measure,
             )
         except Exception as error:  # a failing case is a row, and the run goes on
             row.update(status=STATUS_FAILED, error=f"{type(error).__name__}: {error}")
         else:
             row.update(measurement.row, status=STATUS_OK, error=None)
+            row.update(
+                energy_meter_note=meter.note or None,
+                co2e_g_per_1000_samples=grid.grams_per_1000_samples(row["energy_per_sample_j"]),
+                grid_g_co2e_per_kwh=grid.g_co2e_per_kwh,
+                grid_intensity_source=grid.source,
+                grid_region=grid.region,
+            )
     row["finished_at_utc"] = _now_utc()
     row["case_wall_s"] = time.perf_counter() - start
     row.update(fingerprint.as_columns())

@@ -85,6 +85,13 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "average_power_w": _float,
     "energy_valid": _bool,
     "energy_invalid_reason": _str,
+    "energy_min_window_s": _float,
+    "energy_meter_note": _str,
+    # carbon (see benchsuite.carbon)
+    "co2e_g_per_1000_samples": _float,
+    "grid_g_co2e_per_kwh": _float,
+    "grid_intensity_source": _str,
+    "grid_region": _str,
     # environment fingerprint (see benchsuite.environment)
     "env_host": _str,
     "env_os": _str,

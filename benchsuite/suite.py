@@ -15,6 +15,10 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     energy_window_s = 1.0
     idle_s = 1.0              # idle window before them
 
+    [carbon]                  # optional; default 475 gCO2e/kWh, the world average
+    country = "FRA"           # CodeCarbon's offline data for this country, or
+    # g_co2e_per_kwh = 56     # a figure of your own
+
     [[matrix]]                # each table adds the product of its lists
     workloads = ["digits-cnn"]
     variants = ["fp32", "bf16"]
@@ -40,7 +44,8 @@ from benchsuite.measure import MeasureConfig
 from benchsuite.timing import SamplingConfig
 from benchsuite.variants import VARIANTS
 
-_TOP_KEYS = ("name", "description", "measure", "matrix")
+_TOP_KEYS = ("name", "description", "measure", "carbon", "matrix")
+_CARBON_KEYS = ("country", "g_co2e_per_kwh")
 _SAMPLING_KEYS = ("warmup_max_s", "ci_target_rel", "budget_s", "min_samples")
 _ENERGY_KEYS = {"energy_windows": "windows", "energy_window_s": "window_s", "idle_s": "idle_s"}
 _MEASURE_KEYS = _SAMPLING_KEYS + tuple(_ENERGY_KEYS)
@@ -64,6 +69,8 @@ class Suite:
     source: str
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     matrix: tuple[MatrixEntry, ...] = ()
+    carbon_country: str | None = None
+    carbon_g_co2e_per_kwh: float | None = None
 
     def cases(self) -> list[Case]:
         """Every case of the matrix, in file order, each once."""
@@ -217,7 +224,26 @@ def parse_suite(text: bytes | str, source: str, default_name: str = "suite") -> 
     matrix = document.get("matrix")
     if not isinstance(matrix, list) or not matrix:
         raise SuiteError(f"{source}: needs at least one [[matrix]] table listing workloads")
+    carbon = document.get("carbon", {})
+    if not isinstance(carbon, dict):
+        raise SuiteError(f"{source}: [carbon] must be a table")
+    _check_keys(source, "[carbon]", carbon, _CARBON_KEYS)
+    country = carbon.get("country")
+    if country is not None and not (isinstance(country, str) and len(country) == 3):
+        raise SuiteError(
+            f"{source}: [carbon] country must be an ISO 3166 alpha-3 code such as "
+            f'"FRA", got {country!r}'
+        )
+    intensity = carbon.get("g_co2e_per_kwh")
+    if intensity is not None and (
+        isinstance(intensity, bool) or not isinstance(intensity, int | float) or intensity < 0
+    ):
+        raise SuiteError(
+            f"{source}: [carbon] g_co2e_per_kwh must be a number >= 0, got {intensity!r}"
+        )
     return Suite(
+        carbon_country=country,
+        carbon_g_co2e_per_kwh=float(intensity) if intensity is not None else None,
         name=str(document.get("name", default_name)),
         description=str(document.get("description", "")),
         source=source,

@@ -45,6 +45,14 @@ def test_smoke_run_writes_parquet_pandas_reads(smoke_run) -> None:  # type: igno
     ok = cases[cases["status"] == "ok"]
     assert len(ok) == 3
     assert (ok["energy_kind"] == "estimated").all() and (ok["energy_source"] == "estimate").all()
+    assert ok["energy_valid"].all(), ok["energy_invalid_reason"].tolist()
+    assert (ok["energy_windows"] == 5).all()
+    assert (ok["energy_per_sample_low_j"] <= ok["energy_per_sample_j"]).all()
+    assert (ok["co2e_g_per_1000_samples"] > 0).all()
+    assert ok["grid_intensity_source"].str.contains("IEA").all()
+    energy = pd.read_parquet(run_folder / "energy")
+    assert (energy.groupby("case_id").size() == 6).all()  # idle + 5 windows
+    assert (energy[energy["window"] >= 0]["duration_s"] >= 1.0).all()
     assert (ok["latency_p50_ci_low_ms"] <= ok["latency_p50_ms"]).all()
     assert (ok["latency_p50_ms"] <= ok["latency_p99_ms"]).all()
     assert (ok["accuracy"] > 0.95).all()
@@ -78,9 +86,15 @@ def test_list_shows_workloads_variants_and_suites(capsys: pytest.CaptureFixture[
         assert name in shown
 
 
-def test_meters_lists_the_estimate(capsys: pytest.CaptureFixture[str]) -> None:
+def test_meters_explains_each_meter(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BENCHSUITE_POWERCAP_ROOT", str(tmp_path))
     assert main(["meters"]) == 0
-    assert "estimate" in capsys.readouterr().out
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "no RAPL zones under" in shown
+    assert "NVML could not start" in shown or "nvidia-ml-py" in shown or "nvml │ yes" in shown
+    assert "codecarbon" in shown and "estimate" in shown
 
 
 def test_user_workloads_folder_and_suite_file(
@@ -101,6 +115,10 @@ def test_user_workloads_folder_and_suite_file(
     )
     assert code == 0
     cases = pd.read_parquet(next((tmp_path / "r").iterdir()) / "cases")
+    ok = cases[cases["status"] == "ok"]
+    # the tiny suite's windows are too few and too short for the protocol: said, not hidden
+    assert not ok["energy_valid"].any()
+    assert ok["energy_invalid_reason"].str.contains("fewer than the minimum 5").all()
     status = dict(zip(cases["case_id"], cases["status"], strict=True))
     assert status == {
         "tiny-mlp/fp32/cpu/single-stream/b1/t1": "ok",

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from benchsuite.errors import UsageError
-from benchsuite.meters import ESTIMATED, EstimateMeter, all_meters, meter_for_device
+from benchsuite.meters import ESTIMATED, CodeCarbonMeter, EstimateMeter, all_meters, choose_meter
 
 
 def _busy(seconds: float) -> None:
@@ -44,6 +44,39 @@ def test_bad_environment_override_is_a_clear_error(monkeypatch: pytest.MonkeyPat
         EstimateMeter()
 
 
-def test_this_machine_falls_back_to_the_estimate() -> None:
-    assert all(meter.info().source for meter in all_meters())
-    assert meter_for_device("cpu").kind in ("measured", "estimated")
+def test_every_meter_is_listed_with_a_reason() -> None:
+    infos = {meter.info().source: meter.info() for meter in all_meters()}
+    assert set(infos) == {"rapl", "nvml", "codecarbon", "estimate"}
+    assert all(info.detail for info in infos.values())
+    assert infos["estimate"].available and infos["estimate"].kind == ESTIMATED
+
+
+def test_cpu_without_counters_uses_the_estimate_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("BENCHSUITE_POWERCAP_ROOT", str(tmp_path))
+    choice = choose_meter("cpu")
+    assert choice.meter.source == "estimate"
+    assert choice.note.startswith("RAPL unavailable: no RAPL zones under")
+
+
+def test_unknown_meter_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="--meter rpal: unknown meter; did you mean 'rapl'"):
+        choose_meter("cpu", "rpal")
+
+
+def test_codecarbon_reading_is_estimated_when_it_models_any_part() -> None:
+    pytest.importorskip("codecarbon")
+    meter = CodeCarbonMeter(country_iso_code="FRA")
+    info = meter.info()
+    assert info.available, info.detail
+    meter.start()
+    _busy(1.2)
+    reading = meter.stop()
+    assert reading.source == "codecarbon"
+    # RAM is always a model in CodeCarbon, so a reading that includes it cannot be "measured"
+    assert "ram" in reading.domains
+    assert reading.kind == ESTIMATED
+    assert "ram: estimated" in reading.model
+    assert reading.energy_j > 0
+    assert reading.energy_j == pytest.approx(sum(reading.domain_energy_j.values()), rel=1e-6)

@@ -90,3 +90,14 @@ def test_unknown_workload_names_the_suite_file() -> None:
         SuiteError, match=r"my.toml: unknown workload 'digits-cnm'; did you mean 'digits-cnn'\?"
     ):
         suite.check_workloads(["digits-cnn"])
+
+
+def test_carbon_table() -> None:
+    suite = parse_suite('[carbon]\ncountry = "FRA"\n' + MATRIX, source="s")
+    assert suite.carbon_country == "FRA"
+    with pytest.raises(SuiteError, match=r"\[carbon\] country must be an ISO 3166 alpha-3"):
+        parse_suite('[carbon]\ncountry = "France"\n' + MATRIX, source="s")
+    with pytest.raises(
+        SuiteError, match=r"unknown key 'contry' in \[carbon\]; did you mean 'country'"
+    ):
+        parse_suite('[carbon]\ncontry = "FRA"\n' + MATRIX, source="s")

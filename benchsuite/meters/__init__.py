@@ -1,7 +1,16 @@
-"""Energy meters, one module per source, and the choice of meters for a device."""
+"""Energy meters, one module per source, and the choice of meter for a device.
+
+``rapl`` (CPU packages and DRAM via powercap), ``nvml`` (NVIDIA GPUs), ``codecarbon`` (optional,
+for comparison with CodeCarbon) and ``estimate`` (a labelled model, the fallback everywhere).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import torch
+
+from benchsuite.errors import UsageError, did_you_mean
 from benchsuite.meters.base import (
     ESTIMATED,
     MEASURED,
@@ -10,30 +19,91 @@ from benchsuite.meters.base import (
     MeterInfo,
     MeterKind,
 )
+from benchsuite.meters.codecarbon import CodeCarbonMeter
 from benchsuite.meters.estimate import EstimateMeter
+from benchsuite.meters.nvml import NvmlMeter
+from benchsuite.meters.rapl import RaplMeter
 
 __all__ = [
     "ESTIMATED",
     "MEASURED",
+    "METER_CHOICES",
+    "CodeCarbonMeter",
     "EnergyReading",
     "EstimateMeter",
     "Meter",
+    "MeterChoice",
     "MeterInfo",
     "MeterKind",
+    "NvmlMeter",
+    "RaplMeter",
     "all_meters",
-    "meter_for_device",
+    "choose_meter",
 ]
+
+METER_CHOICES = ("auto", "rapl", "nvml", "codecarbon", "estimate")
+
+
+@dataclass(frozen=True)
+class MeterChoice:
+    """The meter a device's cases use, and a note when it is not the one asked for."""
+
+    meter: Meter
+    note: str = ""
 
 
 def all_meters() -> list[Meter]:
     """Every meter benchsuite knows, available here or not (for ``benchsuite meters``)."""
-    return [EstimateMeter()]
+    return [RaplMeter(), NvmlMeter(), CodeCarbonMeter(), EstimateMeter()]
 
 
-def meter_for_device(device: str) -> Meter:
-    """The best available meter for a case on ``device``: a counter when one exists, else the
-    labelled estimate."""
-    for meter in all_meters():
-        if meter.info().available and meter.kind == MEASURED:
-            return meter
-    return EstimateMeter()
+def _cuda_index(device: str) -> int:
+    return torch.device(device).index or 0
+
+
+def _auto(device: str) -> MeterChoice:
+    if device.startswith("cuda"):
+        nvml = NvmlMeter([_cuda_index(device)])
+        info = nvml.info()
+        if info.available:
+            return MeterChoice(nvml)
+        return MeterChoice(
+            EstimateMeter(),
+            f"no GPU energy reading ({info.detail}); the "
+            "estimate covers the host process only, not the GPU",
+        )
+    rapl = RaplMeter()
+    info = rapl.info()
+    if info.available:
+        return MeterChoice(rapl)
+    return MeterChoice(EstimateMeter(), f"RAPL unavailable: {info.detail}")
+
+
+def choose_meter(device: str, requested: str = "auto") -> MeterChoice:
+    """The meter for cases on ``device``: ``requested`` when it works here, else the best
+    available one with a note that says why (measurement goes on with what there is)."""
+    if requested not in METER_CHOICES:
+        raise UsageError(
+            f"--meter {requested}: unknown meter{did_you_mean(requested, METER_CHOICES)}"
+            f"; choose one of {', '.join(METER_CHOICES)}"
+        )
+    if requested == "auto":
+        return _auto(device)
+    meter: Meter
+    if requested == "rapl":
+        meter = RaplMeter()
+    elif requested == "nvml":
+        meter = NvmlMeter([_cuda_index(device)] if device.startswith("cuda") else None)
+    elif requested == "codecarbon":
+        meter = CodeCarbonMeter()
+    else:
+        meter = EstimateMeter()
+    info = meter.info()
+    if info.available:
+        return MeterChoice(meter)
+    fallback = _auto(device)
+    note = (
+        f"--meter {requested} is unavailable ({info.detail}); measured with "
+        f"{fallback.meter.source} instead"
+    )
+    return MeterChoice(fallback.meter, note + (f"; {fallback.note}" if fallback.note else ""))

@@ -34,7 +34,10 @@ class EnergyReading:
     """Energy used between a meter's ``start()`` and ``stop()``.
 
     ``energy_j`` is the sum over ``domains`` and nothing else; ``domain_energy_j`` gives each part.
-    ``model`` describes how an estimate was made, with its inputs; it is empty for measurements.
+    ``domain_energy_j`` may also hold parts that overlap the total (RAPL's core inside its
+    package) for information. ``model`` describes how an estimate was made, with its inputs, or
+    how a measurement was derived (power integrated from polls). ``invalid_reason`` is set when
+    the meter saw something that makes the figure unusable (a counter that went backwards).
     """
 
     source: str
@@ -45,6 +48,7 @@ class EnergyReading:
     resolution_s: float
     domain_energy_j: Mapping[str, float] = field(default_factory=dict)
     model: str = ""
+    invalid_reason: str = ""
 
     @property
     def average_power_w(self) -> float:

@@ -1,0 +1,141 @@
+"""The energy protocol (windows, idle, validity) and carbon, with scripted meter readings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from benchsuite.carbon import WORLD_AVERAGE_G_PER_KWH, grid_intensity
+from benchsuite.energy import EnergyConfig, measure_energy, min_window_s
+from benchsuite.errors import UsageError
+from benchsuite.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
+
+
+class ScriptedMeter(Meter):
+    """Returns readings from a script: (energy_j, duration_s, invalid_reason) per stop()."""
+
+    source = "scripted"
+    kind = MEASURED
+
+    def __init__(self, script: list[tuple[float, float, str]], resolution_s: float = 0.001) -> None:
+        self.script: Iterator[tuple[float, float, str]] = iter(script)
+        self.resolution_s = resolution_s
+
+    def info(self) -> MeterInfo:
+        return MeterInfo(self.source, self.kind, True, "scripted")
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> EnergyReading:
+        energy, duration, invalid = next(self.script)
+        return EnergyReading(
+            self.source,
+            self.kind,
+            ("pkg",),
+            energy,
+            duration,
+            self.resolution_s,
+            invalid_reason=invalid,
+        )
+
+
+FAST = EnergyConfig(windows=5, window_s=0.01, idle_s=0.01)
+
+
+def _run(
+    script: list[tuple[float, float, str]], config: EnergyConfig = FAST, resolution_s: float = 0.001
+):  # type: ignore[no-untyped-def]
+    calls = []
+    return measure_energy(
+        lambda: calls.append(1), None, ScriptedMeter(script, resolution_s), 4, config
+    )
+
+
+def test_median_net_and_idle() -> None:
+    idle = (10.0, 1.0, "")  # 10 W idle
+    busy = [(50.0, 1.0, ""), (52.0, 1.0, ""), (48.0, 1.0, ""), (51.0, 1.0, ""), (49.0, 1.0, "")]
+    result = _run([idle, *busy])
+    assert result.valid, result.invalid_reason
+    assert result.idle_power_w == 10.0
+    samples = [w.samples for w in result.windows]
+    assert all(s == 4 * w.calls for s, w in zip(samples, result.windows, strict=True))
+    per_sample = sorted(e / s for (e, _, _), s in zip(busy, samples, strict=True))
+    assert result.energy_per_sample_j == pytest.approx(per_sample[2])
+    assert (result.energy_per_sample_low_j, result.energy_per_sample_high_j) == (
+        per_sample[0],
+        per_sample[-1],
+    )
+    assert result.interval_method == "5 windows, min-max range"
+    net = sorted((e - 10.0 * d) / s for (e, d, _), s in zip(busy, samples, strict=True))
+    assert result.net_energy_per_sample_j == pytest.approx(net[2])
+    assert result.total_energy_j == 250.0 and result.average_power_w == 50.0
+
+
+def test_six_windows_give_an_order_statistic_interval() -> None:
+    result = _run(
+        [(1.0, 1.0, "")] + [(30.0 + i, 1.0, "") for i in range(6)],
+        EnergyConfig(windows=6, window_s=0.01, idle_s=0.01),
+    )
+    assert result.interval_method == "6 windows, 95% CI of median"
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        ([(1, 1, "")] + [(50, 1, "")] * 4 + [(0.0, 1, "")], "window 4 read 0 J (zero or negative)"),
+        (
+            [(1, 1, "")]
+            + [(50, 1, "")] * 2
+            + [(50, 1, "pkg counter went backwards without a wrap")]
+            + [(50, 1, "")] * 2,
+            "window 2: pkg counter went backwards without a wrap",
+        ),
+        (
+            [(1, 1, "")] + [(50, 1, "")] * 4 + [(50, 0.5, "")],
+            "window 4 lasted 0.5 s, shorter than the minimum 1 s",
+        ),
+        (
+            [(1, 1, "")] + [(50, 1, "")] * 4 + [(9e4, 1, "")],
+            "window 4 average power 9e+04 W is outside the plausible range",
+        ),
+        ([(-1, 1, "")] + [(50, 1, "")] * 5, "idle window read -1 J (negative)"),
+    ],
+)
+def test_invalid_windows_mark_the_energy_invalid(script: list, reason: str) -> None:
+    result = _run(script)
+    assert not result.valid
+    assert reason in result.invalid_reason
+
+
+def test_fewer_than_five_windows_are_invalid() -> None:
+    result = _run(
+        [(1, 1, "")] + [(50, 1, "")] * 3, EnergyConfig(windows=3, window_s=0.01, idle_s=0.01)
+    )
+    assert result.invalid_reason == "3 energy windows, fewer than the minimum 5"
+
+
+def test_minimum_window_follows_the_resolution() -> None:
+    assert min_window_s(0.001) == 1.0
+    assert min_window_s(0.05) == 5.0
+
+
+def test_carbon_default_country_and_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BENCHSUITE_GRID_G_CO2E_PER_KWH", raising=False)
+    monkeypatch.delenv("BENCHSUITE_GRID_COUNTRY", raising=False)
+    default = grid_intensity()
+    assert default.g_co2e_per_kwh == WORLD_AVERAGE_G_PER_KWH and "IEA" in default.source
+    # 3.6 J per sample = 1 Wh per 1,000 samples = 0.475 g at 475 g/kWh
+    assert default.grams_per_1000_samples(3.6) == pytest.approx(0.475)
+    france = grid_intensity(country="FRA")
+    assert france.region == "France" and "CodeCarbon" in france.source
+    assert 10 < france.g_co2e_per_kwh < 200
+    assert grid_intensity(g_co2e_per_kwh=100).g_co2e_per_kwh == 100
+    monkeypatch.setenv("BENCHSUITE_GRID_G_CO2E_PER_KWH", "250")
+    assert grid_intensity(country="FRA").g_co2e_per_kwh == 250
+    monkeypatch.setenv("BENCHSUITE_GRID_G_CO2E_PER_KWH", "")
+    with pytest.raises(
+        UsageError, match="grid country 'FRX' is not in CodeCarbon's data; did you mean"
+    ):
+        grid_intensity(country="FRX")
