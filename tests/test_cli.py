@@ -172,3 +172,47 @@ def test_an_abbreviated_option_is_refused_not_guessed(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "unrecognized arguments: --suit" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_case_is_a_row_and_the_run_goes_on(tmp_path: Path, tiny_workloads: Path) -> None:
+    folder = tmp_path / "workloads"
+    folder.mkdir()
+    # a helper module (leading "_": imported by workload files, never collected itself)
+    (folder / "_tiny_base.py").write_text((tiny_workloads / "tiny_mlp.py").read_text())
+    (folder / "broken.py").write_text(
+        "from _tiny_base import TinyMLP\n\n\n"
+        "class Broken(TinyMLP):\n"
+        "    name = 'broken'\n\n"
+        "    def example_batch(self, batch_size):\n"
+        "        raise RuntimeError('input pipeline exploded')\n"
+    )
+    (folder / "fine.py").write_text(
+        "from _tiny_base import TinyMLP\n\n\nclass Fine(TinyMLP):\n    name = 'fine'\n"
+    )
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        "[measure]\nwarmup_max_s = 0.1\nbudget_s = 0.1\nci_target_rel = 0.2\nenergy_windows = 1\n"
+        'energy_window_s = 0.02\nidle_s = 0.02\n[[matrix]]\nworkloads = ["broken", "fine"]\n'
+    )
+    done = _run(
+        "run",
+        "--suite",
+        str(suite),
+        "--workloads",
+        str(folder),
+        "--results",
+        str(tmp_path / "r"),
+        "--reports",
+        str(tmp_path / "h"),
+    )
+    assert done.returncode == 1  # a failed case fails the command, after the whole run
+    assert (
+        "failed: broken/fp32/cpu/single-stream/b1: RuntimeError: input pipeline exploded"
+        in done.stdout
+    )
+    cases = pd.read_parquet(next((tmp_path / "r").iterdir()) / "cases")
+    assert dict(zip(cases["case_id"], cases["status"], strict=True)) == {
+        "broken/fp32/cpu/single-stream/b1": "failed",
+        "fine/fp32/cpu/single-stream/b1": "ok",
+    }
+    assert cases["error"].iloc[0] == "RuntimeError: input pipeline exploded"
