@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SCENARIOS = ("single-stream", "offline")
+SCENARIOS = ("single-stream", "offline", "training")
 
 _ID_PATTERN = re.compile(
     r"^(?P<workload>[^/]+)/(?P<variant>[^/]+)/(?P<device>[^/]+)/(?P<scenario>[^/]+)"

@@ -54,29 +54,44 @@ class _ProgressObserver:
             self.progress.console.print(f"  {row['status']}: {case.id}: {row['error']}")
 
 
+def _summary_row(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """One line of the summary: accuracy, latency, throughput, energy, and how sampling ended."""
+    accuracy = row.get("accuracy")
+    quality = f"{accuracy:.4f}" if accuracy is not None else "n/a"
+    energy_flag = f" ({row['energy_kind']})" + ("" if row["energy_valid"] else " invalid")
+    if row["scenario"] == "training":
+        reached = "reached" if row["train_reached_target"] else "missed"
+        return (
+            quality,
+            "",
+            f"{row['train_samples_per_s']:.4g}",
+            f"{row['train_energy_per_sample_j']:.3g}{energy_flag}",
+            f"{reached} {row['train_target_accuracy']:.2f} in {row['train_epochs']} epochs, "
+            f"{row['train_time_s']:.1f} s",
+        )
+    p50 = row["latency_p50_ms"]
+    half = max(p50 - row["latency_p50_ci_low_ms"], row["latency_p50_ci_high_ms"] - p50)
+    return (
+        quality,
+        f"{p50:.4g} ± {half:.2g}",
+        f"{row['throughput_samples_per_s']:.4g}",
+        f"{row['energy_per_sample_j']:.3g}{energy_flag}",
+        row["stop_reason"],
+    )
+
+
 def _summary_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     table = Table(title="benchsuite run summary", title_justify="left")
-    for header in ("case", "status", "acc", "p50 ms ± CI", "samples/s", "energy/sample J", "stop"):
+    headers = ("case", "status", "acc", "p50 ms ± CI", "samples/s", "energy/sample J", "notes")
+    for header in headers:
         table.add_column(
-            header, justify="left" if header in ("case", "status", "stop") else "right"
+            header, justify="left" if header in ("case", "status", "notes") else "right"
         )
     for row in rows:
         if row["status"] != "ok":
             table.add_row(row["case_id"], row["status"], "", "", "", "", "")
-            continue
-        p50 = row["latency_p50_ms"]
-        half = max(p50 - row["latency_p50_ci_low_ms"], row["latency_p50_ci_high_ms"] - p50)
-        accuracy = row["accuracy"]
-        table.add_row(
-            row["case_id"],
-            "ok",
-            f"{accuracy:.4f}" if accuracy is not None else "n/a",
-            f"{p50:.4g} ± {half:.2g}",
-            f"{row['throughput_samples_per_s']:.4g}",
-            f"{row['energy_per_sample_j']:.3g} ({row['energy_kind']})"
-            + ("" if row["energy_valid"] else " invalid"),
-            row["stop_reason"],
-        )
+        else:
+            table.add_row(row["case_id"], "ok", *_summary_row(row))
     return table
 
 

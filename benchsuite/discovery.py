@@ -1,9 +1,10 @@
 """Find workloads by path, the way pytest finds tests.
 
 Every ``*.py`` file in the folder whose name does not start with ``_`` is imported; each
-concrete :class:`~benchsuite.workload.Workload` subclass defined in it is instantiated and
-registered under its ``name``. The folder is put on ``sys.path`` while importing, so workload files
-can share helpers kept in ``_helpers.py`` modules beside them.
+concrete :class:`~benchsuite.workload.Workload` subclass defined in it, whose class name does not
+start with ``_`` (shared bases), is instantiated and registered under its ``name``. The folder
+is put on ``sys.path`` while importing, so workload files can share helpers kept in
+``_helpers.py`` modules beside them.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def _workloads_in(module: ModuleType) -> list[Workload]:
             issubclass(obj, Workload)
             and obj.__module__ == module.__name__
             and not inspect.isabstract(obj)
+            and not obj.__name__.startswith("_")
         ):
             found.append(obj())
     return found

@@ -11,6 +11,7 @@ It returns plain values (a row, raw samples, energy windows); the runner stores 
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,22 +66,46 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+_RUNNING_STATS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def _tensors(value: object) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, tuple | list):
+        return [t for item in value for t in _tensors(item)]
+    return []
+
+
 def count_parameters(module: nn.Module) -> tuple[int, int]:
-    """Parameter count and the bytes that parameters and buffers take."""
-    tensors = [*module.parameters(), *module.buffers()]
-    count = sum(p.numel() for p in module.parameters())
-    size = sum(t.numel() * t.element_size() for t in tensors)
-    return count, size
+    """Parameter count and model size in bytes, from the state dict, so int8 packed weights count.
+
+    The count covers weights and biases (not BatchNorm running statistics); the size is what the
+    state dict takes serialised, every tensor included.
+    """
+    module = getattr(module, "_orig_mod", module)  # torch.compile wraps the model
+    state = module.state_dict()
+    count = sum(
+        t.numel()
+        for key, value in state.items()
+        if not key.endswith(_RUNNING_STATS)
+        for t in _tensors(value)
+    )
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return count, buffer.getbuffer().nbytes
 
 
 def count_flops_per_sample(prepared: PreparedModel, inputs: torch.Tensor) -> int:
     """FLOPs of one call counted by torch's FlopCounterMode, divided by the batch size.
 
     The counter knows matmul-like operators (convolutions, linear layers, attention) and counts a
-    multiply-add as 2 FLOPs; elementwise work is not counted, so this is a lower bound.
+    multiply-add as 2 FLOPs; elementwise work is not counted, so this is a lower bound. For int8
+    and compiled variants it counts the eager fp32 model, which does the same operations.
     """
+    module = prepared.flops_module or prepared.module
     with prepared.context(), FlopCounterMode(display=False) as counter:
-        prepared.module(inputs)
+        module(inputs)
     return int(counter.get_total_flops()) // inputs.shape[0]
 
 
@@ -98,6 +123,13 @@ def evaluate_quality(
 ) -> dict[str, Any]:
     """Held-out accuracy (where the workload has labels) and top-1 agreement with fp32."""
     data = workload.eval_data()
+    if data is None:
+        return {
+            "quality_metric": None,
+            "accuracy": None,
+            "top1_agreement": None,
+            "eval_samples": None,
+        }
     predicted = _predict(prepared, data.inputs)
     reference_predicted = _predict(reference, data.inputs)
     accuracy = None
@@ -226,11 +258,17 @@ def measure_case(
         peak_reset = memory.reset_peak_rss()
         devices.reset_device_peak_memory(case.device)
         reference_module = workload.reference_model()
-        prepared = variant.prepare(reference_module, case.device)
+        prepared = variant.prepare(reference_module, case.device, workload)
         baseline = (
-            prepared if variant.name == "fp32" else FP32.prepare(reference_module, case.device)
+            prepared
+            if variant.name == "fp32"
+            else FP32.prepare(reference_module, case.device, workload)
         )
-        row: dict[str, Any] = {"variant_recipe": variant.recipe}
+        row: dict[str, Any] = {
+            "variant_recipe": variant.recipe,
+            "variant_detail": prepared.detail or None,
+            "sparsity": prepared.sparsity,
+        }
         row.update(evaluate_quality(workload, prepared, baseline))
 
         inputs = workload.example_batch(case.batch_size).to(case.device)

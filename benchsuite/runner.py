@@ -19,6 +19,7 @@ from benchsuite.case import Case
 from benchsuite.devices import device_unavailable_reason
 from benchsuite.environment import Fingerprint, capture_fingerprint
 from benchsuite.measure import CaseMeasurement, measure_case
+from benchsuite.measure_training import measure_training, training_unsupported_reason
 from benchsuite.meters import MeterChoice, choose_meter
 from benchsuite.schema import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
 from benchsuite.store import ResultStore
@@ -49,11 +50,16 @@ def _now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def skip_reason(case: Case) -> str | None:
+def skip_reason(case: Case, workload: Workload | None = None) -> str | None:
     """Why ``case`` cannot run on this machine, or ``None`` when it can."""
-    return device_unavailable_reason(case.device) or get_variant(case.variant).unsupported_reason(
-        case.device
-    )
+    variant = get_variant(case.variant)
+    reason = device_unavailable_reason(case.device) or variant.unsupported_reason(case.device)
+    if reason is None and workload is not None:
+        if case.scenario == "training":
+            reason = training_unsupported_reason(workload, variant)
+        else:
+            reason = variant.unsupported_reason(case.device, workload)
+    return reason
 
 
 def run_suite(
@@ -124,31 +130,41 @@ def _run_one(
         "started_at_utc": started_at,
     }
     measurement: CaseMeasurement | None = None
-    reason = skip_reason(case)
-    if reason is not None:
-        row.update(status=STATUS_SKIPPED, error=reason)
-    else:
-        assert meter is not None, "the runner chooses a meter for every device that can run"
-        try:
-            measurement = measure_case(
-                case,
-                workload,
-                get_variant(case.variant),
-                meter.meter,
-                suite.measure,
-            )
-        except Exception as error:  # a failing case is a row, and the run goes on
-            row.update(status=STATUS_FAILED, error=f"{type(error).__name__}: {error}")
+    try:
+        reason = skip_reason(case, workload)
+        if reason is not None:
+            row.update(status=STATUS_SKIPPED, error=reason)
         else:
+            assert meter is not None, "the runner chooses a meter for every device that can run"
+            measurement = _measure(case, workload, suite, meter)
             row.update(measurement.row, status=STATUS_OK, error=None)
-            row.update(
-                energy_meter_note=meter.note or None,
-                co2e_g_per_1000_samples=grid.grams_per_1000_samples(row["energy_per_sample_j"]),
-                grid_g_co2e_per_kwh=grid.g_co2e_per_kwh,
-                grid_intensity_source=grid.source,
-                grid_region=grid.region,
-            )
+            row.update(_carbon_columns(row, grid), energy_meter_note=meter.note or None)
+    except Exception as error:  # a failing case is a row, and the run goes on
+        row.update(status=STATUS_FAILED, error=f"{type(error).__name__}: {error}")
     row["finished_at_utc"] = _now_utc()
     row["case_wall_s"] = time.perf_counter() - start
     row.update(fingerprint.as_columns())
     return row, measurement
+
+
+def _measure(case: Case, workload: Workload, suite: Suite, meter: MeterChoice) -> CaseMeasurement:
+    variant = get_variant(case.variant)
+    if case.scenario == "training":
+        return measure_training(case, workload, variant, meter.meter, suite.measure.energy)
+    return measure_case(case, workload, variant, meter.meter, suite.measure)
+
+
+def _carbon_columns(row: Mapping[str, Any], grid: GridIntensity) -> dict[str, Any]:
+    per_sample = row.get("energy_per_sample_j")
+    training = row.get("train_energy_j")
+    return {
+        "co2e_g_per_1000_samples": grid.grams_per_1000_samples(per_sample)
+        if per_sample is not None
+        else None,
+        "train_co2e_g": grid.grams_per_1000_samples(training) / 1000
+        if training is not None
+        else None,
+        "grid_g_co2e_per_kwh": grid.g_co2e_per_kwh,
+        "grid_intensity_source": grid.source,
+        "grid_region": grid.region,
+    }

@@ -35,6 +35,8 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "case_wall_s": _float,
     # what was measured: model
     "variant_recipe": _str,
+    "variant_detail": _str,
+    "sparsity": _float,
     "param_count": _int,
     "model_size_bytes": _int,
     "flops_per_sample": _int,
@@ -43,6 +45,18 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "accuracy": _float,
     "top1_agreement": _float,
     "eval_samples": _int,
+    # training cases (scenario "training")
+    "train_target_accuracy": _float,
+    "train_reached_target": _bool,
+    "train_stop_reason": _str,
+    "train_epochs": _int,
+    "train_samples": _int,
+    "train_time_s": _float,
+    "train_samples_per_s": _float,
+    "train_repeats": _int,
+    "train_energy_j": _float,
+    "train_energy_per_sample_j": _float,
+    "train_co2e_g": _float,
     # warm-up
     "warmup_calls": _int,
     "warmup_s": _float,

@@ -23,7 +23,8 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     workloads = ["digits-cnn"]
     variants = ["fp32", "bf16"]
     devices = ["cpu"]
-    scenario = "single-stream"  # batch 1; or "offline" with batch_sizes = [16, 256]
+    scenario = "single-stream"  # batch 1; "offline" with batch_sizes = [16, 256];
+                                # "training" with batch_sizes = [64] (training batch size)
     threads = [1, 2]            # CPU intra-op threads; omit for torch's default
 """
 
@@ -206,7 +207,7 @@ def _parse_entry(source: str, index: int, table: Any) -> MatrixEntry:
             )
     else:
         if "batch_sizes" not in table:
-            raise SuiteError(f"{source}: {where} offline scenario needs batch_sizes = [16, 256]")
+            raise SuiteError(f"{source}: {where} {scenario} scenario needs batch_sizes = [16, 256]")
         batch_sizes = _positive_ints(source, f"{where} batch_sizes", table["batch_sizes"])
     threads: tuple[int | None, ...] = (None,)
     if "threads" in table:

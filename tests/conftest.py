@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _weights_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Trained weights go to a temporary cache (subprocesses inherit it), never to ~/.cache."""
+    os.environ["BENCHSUITE_CACHE_DIR"] = str(tmp_path_factory.mktemp("weights"))
 
 
 @pytest.fixture

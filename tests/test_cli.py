@@ -41,39 +41,56 @@ def test_smoke_run_writes_parquet_pandas_reads(smoke_run) -> None:  # type: igno
     (run_folder,) = (out / "r").iterdir()
     cases = pd.read_parquet(run_folder / "cases")
     assert set(CASE_COLUMNS) <= set(cases.columns)
-    assert len(cases) == 4 and cases["case_id"].is_unique
+    assert len(cases) == 5 and cases["case_id"].is_unique
     ok = cases[cases["status"] == "ok"]
-    assert len(ok) == 3
+    assert len(ok) == 4
     assert (ok["energy_kind"] == "estimated").all() and (ok["energy_source"] == "estimate").all()
     assert ok["energy_valid"].all(), ok["energy_invalid_reason"].tolist()
-    assert (ok["energy_windows"] == 5).all()
-    assert (ok["energy_per_sample_low_j"] <= ok["energy_per_sample_j"]).all()
-    assert (ok["co2e_g_per_1000_samples"] > 0).all()
     assert ok["grid_intensity_source"].str.contains("IEA").all()
-    energy = pd.read_parquet(run_folder / "energy")
-    assert (energy.groupby("case_id").size() == 6).all()  # idle + 5 windows
-    assert (energy[energy["window"] >= 0]["duration_s"] >= 1.0).all()
-    assert (ok["latency_p50_ci_low_ms"] <= ok["latency_p50_ms"]).all()
-    assert (ok["latency_p50_ms"] <= ok["latency_p99_ms"]).all()
     assert (ok["accuracy"] > 0.95).all()
-    assert (ok["flops_per_sample"] > 0).all() and (ok["peak_rss_bytes"] > 0).all()
+    assert (ok["peak_rss_bytes"] > 0).all() and (ok["param_count"] > 0).all()
     assert (ok["env_cpu_count"] > 0).all() and ok["env_torch_version"].str.len().min() > 0
     skipped = cases[cases["status"] == "skipped"]
     assert skipped["case_id"].tolist() == ["digits-cnn/fp16/cpu/single-stream/b1/t1"]
     assert "cuda only" in skipped["error"].iloc[0]
 
+    inference = ok[ok["scenario"] != "training"]
+    assert (inference["energy_windows"] == 5).all()
+    assert (inference["latency_p50_ci_low_ms"] <= inference["latency_p50_ms"]).all()
+    assert (inference["latency_p50_ms"] <= inference["latency_p99_ms"]).all()
+    assert (inference["flops_per_sample"] > 0).all()
+    assert (inference["energy_per_sample_low_j"] <= inference["energy_per_sample_j"]).all()
+    assert (inference["co2e_g_per_1000_samples"] > 0).all()
+    int8 = inference.set_index("variant").loc["int8"]
+    assert "nn.Linear -> int8 dynamic" in int8["variant_detail"]
+
+    training = ok[ok["scenario"] == "training"].iloc[0]
+    assert training["case_id"] == "digits-cnn/fp32/cpu/training/b64"
+    assert training["train_reached_target"] and training["train_target_accuracy"] == 0.97
+    assert training["train_samples"] > 0 and training["train_energy_per_sample_j"] > 0
+    assert training["train_repeats"] >= 1 and training["train_co2e_g"] > 0
+
+    energy = pd.read_parquet(run_folder / "energy")
+    windows = energy.groupby("case_id").size().to_dict()
+    assert windows == {**dict.fromkeys(inference["case_id"], 6), training["case_id"]: 2}
+    assert (energy[energy["window"] >= 0]["duration_s"] >= 1.0).all()
+
     samples = pd.read_parquet(run_folder / "samples")
     per_case = samples[samples["phase"] == "sample"].groupby("case_id").size()
-    assert per_case.to_dict() == dict(zip(ok["case_id"], ok["sample_count"], strict=True))
+    assert per_case.to_dict() == dict(
+        zip(inference["case_id"], inference["sample_count"], strict=True)
+    )
     warmups = samples[samples["phase"] == "warmup"].groupby("case_id").size()
-    assert warmups.to_dict() == dict(zip(ok["case_id"], ok["warmup_calls"], strict=True))
+    assert warmups.to_dict() == dict(
+        zip(inference["case_id"], inference["warmup_calls"], strict=True)
+    )
 
 
 @pytest.mark.slow
 def test_smoke_run_prints_a_summary_and_writes_a_report(smoke_run) -> None:  # type: ignore[no-untyped-def]
     done, out = smoke_run
     assert "benchsuite run summary" in done.stdout
-    assert "3 ok, 1 skipped, 0 failed" in done.stdout
+    assert "4 ok, 1 skipped, 0 failed" in done.stdout
     html = (out / "h" / "index.html").read_text()
     assert "digits-cnn/fp32/cpu/single-stream/b1/t1" in html
     assert "estimated" in html

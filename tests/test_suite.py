@@ -12,7 +12,7 @@ MATRIX = '[[matrix]]\nworkloads = ["w"]\n'
 
 
 def test_bundled_suites_load() -> None:
-    assert {"smoke", "standard"} <= set(bundled_suites())
+    assert {"smoke", "standard", "nightly"} <= set(bundled_suites())
     smoke = load_suite("smoke")
     assert smoke.name == "smoke"
     assert Case("digits-cnn", "fp32", "cpu", "single-stream", 1, threads=1) in smoke.cases()

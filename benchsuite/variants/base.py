@@ -1,0 +1,82 @@
+"""What a variant is: a named recipe that turns the trained fp32 reference into a model to time.
+
+A variant returns a :class:`PreparedModel`: the module to call, the context every call runs in
+(``torch.inference_mode`` plus, for mixed precision, ``torch.autocast``), and what the recipe did
+(sparsity, modules quantized, channels kept). The context is entered once around a whole timed
+loop, never once per call, so it adds nothing to a sample.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from benchsuite.workload import Workload
+
+
+@dataclass(frozen=True)
+class PreparedModel:
+    """A model ready to time: call ``module(x)`` inside ``context()``."""
+
+    module: nn.Module
+    device: str
+    autocast_dtype: torch.dtype | None = None
+    sparsity: float | None = None
+    detail: str = ""
+    flops_module: nn.Module | None = None
+    """Where FLOPs are counted when ``module`` hides them from torch's counter (int8 kernels,
+    compiled graphs): the eager fp32 model that does the same arithmetic."""
+
+    @contextlib.contextmanager
+    def context(self) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.inference_mode())
+            if self.autocast_dtype is not None:
+                device_type = torch.device(self.device).type
+                stack.enter_context(torch.autocast(device_type, dtype=self.autocast_dtype))
+            yield
+
+
+Transform = Callable[[nn.Module, str, Workload], PreparedModel]
+"""transform(copy_of_reference, device, workload) -> PreparedModel"""
+
+Requirement = Callable[[Workload], str | None]
+"""Why a workload cannot take this variant, or ``None``."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named recipe. ``devices`` lists the device types (``cpu``, ``cuda``) it can run on."""
+
+    name: str
+    recipe: str
+    devices: tuple[str, ...]
+    transform: Transform
+    requirement: Requirement | None = None
+
+    def unsupported_reason(self, device: str, workload: Workload | None = None) -> str | None:
+        device_type = torch.device(device).type
+        if device_type not in self.devices:
+            return f"variant {self.name} runs on {', '.join(self.devices)} only, not {device_type}"
+        if workload is not None and self.requirement is not None:
+            return self.requirement(workload)
+        return None
+
+    def prepare(self, reference: nn.Module, device: str, workload: Workload) -> PreparedModel:
+        """Apply the recipe to a copy of ``reference``; the reference itself is never changed."""
+        return self.transform(copy.deepcopy(reference), device, workload)
+
+
+def weight_sparsity(module: nn.Module) -> float:
+    """Fraction of exactly-zero weights over the Conv and Linear layers of ``module``."""
+    zeros = total = 0
+    for layer in module.modules():
+        if isinstance(layer, nn.Conv2d | nn.Conv1d | nn.Linear):
+            zeros += int((layer.weight == 0).sum())
+            total += layer.weight.numel()
+    return zeros / total if total else 0.0

@@ -1,0 +1,35 @@
+"""``torch.compile`` (Inductor, default mode) of the fp32 model.
+
+Compilation happens on the first call, which the warm-up absorbs: warm-up runs until timings
+settle, so compile time never lands in a latency sample; it is visible in ``warmup_s``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from typing import cast
+
+import torch
+from torch import nn
+
+from benchsuite.variants.base import PreparedModel
+from benchsuite.workload import Workload
+
+
+def requires_compiler(workload: Workload) -> str | None:
+    if not any(shutil.which(name) for name in ("cc", "gcc", "clang", "g++")):
+        return "torch.compile (Inductor) needs a C/C++ compiler on the CPU; none on PATH"
+    return None
+
+
+def compiled(model: nn.Module, device: str, workload: Workload) -> PreparedModel:
+    model = model.float().to(device).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Inductor imports deprecated torch.jit helpers
+        optimised = cast(nn.Module, torch.compile(model))
+        with torch.inference_mode():
+            optimised(workload.example_batch(1).to(device))  # compile now, outside timing
+    return PreparedModel(
+        optimised, device, detail="torch.compile, Inductor default mode", flops_module=model
+    )

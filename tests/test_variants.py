@@ -1,0 +1,181 @@
+"""Each variant does what it says, on tiny models so the tests stay fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from benchsuite import EvalData, TrainingSpec, Workload
+from benchsuite.training import accuracy, train_classifier
+from benchsuite.variants import VARIANTS, weight_sparsity
+from benchsuite.weights import cached_weights, definition_hash
+from benchsuite.workload import seeded
+
+
+class Blobs(Workload):
+    """Four Gaussian blobs in 8 dimensions: trains in well under a second."""
+
+    name = "blobs"
+    training = TrainingSpec(batch_size=32, learning_rate=1e-2, max_epochs=20, target_accuracy=0.9)
+
+    def __init__(self) -> None:
+        generator = torch.Generator().manual_seed(0)
+        centres = torch.randn(4, 8, generator=generator) * 3
+        labels = torch.arange(400) % 4
+        inputs = centres[labels] + torch.randn(400, 8, generator=generator)
+        self.train = EvalData(inputs[:300], labels[:300])
+        self.held_out = EvalData(inputs[300:], labels[300:])
+
+    def build_model(self) -> nn.Module:
+        return nn.Sequential(
+            nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 4)
+        )
+
+    def build_student(self) -> nn.Module:
+        return nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4))
+
+    def example_batch(self, batch_size: int) -> torch.Tensor:
+        return self.held_out.inputs[:batch_size].clone()
+
+    def train_data(self) -> EvalData:
+        return self.train
+
+    def eval_data(self) -> EvalData:
+        return self.held_out
+
+
+class ConvResidual(nn.Module):
+    """conv -> bn -> relu -> conv feeding a residual add, then pool and a linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.a = nn.Conv2d(8, 16, 3, padding=1)
+        self.bn = nn.BatchNorm2d(16)
+        self.b = nn.Conv2d(16, 8, 3, padding=1)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        stem = self.stem(x)
+        return self.head(stem + self.b(torch.relu(self.bn(self.a(stem)))))
+
+
+class Images(Workload):
+    name = "images"
+    quality_metric = None
+
+    def build_model(self) -> nn.Module:
+        return ConvResidual()
+
+    def example_batch(self, batch_size: int) -> torch.Tensor:
+        return torch.randn(batch_size, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.fixture(scope="module")
+def blobs() -> Blobs:
+    return Blobs()
+
+
+def test_reference_trains_and_is_cached(
+    blobs: Blobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BENCHSUITE_CACHE_DIR", str(tmp_path))
+    reference = blobs.reference_model()
+    assert accuracy(reference, blobs.held_out.inputs, blobs.held_out.labels) >= 0.9
+    key = definition_hash(blobs, "reference")
+    assert (tmp_path / f"blobs-{key}.pt").is_file()
+    again, from_cache = cached_weights(
+        "blobs", key, blobs.build_model, lambda m: pytest.fail("retrained")
+    )
+    assert from_cache
+    assert torch.equal(again[0].weight, reference[0].weight)
+    assert definition_hash(blobs, "other recipe") != key
+
+
+def test_training_stops_at_the_target(blobs: Blobs) -> None:
+    model = seeded(blobs.build_model, 0)
+    outcome = train_classifier(
+        model,
+        (blobs.train.inputs, blobs.train.labels),
+        (blobs.held_out.inputs, blobs.held_out.labels),
+        blobs.training,
+    )
+    assert outcome.stop_reason == "target_reached" and outcome.reached_target
+    assert outcome.epochs < 20 and outcome.samples == 300 * outcome.epochs
+
+
+def test_fp32_and_bf16(blobs: Blobs) -> None:
+    reference = blobs.reference_model()
+    x = blobs.example_batch(4)
+    fp32 = VARIANTS["fp32"].prepare(reference, "cpu", blobs)
+    bf16 = VARIANTS["bf16"].prepare(reference, "cpu", blobs)
+    with fp32.context():
+        assert fp32.module(x).dtype == torch.float32
+    with bf16.context():
+        assert bf16.module(x).dtype == torch.bfloat16
+    assert reference[0].weight.dtype == torch.float32
+
+
+def test_int8_quantizes_every_linear_layer(blobs: Blobs) -> None:
+    reference = blobs.reference_model()
+    prepared = VARIANTS["int8"].prepare(reference, "cpu", blobs)
+    quantized = [m for m in prepared.module.modules() if "quantized.dynamic" in type(m).__module__]
+    assert len(quantized) == 3
+    assert not any(type(m) is nn.Linear for m in prepared.module.modules())
+    assert "3 of 3 nn.Linear -> int8 dynamic" in prepared.detail
+    with prepared.context():
+        out = prepared.module(blobs.example_batch(8))
+    assert out.dtype == torch.float32 and out.shape == (8, 4)
+    assert prepared.flops_module is not None  # FLOPs are counted on the fp32 twin
+
+
+@pytest.mark.parametrize(("name", "level"), [("prune50", 0.5), ("prune90", 0.9)])
+def test_unstructured_pruning_reaches_its_sparsity(blobs: Blobs, name: str, level: float) -> None:
+    reference = blobs.reference_model()
+    prepared = VARIANTS[name].prepare(reference, "cpu", blobs)
+    assert prepared.sparsity == pytest.approx(level, abs=0.01)
+    assert weight_sparsity(prepared.module) == prepared.sparsity
+    assert weight_sparsity(reference) < 0.01  # the reference is untouched
+    assert sum(p.numel() for p in prepared.module.parameters()) == sum(
+        p.numel() for p in reference.parameters()
+    )
+
+
+def test_structured_pruning_really_shrinks_a_chain(blobs: Blobs) -> None:
+    reference = blobs.reference_model()
+    prepared = VARIANTS["prune-ch50"].prepare(reference, "cpu", blobs)
+    layers = [m for m in prepared.module.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in layers] == [(8, 16), (16, 16), (16, 4)]
+    with prepared.context():
+        assert prepared.module(blobs.example_batch(3)).shape == (3, 4)
+
+
+def test_structured_pruning_leaves_residual_outputs_whole() -> None:
+    images = Images()
+    prepared = VARIANTS["prune-ch50"].prepare(images.reference_model(), "cpu", images)
+    model = prepared.module
+    assert (model.a.out_channels, model.bn.num_features, model.b.in_channels) == (8, 8, 8)
+    assert model.stem.out_channels == 8 and model.b.out_channels == 8  # they feed the add
+    with prepared.context():
+        assert model(images.example_batch(2)).shape == (2, 4)
+
+
+def test_distilled_student_is_smaller_and_learns(blobs: Blobs) -> None:
+    reference = blobs.reference_model()
+    prepared = VARIANTS["distilled"].prepare(reference, "cpu", blobs)
+    student_params = sum(p.numel() for p in prepared.module.parameters())
+    assert student_params < sum(p.numel() for p in reference.parameters()) / 5
+    assert accuracy(prepared.module, blobs.held_out.inputs, blobs.held_out.labels) >= 0.85
+    assert VARIANTS["distilled"].unsupported_reason("cpu", Images()) is not None
+
+
+def test_compiled_matches_eager(blobs: Blobs) -> None:
+    reference = blobs.reference_model()
+    prepared = VARIANTS["compiled"].prepare(reference, "cpu", blobs)
+    assert type(prepared.module).__name__ == "OptimizedModule"
+    x = blobs.example_batch(1)
+    with prepared.context():
+        torch.testing.assert_close(prepared.module(x), reference(x), rtol=1e-4, atol=1e-5)
