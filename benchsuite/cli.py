@@ -39,7 +39,8 @@ DEFAULT_REPORTS_DIR = Path("reports")
 
 
 class _ProgressObserver:
-    """Draws a progress bar with the current case and the time left (from cases done so far)."""
+    """Draws a progress bar with the current case and the time left (from cases done so far).
+    Where the output is not a terminal (CI logs), it prints a line per finished case instead."""
 
     def __init__(self, progress: Progress, total: int) -> None:
         self.progress = progress
@@ -50,8 +51,15 @@ class _ProgressObserver:
 
     def case_finished(self, index: int, total: int, case: Case, row: Mapping[str, Any]) -> None:
         self.progress.advance(self.task)
+        console = self.progress.console
         if row["status"] != "ok":
-            self.progress.console.print(f"  {row['status']}: {case.id}: {row['error']}")
+            console.print(f"  {row['status']}: {case.id}: {row['error']}", markup=False)
+        elif not console.is_terminal:
+            console.print(
+                f"  [{index + 1}/{total}] ok: {case.id} ({row['case_wall_s']:.1f} s)",
+                markup=False,
+                highlight=False,
+            )
 
 
 def _summary_row(row: Mapping[str, Any]) -> tuple[str, ...]:
@@ -85,7 +93,9 @@ def _summary_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     headers = ("case", "status", "acc", "p50 ms ± CI", "samples/s", "energy/sample J", "notes")
     for header in headers:
         table.add_column(
-            header, justify="left" if header in ("case", "status", "notes") else "right"
+            header,
+            justify="left" if header in ("case", "status", "notes") else "right",
+            no_wrap=header == "case",  # case ids are what people search for: never cut them
         )
     for row in rows:
         if row["status"] != "ok":

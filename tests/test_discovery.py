@@ -49,3 +49,14 @@ def test_duplicate_names_name_both_files(tmp_path: Path, tiny_workloads: Path) -
         WorkloadError, match=r"b.py: workload name 'tiny-mlp' is already defined in .*a.py"
     ):
         discover_workloads(tmp_path)
+
+
+def test_the_custom_workload_example_is_found() -> None:
+    found = discover_workloads(REPO / "examples" / "custom_workload")
+    assert list(found) == ["iris-mlp"]
+    assert found["iris-mlp"].build_student() is not None
+
+
+def test_shared_base_classes_are_not_registered() -> None:
+    found = discover_workloads(REPO / "workloads")
+    assert set(found) == {"digits-cnn", "text-transformer", "resnet18-224", "mobilenetv2-224"}

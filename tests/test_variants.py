@@ -179,3 +179,14 @@ def test_compiled_matches_eager(blobs: Blobs) -> None:
     x = blobs.example_batch(1)
     with prepared.context():
         torch.testing.assert_close(prepared.module(x), reference(x), rtol=1e-4, atol=1e-5)
+
+
+def test_int8_runs_a_transformer_encoder() -> None:
+    layer = nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, dropout=0.0, batch_first=True)
+    model = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False).eval()
+    blobs = Blobs()
+    prepared = VARIANTS["int8"].prepare(model, "cpu", blobs)
+    assert "2 of 3 nn.Linear" in prepared.detail  # attention's out_proj is not quantizable
+    with prepared.context():
+        assert prepared.module(torch.randn(2, 5, 16)).shape == (2, 5, 16)
+    assert torch.backends.mha.get_fastpath_enabled()  # restored after the context

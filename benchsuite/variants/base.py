@@ -31,6 +31,9 @@ class PreparedModel:
     flops_module: nn.Module | None = None
     """Where FLOPs are counted when ``module`` hides them from torch's counter (int8 kernels,
     compiled graphs): the eager fp32 model that does the same arithmetic."""
+    mha_fastpath: bool = True
+    """False turns off the fused Transformer/attention fast path while the model runs (it reads
+    ``linear.weight`` as a tensor, which quantized linear layers do not have)."""
 
     @contextlib.contextmanager
     def context(self) -> Iterator[None]:
@@ -39,6 +42,10 @@ class PreparedModel:
             if self.autocast_dtype is not None:
                 device_type = torch.device(self.device).type
                 stack.enter_context(torch.autocast(device_type, dtype=self.autocast_dtype))
+            if not self.mha_fastpath:
+                was_enabled = torch.backends.mha.get_fastpath_enabled()
+                torch.backends.mha.set_fastpath_enabled(False)
+                stack.callback(torch.backends.mha.set_fastpath_enabled, was_enabled)
             yield
 
 

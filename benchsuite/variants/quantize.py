@@ -8,6 +8,9 @@ dynamic kernels: convolutions stay fp32, which the row's detail says. CPU only.
 
 ``torch.ao.quantization`` is deprecated in favour of torchao; it still works in the torch range
 we support and has no extra dependency, so it is used with its deprecation warnings silenced.
+The fused Transformer fast path cannot take quantized linear layers, so it is off while an int8
+model runs (attention's output projection stays fp32: PyTorch marks it not dynamically
+quantizable).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def int8_dynamic(model: nn.Module, device: str, workload: Workload) -> PreparedM
         quantized,
         device,
         flops_module=model,
+        mha_fastpath=False,
         detail=f"{converted} of {linear} nn.Linear -> int8 dynamic ({engine} engine); "
         "other layers fp32",
     )
