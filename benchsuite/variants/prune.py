@@ -180,5 +180,9 @@ def requires_traceable_chain(workload: Workload) -> str | None:
     except Exception as error:  # fx cannot trace data-dependent control flow
         return f"structured pruning needs a model torch.fx can trace ({type(error).__name__})"
     if not chains:
-        return "no Conv/Linear pair whose channels can be removed (residual or attention only)"
+        return (
+            "torch.fx found no Conv/Linear pair whose channels can be removed (outputs feed "
+            "residuals or attention, or sit inside modules fx keeps opaque, such as "
+            "nn.TransformerEncoder)"
+        )
     return None
