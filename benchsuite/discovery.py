@@ -1,6 +1,7 @@
 """Find workloads by path, the way pytest finds tests.
 
-Every ``*.py`` file in the folder whose name does not start with ``_`` is imported; each
+Every ``*.py`` file in the folder whose name does not start with ``_`` (and is not one of
+pytest's ``test_*.py`` files) is imported; each
 concrete :class:`~benchsuite.workload.Workload` subclass defined in it, whose class name does not
 start with ``_`` (shared bases), is instantiated and registered under its ``name``. The folder
 is put on ``sys.path`` while importing, so workload files can share helpers kept in
@@ -26,6 +27,8 @@ DEFAULT_WORKLOADS_DIR = Path("workloads")
 def _import_file(path: Path) -> ModuleType:
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
     module_name = f"benchsuite_workloads_{digest}.{path.stem}"
+    if module_name in sys.modules:  # imported before in this process: one class, one cache
+        return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise WorkloadError(f"{path}: cannot be imported as a Python module; rename it to *.py")
@@ -48,6 +51,14 @@ def _import_file(path: Path) -> ModuleType:
         if added:
             sys.path.remove(folder)
     return module
+
+
+def _is_pytest_file(path: Path) -> bool:
+    """pytest's own files (``test_*.py``, ``*_test.py``, ``conftest.py``) hold benchmarks of
+    workloads, not workloads."""
+    return (
+        path.name.startswith("test_") or path.stem.endswith("_test") or path.name == "conftest.py"
+    )
 
 
 def _workloads_in(module: ModuleType) -> list[Workload]:
@@ -74,7 +85,7 @@ def discover_workloads(folder: Path | str = DEFAULT_WORKLOADS_DIR) -> dict[str, 
     registry: dict[str, Workload] = {}
     origin: dict[str, Path] = {}
     for path in sorted(folder.glob("*.py")):
-        if path.name.startswith("_"):
+        if path.name.startswith("_") or _is_pytest_file(path):
             continue
         for workload in _workloads_in(_import_file(path)):
             if not workload.name or "/" in workload.name:

@@ -174,7 +174,7 @@ def _latency_columns(
     }
 
 
-def _energy_columns(energy: EnergyResult, config: EnergyConfig) -> dict[str, Any]:
+def energy_columns(energy: EnergyResult, config: EnergyConfig) -> dict[str, Any]:
     first = energy.windows[0].reading
     return {
         "energy_source": first.source,
@@ -203,7 +203,7 @@ def _model_description(energy: EnergyResult) -> str:
     return ordered[len(ordered) // 2].reading.model
 
 
-def _window_rows(case: Case, energy: EnergyResult) -> tuple[dict[str, Any], ...]:
+def energy_window_rows(case: Case, energy: EnergyResult) -> tuple[dict[str, Any], ...]:
     def row(index: int, calls: int, samples: int, reading: Any, net: float | None) -> dict:
         return {
             "case_id": case.id,
@@ -289,12 +289,12 @@ def measure_case(
             energy = measure_energy(call, sync, meter, case.batch_size, config.energy)
 
         row.update(_latency_columns(case, warmup, sampling, config.sampling))
-        row.update(_energy_columns(energy, config.energy))
+        row.update(energy_columns(energy, config.energy))
         row["peak_rss_bytes"] = memory.peak_rss_bytes()
         row["peak_rss_reset"] = peak_reset
         row["device_peak_allocated_bytes"] = devices.device_peak_memory_bytes(case.device)
     return CaseMeasurement(
         row=row,
         samples=_samples_table(case, warmup, sampling),
-        energy_windows=_window_rows(case, energy),
+        energy_windows=energy_window_rows(case, energy),
     )

@@ -41,3 +41,6 @@ class FakeClock:
 @pytest.fixture
 def fake_clock() -> FakeClock:
     return FakeClock()
+
+
+pytest_plugins = ["pytester"]

@@ -1,0 +1,295 @@
+"""The pytest plugin: energy, memory and FLOPs beside pytest-benchmark's timings.
+
+Registered through the ``pytest11`` entry point, so installing benchsuite is enough. The
+``energy_benchmark`` fixture wraps pytest-benchmark's ``benchmark`` fixture:
+
+1. it times through pytest-benchmark (its calibration, warm-up, rounds, statistics and JSON);
+2. then, outside anything pytest-benchmark timed, it runs benchsuite's energy protocol around an
+   exactly counted series of calls (idle window, then busy windows), counts FLOPs over one call
+   and reads the host's peak RSS, and adds them to ``benchmark.extra_info`` with units in the keys
+   and the energy's provenance;
+3. with ``--benchsuite-results DIR`` each benchmark is also a row in benchsuite's Parquet store,
+   with the same schema as ``benchsuite run``, so ``benchsuite report`` and the gate read it.
+
+When pytest-benchmark does not measure (``--benchmark-disable``, or under pytest-xdist, where it
+disables itself), the function runs once as a plain test and nothing is measured or stored.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchsuite import memory
+from benchsuite.carbon import grid_intensity
+from benchsuite.case import Case
+from benchsuite.devices import synchronizer
+from benchsuite.energy import EnergyConfig, measure_energy
+from benchsuite.environment import Fingerprint, capture_fingerprint
+from benchsuite.measure import energy_columns, energy_window_rows
+from benchsuite.meters import METER_CHOICES, choose_meter
+from benchsuite.schema import STATUS_OK
+from benchsuite.stats import summarize
+from benchsuite.store import ResultStore, RunWriter
+
+_RESULTS_KEY = pytest.StashKey["_Recorder"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup(
+        "benchsuite", "benchsuite energy measurement (energy_benchmark fixture)"
+    )
+    group.addoption(
+        "--benchsuite-results",
+        metavar="DIR",
+        default=None,
+        help="also write one Parquet row per energy benchmark to this results folder",
+    )
+    group.addoption(
+        "--benchsuite-meter",
+        default="auto",
+        choices=METER_CHOICES,
+        help="energy meter (default auto: RAPL / NVML when readable, else estimate)",
+    )
+    group.addoption(
+        "--benchsuite-energy-windows",
+        type=int,
+        default=5,
+        metavar="N",
+        help="busy energy windows per benchmark (default 5, the protocol's minimum)",
+    )
+    group.addoption(
+        "--benchsuite-window-s",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="length of each energy window and of the idle window (default 1.0)",
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=,+-]+", "-", text).strip("-") or "default"
+
+
+def case_for_node(node: pytest.Item) -> Case:
+    """A case id from the test's node id: file and function as the workload, parameters as the
+    variant (``default`` without parameters), on the CPU, single-stream."""
+    path = Path(str(node.nodeid.split("::", 1)[0])).with_suffix("")
+    function = getattr(node, "originalname", node.name)
+    callspec = getattr(node, "callspec", None)
+    variant = _slug(callspec.id) if callspec is not None else "default"
+    return Case(_slug(f"{path.as_posix()}.{function}"), variant, "cpu", "single-stream", 1)
+
+
+class _Recorder:
+    """Holds the pytest run's store writer, created on the first row."""
+
+    def __init__(self, results: str | None) -> None:
+        self.results = results
+        self.writer: RunWriter | None = None
+        self.fingerprint: Fingerprint | None = None
+
+    def write(self, row: dict[str, Any], samples: pa.Table, windows: tuple[dict, ...]) -> None:
+        if self.results is None:
+            return
+        if self.writer is None:
+            self.fingerprint = capture_fingerprint()
+            self.writer = ResultStore(self.results).start_run(
+                "pytest", suite_source="pytest", hardware_id=self.fingerprint.hardware_id
+            )
+        assert self.fingerprint is not None
+        self.writer.add_case({**row, **self.fingerprint.as_columns()}, samples, windows)
+
+    def finish(self) -> None:
+        if self.writer is not None:
+            self.writer.finish()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_RESULTS_KEY] = _Recorder(config.getoption("benchsuite_results"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    recorder = config.stash.get(_RESULTS_KEY, None)
+    if recorder is not None:
+        recorder.finish()
+
+
+def _synchronised(function: Callable[..., Any], sync: Callable[[], None]) -> Callable[..., Any]:
+    """``function`` followed by a device sync, so pytest-benchmark times the work, not a launch."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = function(*args, **kwargs)
+        sync()
+        return result
+
+    return call
+
+
+class EnergyBenchmark:
+    """Call it like ``benchmark``: ``energy_benchmark(fn, *args, **kwargs)`` returns fn's result.
+
+    ``case`` (or ``device`` / ``batch_size``) names what is measured; energy per sample divides
+    by ``batch_size``.
+    """
+
+    def __init__(self, benchmark: Any, request: pytest.FixtureRequest) -> None:
+        self.benchmark = benchmark
+        self.request = request
+        self.case = case_for_node(request.node)
+
+    @property
+    def extra_info(self) -> dict[str, Any]:
+        return self.benchmark.extra_info
+
+    def __call__(
+        self, function: Callable[..., Any], *args: Any, case: Case | None = None, **kwargs: Any
+    ) -> Any:
+        if case is not None:
+            self.case = case
+        sync = synchronizer(self.case.device)
+        timed = function if sync is None else _synchronised(function, sync)
+        result = self.benchmark(timed, *args, **kwargs)
+        if self.benchmark.disabled:  # --benchmark-disable or xdist: a plain test, nothing measured
+            return result
+        self._measure(lambda: function(*args, **kwargs))
+        return result
+
+    def _measure(self, call: Callable[[], Any]) -> None:
+        config = self.request.config
+        case = self.case
+        started = datetime.now(UTC).isoformat(timespec="milliseconds")
+        begin = time.perf_counter()
+        with FlopCounterMode(display=False) as counter:
+            call()
+        flops_per_call = int(counter.get_total_flops())
+        choice = choose_meter(case.device, config.getoption("benchsuite_meter"))
+        window_s = config.getoption("benchsuite_window_s")
+        energy_config = EnergyConfig(
+            windows=config.getoption("benchsuite_energy_windows"),
+            window_s=window_s,
+            idle_s=window_s,
+        )
+        peak_reset = memory.reset_peak_rss()
+        energy = measure_energy(
+            call, synchronizer(case.device), choice.meter, case.batch_size, energy_config
+        )
+        peak_rss = memory.peak_rss_bytes()
+        calls = sum(window.calls for window in energy.windows)
+        per_call_j = energy.energy_per_sample_j * case.batch_size
+        # mutate extra_info in place: pytest-benchmark keeps a reference to this very dict
+        self.extra_info.update(
+            {
+                "energy_per_call_j": per_call_j,
+                "energy_per_sample_j": energy.energy_per_sample_j,
+                "energy_per_sample_low_j": energy.energy_per_sample_low_j,
+                "energy_per_sample_high_j": energy.energy_per_sample_high_j,
+                "energy_kind": energy.windows[0].reading.kind,
+                "energy_source": energy.windows[0].reading.source,
+                "energy_domains": ",".join(energy.windows[0].reading.domains),
+                "energy_valid": energy.valid,
+                "energy_invalid_reason": energy.invalid_reason,
+                "energy_calls": calls,
+                "energy_windows": len(energy.windows),
+                "idle_power_w": energy.idle_power_w,
+                "peak_rss_bytes": peak_rss,
+                "flops_per_call": flops_per_call,
+                "benchsuite_case_id": case.id,
+            }
+        )
+        if choice.note:
+            self.extra_info["energy_meter_note"] = choice.note
+        self._record(
+            case,
+            energy,
+            energy_config,
+            flops_per_call,
+            peak_rss,
+            peak_reset,
+            choice.note,
+            started,
+            time.perf_counter() - begin,
+        )
+
+    def _record(
+        self,
+        case: Case,
+        energy: Any,
+        energy_config: EnergyConfig,
+        flops_per_call: int,
+        peak_rss: int,
+        peak_reset: bool,
+        note: str,
+        started: str,
+        wall_s: float,
+    ) -> None:
+        recorder: _Recorder = self.request.config.stash[_RESULTS_KEY]
+        if recorder.results is None:
+            return
+        metadata = self.benchmark.stats
+        stats = metadata.stats
+        per_call_ns = np.asarray(stats.data, dtype=float) * 1e9
+        summary = summarize(per_call_ns)
+        grid = grid_intensity()
+        row: dict[str, Any] = {
+            "suite": "pytest",
+            "case_id": case.id,
+            "workload": case.workload,
+            "variant": case.variant,
+            "device": case.device,
+            "scenario": case.scenario,
+            "batch_size": case.batch_size,
+            "threads": case.threads,
+            "status": STATUS_OK,
+            "started_at_utc": started,
+            "finished_at_utc": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "case_wall_s": wall_s,
+            "variant_recipe": f"pytest-benchmark test {self.request.node.nodeid}",
+            "flops_per_sample": flops_per_call // case.batch_size,
+            "sample_count": summary.count,
+            "stop_reason": f"pytest-benchmark {stats.rounds} rounds x {metadata.iterations} calls",
+            "latency_p50_ms": summary.median.median / 1e6,
+            "latency_p50_ci_low_ms": summary.median.low / 1e6,
+            "latency_p50_ci_high_ms": summary.median.high / 1e6,
+            "latency_p90_ms": summary.p90 / 1e6,
+            "latency_p99_ms": summary.p99 / 1e6,
+            "latency_mean_ms": summary.mean / 1e6,
+            "latency_std_ms": summary.std / 1e6,
+            "latency_iqr_ms": summary.iqr / 1e6,
+            "latency_min_ms": summary.minimum / 1e6,
+            "latency_max_ms": summary.maximum / 1e6,
+            "throughput_samples_per_s": case.batch_size / (summary.median.median * 1e-9),
+            "peak_rss_bytes": peak_rss,
+            "peak_rss_reset": peak_reset,
+            **energy_columns(energy, energy_config),
+            "energy_meter_note": note or None,
+            "co2e_g_per_1000_samples": grid.grams_per_1000_samples(energy.energy_per_sample_j),
+            "grid_g_co2e_per_kwh": grid.g_co2e_per_kwh,
+            "grid_intensity_source": grid.source,
+            "grid_region": grid.region,
+        }
+        samples = pa.table(
+            {
+                "run_id": pa.nulls(len(per_call_ns), pa.string()),
+                "case_id": [case.id] * len(per_call_ns),
+                "phase": ["sample"] * len(per_call_ns),
+                "index": list(range(len(per_call_ns))),
+                "latency_ns": per_call_ns.round().astype(np.int64),
+            }
+        )
+        recorder.write(row, samples, energy_window_rows(case, energy))
+
+
+@pytest.fixture
+def energy_benchmark(benchmark: Any, request: pytest.FixtureRequest) -> EnergyBenchmark:
+    """pytest-benchmark's ``benchmark`` plus energy per call, peak memory and FLOPs."""
+    return EnergyBenchmark(benchmark, request)

@@ -1,0 +1,40 @@
+"""The standard workloads as pytest benchmarks: ``pytest workloads/ --benchmark-only``.
+
+Each test is one case of ``benchsuite run``, with the same id (single-stream, batch 1), timed by
+pytest-benchmark with energy, memory and FLOPs from benchsuite's ``energy_benchmark`` fixture.
+benchsuite's own workload discovery imports this file too and finds no workload in it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchsuite import Case
+from benchsuite.discovery import discover_workloads
+from benchsuite.runner import skip_reason
+from benchsuite.variants import VARIANTS
+
+WORKLOADS = discover_workloads(Path(__file__).parent)
+CASES = [
+    Case(workload, variant, device, "single-stream", 1)
+    for workload in WORKLOADS
+    for variant in VARIANTS
+    for device in ("cpu", "cuda")
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_standard_case(energy_benchmark, case: Case) -> None:  # type: ignore[no-untyped-def]
+    workload = WORKLOADS[case.workload]
+    reason = skip_reason(case, workload)
+    if reason is not None:
+        pytest.skip(reason)
+    variant = VARIANTS[case.variant]
+    prepared = variant.prepare(workload.reference_model(), case.device, workload)
+    inputs = workload.example_batch(case.batch_size).to(case.device)
+    with prepared.context():
+        output = energy_benchmark(prepared.module, inputs, case=case)
+    assert isinstance(output, torch.Tensor) and output.shape[0] == case.batch_size
