@@ -28,7 +28,7 @@ from benchsuite.case import Case
 from benchsuite.discovery import DEFAULT_WORKLOADS_DIR, discover_workloads
 from benchsuite.errors import UsageError
 from benchsuite.meters import METER_CHOICES, all_meters
-from benchsuite.report import render_run_report
+from benchsuite.report import render_report
 from benchsuite.runner import run_suite
 from benchsuite.store import ResultStore
 from benchsuite.suite import bundled_suites, load_suite
@@ -133,7 +133,7 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
         f"{result.count('failed')} failed; rows in {result.folder / 'cases'}"
     )
     if not args.no_report:
-        page = render_run_report(store, result.run_id, args.reports)
+        page = render_report(store, result.run_id, args.reports)
         console.print(f"report: {page}")
     return 1 if result.count("failed") else 0
 
@@ -193,7 +193,7 @@ def _command_report(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(
             f"--run {run_id}: no such run in {args.results}; runs: {', '.join(runs[-5:])}"
         )
-    console.print(f"report: {render_run_report(store, run_id, args.reports)}")
+    console.print(f"report: {render_report(store, run_id, args.reports)}")
     return 0
 
 

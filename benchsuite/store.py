@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from benchsuite.errors import StoreError
@@ -39,6 +40,7 @@ from benchsuite.schema import (
 
 MANIFEST = "run.json"
 CASES_DIR, SAMPLES_DIR, ENERGY_DIR = "cases", "samples", "energy"
+RUN_CASES = "run-cases.parquet"  # all of a finished run's rows in one file, for fast history reads
 
 
 def new_run_id() -> str:
@@ -117,6 +119,14 @@ class RunWriter:
         return row_path
 
     def finish(self, state: str = "complete") -> None:
+        """Close the run: its rows are also written together to one file (``run-cases.parquet``),
+        so that reading a long history opens one file per run, not one per case."""
+        rows = sorted((self.folder / CASES_DIR).glob("*.parquet"))
+        if rows:
+            write_table_atomically(
+                pa.concat_tables([pq.read_table(path) for path in rows], promote_options="default"),
+                self.folder / RUN_CASES,
+            )
         self.manifest["state"] = state
         self.manifest["finished_at_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
         self.manifest["cases_written"] = self.cases_written
@@ -166,22 +176,43 @@ class ResultStore:
     def manifest(self, run_id: str) -> dict[str, Any]:
         return json.loads((self.root / run_id / MANIFEST).read_text())
 
-    def _read(
-        self, run_ids: Iterable[str] | None, sub: str, columns: Mapping[str, pa.DataType]
-    ) -> pd.DataFrame:
-        frames = []
+    def _paths(self, run_ids: Iterable[str] | None, sub: str) -> list[Path]:
+        paths: list[Path] = []
         for run_id in self.run_ids() if run_ids is None else run_ids:
-            for path in sorted((self.root / run_id / sub).glob("*.parquet")):
-                frames.append(pq.read_table(path))
-        if not frames:
+            combined = self.root / run_id / RUN_CASES
+            if sub == CASES_DIR and combined.is_file():
+                paths.append(combined)
+            else:
+                paths.extend(sorted((self.root / run_id / sub).glob("*.parquet")))
+        return paths
+
+    def _read(
+        self,
+        run_ids: Iterable[str] | None,
+        sub: str,
+        columns: Mapping[str, pa.DataType],
+        only: list[str] | None = None,
+    ) -> pd.DataFrame:
+        paths = self._paths(run_ids, sub)
+        if only is not None:
+            # a few columns of many files: one multi-threaded scan that reads just those columns
+            # and fills the ones an older file lacks with nulls
+            schema = pa.schema([(name, columns[name]) for name in only])
+            if not paths:
+                return _to_pandas(schema.empty_table())
+            scan = ds.dataset([str(p) for p in paths], schema=schema, format="parquet")
+            return _to_pandas(scan.to_table())
+        if not paths:
             return _to_pandas(pa.schema(list(columns.items())).empty_table())
-        tables = [_conform(table, columns) for table in frames]
+        tables = [_conform(pq.read_table(path), columns) for path in paths]
         return _to_pandas(pa.concat_tables(tables, promote_options="default"))
 
-    def read_cases(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
-        """Case rows of the given runs (all by default), with every column of the current schema:
-        columns that an older file lacks are filled with nulls."""
-        return self._read(run_ids, CASES_DIR, CASE_COLUMNS)
+    def read_cases(
+        self, run_ids: Iterable[str] | None = None, columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Case rows of the given runs (all by default), with every column of the current schema
+        (or just ``columns``): columns that an older file lacks are filled with nulls."""
+        return self._read(run_ids, CASES_DIR, CASE_COLUMNS, columns)
 
     def read_samples(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
         return self._read(run_ids, SAMPLES_DIR, SAMPLE_COLUMNS)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,27 @@ def fake_clock() -> FakeClock:
 
 
 pytest_plugins = ["pytester"]
+
+
+def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """``python -m benchsuite ARGS`` in a subprocess, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "benchsuite", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def smoke_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """One real ``benchsuite run --suite smoke`` for the whole session: results in out/r,
+    the report in out/h."""
+    out = tmp_path_factory.mktemp("out")
+    done = run_cli(
+        "run", "--suite", "smoke", "--results", str(out / "r"), "--reports", str(out / "h")
+    )
+    return done, out

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -11,27 +9,9 @@ import pytest
 
 from benchsuite.cli import main
 from benchsuite.schema import CASE_COLUMNS
+from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "benchsuite", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-@pytest.fixture(scope="module")
-def smoke_run(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[subprocess.CompletedProcess[str], Path]:
-    out = tmp_path_factory.mktemp("out")
-    done = _run("run", "--suite", "smoke", "--results", str(out / "r"), "--reports", str(out / "h"))
-    return done, out
 
 
 @pytest.mark.slow
@@ -175,7 +155,7 @@ def test_bad_input_is_one_line_exit_2_no_traceback(
     (tmp_path / "bad.toml").write_text("[[matrix]\n")
     (tmp_path / "unknown_workload.toml").write_text('[[matrix]]\nworkloads = ["digits-cnm"]\n')
     (tmp_path / "a-file").write_text("")
-    done = _run(*[arg.replace("{tmp}", str(tmp_path)) for arg in argv])
+    done = run_cli(*[arg.replace("{tmp}", str(tmp_path)) for arg in argv])
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -185,7 +165,7 @@ def test_bad_input_is_one_line_exit_2_no_traceback(
 
 
 def test_an_abbreviated_option_is_refused_not_guessed(tmp_path: Path) -> None:
-    done = _run("run", "--suit", "smoke", "--results", str(tmp_path))
+    done = run_cli("run", "--suit", "smoke", "--results", str(tmp_path))
     assert done.returncode == 2
     assert "unrecognized arguments: --suit" in done.stderr
     assert list(tmp_path.iterdir()) == []
@@ -211,7 +191,7 @@ def test_a_failing_case_is_a_row_and_the_run_goes_on(tmp_path: Path, tiny_worklo
         "[measure]\nwarmup_max_s = 0.1\nbudget_s = 0.1\nci_target_rel = 0.2\nenergy_windows = 1\n"
         'energy_window_s = 0.02\nidle_s = 0.02\n[[matrix]]\nworkloads = ["broken", "fine"]\n'
     )
-    done = _run(
+    done = run_cli(
         "run",
         "--suite",
         str(suite),

@@ -125,6 +125,23 @@ def test_a_file_without_a_newer_column_still_reads(tmp_path: Path) -> None:
     assert list(cases["case_id"]) == ["old/case", "new/case"]
     assert pd.isna(cases["energy_net_per_sample_j"].iloc[0])
     assert cases["energy_net_per_sample_j"].iloc[1] == 0.25
+    # the column-subset scan (used for long histories) fills the missing column too
+    subset = ResultStore(tmp_path).read_cases(columns=["case_id", "energy_net_per_sample_j"])
+    assert list(subset.columns) == ["case_id", "energy_net_per_sample_j"]
+    assert sorted(subset["case_id"]) == ["new/case", "old/case"]
+    assert subset.set_index("case_id")["energy_net_per_sample_j"].isna().to_dict() == {
+        "old/case": True,
+        "new/case": False,
+    }
+
+
+def test_a_finished_run_is_also_one_file(tmp_path: Path) -> None:
+    writer = ResultStore(tmp_path).start_run("smoke")
+    writer.add_case(_row("a/fp32/cpu/offline/b1"))
+    writer.add_case(_row("a/fp32/cpu/offline/b2"))
+    writer.finish()
+    combined = pd.read_parquet(tmp_path / writer.run_id / "run-cases.parquet")
+    assert list(combined["case_id"]) == ["a/fp32/cpu/offline/b1", "a/fp32/cpu/offline/b2"]
 
 
 def test_unknown_columns_are_a_programming_error(tmp_path: Path) -> None:

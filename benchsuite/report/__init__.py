@@ -1,0 +1,158 @@
+"""The static HTML report: an overview of a run and one model-card-style page per workload ×
+variant × device. Self-contained: CSS inline, charts as inline SVG, no script, nothing fetched.
+
+    <out>/index.html            overview of the run
+    <out>/cards/<card>.html     one card per workload × variant × device
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from benchsuite.errors import StoreError
+from benchsuite.report import charts
+from benchsuite.report.data import (
+    LABEL_RULE,
+    ReportData,
+    baseline_for,
+    caveats_for,
+    change_vs_baseline,
+    load_report_data,
+    missing,
+)
+from benchsuite.store import ResultStore
+
+__all__ = ["render_report"]
+
+
+def _format_number(value: Any, digits: int = 3) -> str:
+    if missing(value):
+        return "–"
+    value = float(value)
+    if value == 0:
+        return "0"
+    if abs(value) >= 1e5 or abs(value) < 1e-3:
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}g}"
+
+
+def _format_bytes(value: Any) -> str:
+    if missing(value):
+        return "–"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def _format_change(value: Any) -> str:
+    if missing(value):
+        return ""
+    return f"{value * 100:+.1f} %"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("benchsuite.report", "templates"),
+        autoescape=True,  # every name and error is text, whatever it contains
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(num=_format_number, bytes=_format_bytes, change=_format_change)
+    env.globals.update(
+        baseline_for=baseline_for,
+        change_vs_baseline=change_vs_baseline,
+        caveats_for=caveats_for,
+        label_rule=LABEL_RULE,
+        isfinite=math.isfinite,
+    )
+    return env
+
+
+def _chart(chart: charts.Chart | None) -> dict[str, Any] | None:
+    if chart is None:
+        return None
+    return {"svg": Markup(chart.svg), "alt": chart.alt}
+
+
+def _workload_sections(data: ReportData) -> list[dict[str, Any]]:
+    sections = []
+    for workload in data.workloads:
+        rows = data.rows_of(workload)
+        sections.append(
+            {
+                "name": workload,
+                "rows": rows,
+                "charts": [
+                    c
+                    for c in (
+                        _chart(
+                            charts.quality_vs_cost(
+                                rows, "energy_per_sample_j", "energy per sample (J)", workload
+                            )
+                        ),
+                        _chart(
+                            charts.quality_vs_cost(
+                                rows, "latency_p50_ms", "p50 latency (ms)", workload
+                            )
+                        ),
+                        _chart(charts.cost_bars(rows, workload))
+                        if all(r.get("accuracy") is None for r in rows)
+                        else None,
+                        _chart(charts.batch_sweep(rows, workload)),
+                        _chart(
+                            charts.trend(
+                                data.history, workload, "latency_p50_ms", "p50 latency (ms)"
+                            )
+                        ),
+                        _chart(
+                            charts.trend(
+                                data.history,
+                                workload,
+                                "energy_per_sample_j",
+                                "energy per sample (J)",
+                            )
+                        ),
+                    )
+                    if c is not None
+                ],
+            }
+        )
+    return sections
+
+
+def render_report(store: ResultStore, run_id: str, out_dir: Path | str) -> Path:
+    """Render ``run_id`` into ``out_dir``; returns the overview page."""
+    out_dir = Path(out_dir)
+    started = time.perf_counter()
+    data = load_report_data(store, run_id)
+    env = _environment()
+    overview = env.get_template("overview.html.j2").render(
+        data=data,
+        sections=_workload_sections(data),
+        cards=data.cards,
+        card_dir="cards",
+        render_started=started,
+    )
+    try:
+        (out_dir / "cards").mkdir(parents=True, exist_ok=True)
+        for card in data.cards:
+            page = env.get_template("card.html.j2").render(data=data, card=card)
+            (out_dir / "cards" / card.file_name).write_text(page, encoding="utf-8")
+        index = out_dir / "index.html"
+        index.write_text(overview, encoding="utf-8")
+    except OSError as error:
+        raise StoreError(
+            f"reports folder {out_dir} is not writable ({error.strerror}); "
+            "pass --reports DIR (or --out DIR) with a folder you can write"
+        ) from None
+    return index

@@ -1,0 +1,191 @@
+"""Charts as inline SVG strings, drawn with matplotlib's Agg-free SVG backend.
+
+Text is drawn as paths (no font files, nothing fetched) and ids are salted so the same data gives
+the same SVG. Each chart comes with alt text that says what it shows in words.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("svg")  # no display, no GUI toolkit; only the SVG writer is needed
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from benchsuite.report.data import Row, pareto_front
+
+plt.rcParams.update(
+    {
+        "svg.fonttype": "path",
+        "svg.hashsalt": "benchsuite",
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
+)
+_XML_HEADER = re.compile(r"^.*?(?=<svg)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Chart:
+    svg: str
+    alt: str
+
+
+def _to_svg(figure: plt.Figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(figure)
+    svg = _XML_HEADER.sub("", buffer.getvalue(), count=1)
+    return svg.replace("<svg ", '<svg role="img" aria-hidden="true" ', 1)
+
+
+def _label(row: Row) -> str:
+    return str(row["variant"])
+
+
+def quality_vs_cost(rows: Sequence[Row], cost: str, cost_label: str, workload: str) -> Chart | None:
+    """Accuracy against a cost per sample, the Pareto front (cheaper and at least as accurate)
+    marked. Single-stream rows only, so every point is the same kind of measurement."""
+    points = [
+        r
+        for r in rows
+        if r["status"] == "ok"
+        and r["scenario"] == "single-stream"
+        and r.get("accuracy") is not None
+        and r.get(cost) is not None
+    ]
+    if len(points) < 2:
+        return None
+    coordinates = [(float(r[cost]), float(r["accuracy"])) for r in points]
+    front = pareto_front(coordinates)
+    figure, axes = plt.subplots(figsize=(5.2, 3.2))
+    for index, (row, (x, y)) in enumerate(zip(points, coordinates, strict=True)):
+        on_front = index in front
+        axes.scatter([x], [y], s=36, color="#1f6feb" if on_front else "#8c959f", zorder=3)
+        axes.annotate(_label(row), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ordered = sorted(coordinates[i] for i in front)
+    axes.plot(
+        [p[0] for p in ordered],
+        [p[1] for p in ordered],
+        color="#1f6feb",
+        lw=1,
+        ls="--",
+        label="Pareto front",
+    )
+    axes.set_xscale("log")
+    axes.set_xlabel(cost_label)
+    axes.set_ylabel("held-out accuracy")
+    axes.legend(frameon=False, loc="lower right")
+    names = ", ".join(_label(points[i]) for i in sorted(front))
+    alt = (
+        f"{workload}: accuracy against {cost_label} for {len(points)} variants "
+        f"(single-stream); on the Pareto front: {names}."
+    )
+    return Chart(_to_svg(figure), alt)
+
+
+def batch_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
+    """Latency and energy per sample against batch size, a line per variant and thread count."""
+    inference = [
+        r
+        for r in rows
+        if r["status"] == "ok"
+        and r["scenario"] != "training"
+        and r.get("latency_p50_ms") is not None
+    ]
+    series: dict[str, list[Row]] = {}
+    for row in inference:
+        threads = f", {row['threads']} thr" if row.get("threads") else ""
+        series.setdefault(f"{row['variant']} ({row['device']}{threads})", []).append(row)
+    series = {k: v for k, v in series.items() if len({r["batch_size"] for r in v}) >= 2}
+    if not series:
+        return None
+    figure, (latency_axes, energy_axes) = plt.subplots(1, 2, figsize=(7.6, 3.0))
+    for name, members in series.items():
+        members = sorted(members, key=lambda r: r["batch_size"])
+        sizes = [r["batch_size"] for r in members]
+        latency_axes.plot(
+            sizes, [r["latency_p50_ms"] / r["batch_size"] for r in members], marker="o", label=name
+        )
+        energy_axes.plot(sizes, [r["energy_per_sample_j"] for r in members], marker="o")
+    for axes, label in (
+        (latency_axes, "p50 latency per sample (ms)"),
+        (energy_axes, "energy per sample (J)"),
+    ):
+        axes.set_xscale("log", base=2)
+        axes.set_yscale("log")
+        axes.set_xlabel("batch size")
+        axes.set_ylabel(label)
+    latency_axes.legend(frameon=False, fontsize=7)
+    alt = (
+        f"{workload}: p50 latency and energy per sample against batch size for {', '.join(series)}."
+    )
+    return Chart(_to_svg(figure), alt)
+
+
+def trend(history: pd.DataFrame, workload: str, column: str, label: str) -> Chart | None:
+    """A metric of each single-stream case across runs on this hardware (oldest to newest)."""
+    frame = history[
+        (history["workload"] == workload)
+        & (history["status"] == "ok")
+        & (history["scenario"] == "single-stream")
+    ]
+    frame = frame.dropna(subset=[column])
+    if frame["run_id"].nunique() < 2:
+        return None
+    runs = sorted(frame["run_id"].unique())
+    position = {run: index for index, run in enumerate(runs)}
+    figure, axes = plt.subplots(figsize=(7.6, 2.8))
+    for case_id, group in frame.groupby("case_id", sort=True):
+        group = group.sort_values("run_id")
+        axes.plot(
+            [position[r] for r in group["run_id"]],
+            group[column],
+            lw=1,
+            marker="o" if len(runs) <= 30 else None,
+            ms=3,
+            label=str(case_id).split("/", 1)[1],
+        )
+    axes.set_xlabel(f"run (oldest to newest, {len(runs)} runs on this hardware)")
+    axes.set_ylabel(label)
+    if frame["case_id"].nunique() <= 12:
+        axes.legend(frameon=False, fontsize=7, ncols=2)
+    alt = (
+        f"{workload}: {label} of {frame['case_id'].nunique()} single-stream cases across "
+        f"{len(runs)} runs on this hardware."
+    )
+    return Chart(_to_svg(figure), alt)
+
+
+def cost_bars(rows: Sequence[Row], workload: str) -> Chart | None:
+    """For workloads without a quality metric: FLOPs and p50 latency per variant side by side."""
+    points = [
+        r
+        for r in rows
+        if r["status"] == "ok"
+        and r["scenario"] == "single-stream"
+        and r.get("latency_p50_ms") is not None
+    ]
+    if not points:
+        return None
+    figure, (flops_axes, latency_axes) = plt.subplots(1, 2, figsize=(7.6, 2.6))
+    names = [f"{r['variant']}" for r in points]
+    flops_axes.barh(
+        names, [(r.get("flops_per_sample") or 0) / 1e9 for r in points], color="#8c959f"
+    )
+    flops_axes.set_xlabel("GFLOPs per sample (counted)")
+    latency_axes.barh(names, [r["latency_p50_ms"] for r in points], color="#1f6feb")
+    latency_axes.set_xlabel("p50 latency (ms)")
+    alt = f"{workload}: counted FLOPs and p50 latency per variant: " + "; ".join(
+        f"{r['variant']} {(r.get('flops_per_sample') or 0) / 1e9:.2f} GFLOPs, "
+        f"{r['latency_p50_ms']:.3g} ms"
+        for r in points
+    )
+    return Chart(_to_svg(figure), alt)

@@ -1,0 +1,140 @@
+"""The HTML report: what it says, that names are text, and that a real browser opens it offline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchsuite.discovery import discover_workloads
+from benchsuite.report import render_report
+from benchsuite.report.data import efficiency_label, pareto_front
+from benchsuite.runner import run_suite
+from benchsuite.store import ResultStore
+from benchsuite.suite import parse_suite
+
+DATA = Path(__file__).parent / "data"
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def test_efficiency_labels_follow_the_stated_rule() -> None:
+    assert [efficiency_label(r) for r in (0.3, 0.5, 0.7, 1.0, 1.2, 3.0)] == [
+        "A",
+        "A",
+        "B",
+        "C",
+        "D",
+        "E",
+    ]
+    assert efficiency_label(None) is None
+
+
+def test_pareto_front_keeps_only_undominated_points() -> None:
+    # (cost, quality): the second is cheaper and better than the first; the third is costlier
+    # but better than both; the fourth is dominated by the second
+    assert pareto_front([(2.0, 0.90), (1.0, 0.95), (3.0, 0.99), (1.5, 0.94)]) == {1, 2}
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (tiny) run of a workload whose name is an HTML script tag."""
+    folder = tmp_path_factory.mktemp("hostile")
+    workloads = folder / "workloads"
+    workloads.mkdir()
+    source = (DATA / "tiny_workloads" / "tiny_mlp.py").read_text()
+    (workloads / "hostile.py").write_text(
+        source.replace('name = "tiny-mlp"', 'name = "<script>alert(1)"')
+    )
+    suite = parse_suite(
+        "[measure]\nwarmup_max_s = 0.1\nbudget_s = 0.1\nci_target_rel = 0.2\nenergy_windows = 1\n"
+        'energy_window_s = 0.02\nidle_s = 0.02\n[[matrix]]\nworkloads = ["<script>alert(1)"]\n'
+        'variants = ["fp32", "prune50"]\n',
+        source="hostile.toml",
+    )
+    store = ResultStore(folder / "r")
+    result = run_suite(suite, discover_workloads(workloads), store)
+    return render_report(store, result.run_id, folder / "h")
+
+
+def test_a_script_tag_in_a_name_is_text(hostile_report: Path) -> None:
+    pages = [hostile_report, *sorted((hostile_report.parent / "cards").glob("*.html"))]
+    assert len(pages) == 3
+    for page in pages:
+        html = page.read_text()
+        assert "<script" not in html
+        assert "&lt;script&gt;alert(1)" in html
+
+
+@pytest.mark.slow
+def test_smoke_report_says_how_figures_were_obtained(smoke_run) -> None:  # type: ignore[no-untyped-def]
+    _, out = smoke_run
+    html = (out / "h" / "index.html").read_text()
+    assert "Efficiency report: suite <em>smoke</em>" in html
+    assert "estimate (estimated)" in html and "not measured" in html
+    assert "Pareto front" in html or "<svg" in html
+    card = (out / "h" / "cards" / "digits-cnn--int8--cpu.html").read_text()
+    assert "the fp32 baseline on the same hardware" in card
+    assert "co2_eq_emissions:" in card  # from the smoke run's fp32 training case
+    assert "post-training transform" in card
+
+
+def _browser_or_skip() -> str:
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip(
+            "Debian's chromium is not installed and could not be (.ci/ensure-chromium "
+            "needs root and apt-get): the browser test cannot run here"
+        )
+    pytest.importorskip("playwright", reason="playwright (test extra) drives chromium")
+    return executable
+
+
+@pytest.mark.slow
+def test_smoke_report_opens_offline_in_chromium(smoke_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    executable = _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    _, out = smoke_run
+    pages = [out / "h" / "index.html", *sorted((out / "h" / "cards").glob("*.html"))]
+    screenshots = Path(os.environ.get("BENCHSUITE_SCREENSHOT_DIR", tmp_path))
+    screenshots.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=BROWSER_ARGS)
+        for width in (1280, 400):  # a desktop and a narrow phone-sized window
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(f"{m.type}: {m.text}")
+                    if m.type in ("error", "warning")
+                    else None
+                ),
+            )
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("request", lambda r: requests.append(r.url))
+            for path in pages:
+                page.goto(path.as_uri())
+                assert page.locator("script").count() == 0
+                assert page.locator("table th").count() > 0  # tables have headers
+                for figure in page.locator("figure").all():
+                    assert figure.get_attribute("aria-label")  # charts have alt text
+            page.goto(pages[0].as_uri())
+            shot = screenshots / f"report-{width}px.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+            assert problems == []
+            assert all(url.startswith("file://") for url in requests), requests
+            page.close()
+        browser.close()
