@@ -7,6 +7,7 @@ once and printed as one line, with exit code 2 and no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,8 @@ from benchsuite._version import __version__
 from benchsuite.case import Case
 from benchsuite.discovery import DEFAULT_WORKLOADS_DIR, discover_workloads
 from benchsuite.errors import UsageError
+from benchsuite.gate import INCONCLUSIVE, REGRESSION, run_gate
+from benchsuite.gate.outputs import to_json, to_junit, to_markdown
 from benchsuite.meters import METER_CHOICES, all_meters
 from benchsuite.report import render_report
 from benchsuite.runner import run_suite
@@ -197,6 +200,36 @@ def _command_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _write_output(path: Path | None, text: str, option: str) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(
+            f"{option} {path}: cannot write it ({error.strerror}); choose a writable path"
+        ) from None
+
+
+def _command_gate(args: argparse.Namespace, console: Console) -> int:
+    result = run_gate(args.results, args.baseline, args.candidate, args.rules, args.trend_runs)
+    markdown = to_markdown(result)
+    console.print(markdown, markup=False, highlight=False)
+    _write_output(args.markdown, markdown, "--markdown")
+    _write_output(args.junit, to_junit(result), "--junit")
+    _write_output(args.json, to_json(result), "--json")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown)
+    if result.verdict == REGRESSION:
+        return 1
+    if result.verdict == INCONCLUSIVE and args.strict:
+        return 3
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="benchsuite",
@@ -252,6 +285,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--run", metavar="RUN_ID", help="run to render (default: the latest)")
     report.set_defaults(handler=_command_report)
+
+    gate = commands.add_parser(
+        "gate",
+        allow_abbrev=False,
+        help="compare a candidate run with a baseline; exit 0 pass, 1 regression, 2 bad input, "
+        "3 inconclusive under --strict",
+    )
+    gate.add_argument(
+        "--baseline",
+        required=True,
+        metavar="SEL",
+        help="run id, latest, previous, rolling:N, or a pinned run folder / Parquet file",
+    )
+    gate.add_argument("--candidate", default="latest", metavar="SEL", help="default: latest")
+    gate.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, metavar="DIR")
+    gate.add_argument("--rules", type=Path, metavar="FILE", help="rules TOML (default: bundled)")
+    gate.add_argument(
+        "--strict", action="store_true", help="an inconclusive verdict fails the job (exit 3)"
+    )
+    gate.add_argument(
+        "--trend-runs",
+        type=int,
+        default=30,
+        metavar="N",
+        help="look for shifts over the last N runs on this hardware (default 30)",
+    )
+    gate.add_argument("--markdown", type=Path, metavar="FILE")
+    gate.add_argument("--junit", type=Path, metavar="FILE")
+    gate.add_argument("--json", type=Path, metavar="FILE")
+    gate.set_defaults(handler=_command_gate)
     return parser
 
 

@@ -32,6 +32,7 @@ from benchsuite.errors import StoreError
 from benchsuite.schema import (
     CASE_COLUMNS,
     CASE_SCHEMA,
+    ENERGY_WINDOW_COLUMNS,
     ENERGY_WINDOW_SCHEMA,
     SAMPLE_COLUMNS,
     SAMPLE_SCHEMA,
@@ -216,6 +217,10 @@ class ResultStore:
 
     def read_samples(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
         return self._read(run_ids, SAMPLES_DIR, SAMPLE_COLUMNS)
+
+    def read_energy(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Every energy window of the given runs (window -1 is each case's idle window)."""
+        return self._read(run_ids, ENERGY_DIR, ENERGY_WINDOW_COLUMNS)
 
 
 _NULLABLE_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}

@@ -1,0 +1,77 @@
+"""The regression gate: compare a candidate run with a baseline on the raw samples.
+
+See docs/gate.md. ``run_gate`` is what ``benchsuite gate`` calls.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchsuite.gate.decide import INCONCLUSIVE, PASS, REGRESSION, GateResult, compare
+from benchsuite.gate.rules import Rules, load_rules
+from benchsuite.gate.select import resolve
+from benchsuite.gate.trend import detect_shift
+from benchsuite.store import ResultStore
+
+__all__ = ["INCONCLUSIVE", "PASS", "REGRESSION", "GateResult", "Rules", "run_gate"]
+
+TREND_METRICS = ("latency_p50_ms", "energy_per_sample_j")
+
+
+def _trends(
+    store: ResultStore,
+    result: GateResult,
+    candidate_runs: tuple[str, ...],
+    hardware: set[str],
+    rules: Rules,
+    window: int,
+) -> list[dict]:
+    if not candidate_runs or window < 6:
+        return []
+    runs = [r for r in store.run_ids() if r <= max(candidate_runs)][-window:]
+    history = store.read_cases(
+        runs,
+        columns=["run_id", "case_id", "status", "env_hardware_id", "energy_kind", *TREND_METRICS],
+    )
+    history = history[(history["status"] == "ok") & history["env_hardware_id"].isin(hardware)]
+    found = []
+    compared = {case.case_id for case in result.cases}
+    for case_id, group in history.groupby("case_id"):
+        if case_id not in compared:
+            continue
+        group = group.sort_values("run_id")
+        for metric in TREND_METRICS:
+            if metric == "energy_per_sample_j" and (group["energy_kind"] != "measured").any():
+                continue  # estimates are not gated, so they are not trended either
+            series = group[metric].dropna()
+            allowance = rules.metrics[metric].relative or 0.0
+            shift = detect_shift(series.tolist(), allowance)
+            if shift is not None and shift.change > 0:  # worse: both metrics are lower-is-better
+                found.append(
+                    {
+                        "case_id": str(case_id),
+                        "metric": metric,
+                        "run_id": str(group["run_id"].iloc[shift.index]),
+                        "before": shift.before,
+                        "after": shift.after,
+                        "change": shift.change,
+                    }
+                )
+    return found
+
+
+def run_gate(
+    results: Path,
+    baseline: str,
+    candidate: str,
+    rules_path: Path | None = None,
+    trend_window: int = 30,
+) -> GateResult:
+    store = ResultStore(results)
+    rules = load_rules(rules_path)
+    cand = resolve(candidate, store)
+    hardware = set(cand.rows["env_hardware_id"].dropna().astype(str))
+    base = resolve(baseline, store, hardware_id=next(iter(hardware), None), exclude=cand.run_ids)
+    result = compare(base, cand, rules)
+    result.trends = _trends(store, result, cand.run_ids, hardware, rules, trend_window)
+    return result

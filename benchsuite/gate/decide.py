@@ -1,0 +1,296 @@
+"""The decision: per case and metric, ``pass``, ``regression`` or ``inconclusive``, with why.
+
+Latency and energy are decided on the raw samples. Each side's median gets a distribution-free
+order-statistic confidence interval at 97.47 % (√0.95), so the interval of the ratio of medians,
+``[cand_low / base_high, cand_high / base_low]``, covers the true ratio with at least 95 %
+probability without assuming any distribution (latency is skewed and heavy-tailed; a t-test's
+normality does not hold, and a bootstrap of 30,000 samples per side is slow and random). Then:
+
+* the whole interval lies beyond the allowance → ``regression`` (shown with confidence);
+* the whole interval lies within the allowance → ``pass``;
+* the interval straddles the allowance: if the point estimate is beyond it → ``inconclusive``
+  (too noisy to tell), else ``pass`` (the best estimate is within the allowance).
+
+Accuracy comes from a fixed held-out set and peak memory is a single high-water mark, so they are
+compared directly against their allowance. Estimated or invalid energy, a failed or skipped case,
+or too few samples are ``inconclusive`` with the reason: never a silent pass or fail.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchsuite.case import Case
+from benchsuite.gate.rules import GATED_METRICS, Allowance, Rules
+from benchsuite.gate.select import Side
+from benchsuite.stats import median_interval
+
+PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
+_SEVERITY = {PASS: 0, INCONCLUSIVE: 1, REGRESSION: 2}
+PER_SIDE_CONFIDENCE = math.sqrt(0.95)
+MIN_SAMPLES = 6
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    case_id: str
+    metric: str
+    verdict: str
+    reason: str
+    allowance: str
+    baseline: float | None = None
+    candidate: float | None = None
+    change: float | None = None  # relative (fraction) or absolute, as the allowance
+    interval: tuple[float, float] | None = None
+
+
+@dataclass
+class CaseVerdict:
+    case_id: str
+    metrics: list[MetricVerdict] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if not self.metrics:
+            return INCONCLUSIVE
+        return max((m.verdict for m in self.metrics), key=_SEVERITY.__getitem__)
+
+
+@dataclass
+class GateResult:
+    baseline: str
+    candidate: str
+    rules_source: str
+    cases: list[CaseVerdict]
+    unmatched: list[str]
+    trends: list[dict[str, Any]] = field(default_factory=list)
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for case in self.cases if case.verdict == verdict)
+
+    @property
+    def verdict(self) -> str:
+        if self.count(REGRESSION):
+            return REGRESSION
+        if self.count(INCONCLUSIVE) or not self.cases:
+            return INCONCLUSIVE
+        return PASS
+
+
+def _worse_fraction(allowance: Allowance, ratio: float) -> float:
+    """Relative worsening for a ratio candidate/baseline (positive is worse)."""
+    return ratio - 1.0 if allowance.lower_is_better else 1.0 - ratio
+
+
+def _sampled(
+    case_id: str,
+    metric: str,
+    allowance: Allowance,
+    base: np.ndarray | None,
+    cand: np.ndarray | None,
+    base_point: Any,
+    cand_point: Any,
+) -> MetricVerdict:
+    described = allowance.describe()
+    if cand is None or len(cand) < MIN_SAMPLES:
+        return MetricVerdict(
+            case_id,
+            metric,
+            INCONCLUSIVE,
+            f"candidate has {0 if cand is None else len(cand)} samples; "
+            f"at least {MIN_SAMPLES} are needed",
+            described,
+        )
+    candidate = median_interval(cand, PER_SIDE_CONFIDENCE)
+    if base is not None and len(base) >= MIN_SAMPLES:
+        baseline = median_interval(base, PER_SIDE_CONFIDENCE)
+        base_median, base_low, base_high = baseline.median, baseline.low, baseline.high
+    elif base_point is not None and not pd.isna(base_point):
+        # a pinned baseline without raw samples: its median is taken as exact
+        base_median = base_low = base_high = float(base_point)
+    else:
+        return MetricVerdict(case_id, metric, INCONCLUSIVE, "baseline has no samples", described)
+    if base_low <= 0 or candidate.low <= 0:
+        return MetricVerdict(
+            case_id, metric, INCONCLUSIVE, "a median interval reaches zero", described
+        )
+    ratio = candidate.median / base_median
+    low, high = candidate.low / base_high, candidate.high / base_low
+    limit = allowance.relative if allowance.relative is not None else 0.0
+    worse_point = _worse_fraction(allowance, ratio)
+    worse_low = min(_worse_fraction(allowance, low), _worse_fraction(allowance, high))
+    worse_high = max(_worse_fraction(allowance, low), _worse_fraction(allowance, high))
+    text = (
+        f"median {worse_point * 100:+.1f} % worse (95 % CI {worse_low * 100:+.1f} to "
+        f"{worse_high * 100:+.1f} %), allowance {described}"
+    )
+    if worse_low > limit:
+        verdict = REGRESSION
+    elif worse_high <= limit:
+        verdict = PASS
+    elif worse_point > limit:
+        verdict, text = INCONCLUSIVE, text + ": beyond the allowance but within noise"
+    else:
+        verdict = PASS
+    return MetricVerdict(
+        case_id,
+        metric,
+        verdict,
+        text,
+        described,
+        base_median,
+        candidate.median,
+        ratio - 1.0,
+        (low - 1.0, high - 1.0),
+    )
+
+
+def _direct(
+    case_id: str,
+    metric: str,
+    allowance: Allowance,
+    base: Any,
+    cand: Any,
+) -> MetricVerdict:
+    described = allowance.describe()
+    if base is None or cand is None or pd.isna(base) or pd.isna(cand):
+        return MetricVerdict(
+            case_id, metric, PASS, "not measured on both sides (not applicable)", described
+        )
+    base, cand = float(base), float(cand)
+    if allowance.absolute is not None:
+        worse = (cand - base) if allowance.lower_is_better else (base - cand)
+        limit, text = allowance.absolute, f"{worse:+.4g} worse, allowance {described}"
+        change = cand - base
+    else:
+        if base == 0:
+            return MetricVerdict(case_id, metric, INCONCLUSIVE, "baseline is zero", described)
+        worse = _worse_fraction(allowance, cand / base)
+        limit, text = (
+            allowance.relative or 0.0,
+            f"{worse * 100:+.1f} % worse, allowance {described}",
+        )
+        change = cand / base - 1.0
+    verdict = REGRESSION if worse > limit else PASS
+    return MetricVerdict(case_id, metric, verdict, text, described, base, cand, change)
+
+
+def compare_case(
+    case_id: str,
+    base_row: pd.Series,
+    cand_row: pd.Series,
+    baseline: Side,
+    candidate: Side,
+    rules: Rules,
+) -> CaseVerdict:
+    result = CaseVerdict(case_id)
+    case = Case.from_id(case_id) if case_id.count("/") >= 4 else None
+    for metric in GATED_METRICS:
+        allowance = rules.allowance(case, metric) if case else rules.metrics[metric]
+        for side, row in (("baseline", base_row), ("candidate", cand_row)):
+            if row["status"] != "ok":
+                result.metrics.append(
+                    MetricVerdict(
+                        case_id,
+                        metric,
+                        INCONCLUSIVE,
+                        f"{side} case {row['status']}: {row['error']}",
+                        allowance.describe(),
+                    )
+                )
+                break
+        else:
+            result.metrics.append(
+                _metric(case_id, metric, allowance, base_row, cand_row, baseline, candidate)
+            )
+    return result
+
+
+def _metric(
+    case_id: str,
+    metric: str,
+    allowance: Allowance,
+    base_row: pd.Series,
+    cand_row: pd.Series,
+    baseline: Side,
+    candidate: Side,
+) -> MetricVerdict:
+    if metric == "latency_p50_ms":
+        if cand_row.get("scenario") == "training":
+            return MetricVerdict(
+                case_id, metric, PASS, "training case: no latency", allowance.describe()
+            )
+        base = baseline.latency_ns.get(case_id)
+        point = base_row.get("latency_p50_ms")
+        return _sampled(
+            case_id,
+            metric,
+            allowance,
+            base,
+            candidate.latency_ns.get(case_id),
+            None if point is None or pd.isna(point) else float(point) * 1e6,
+            None,
+        )
+    if metric == "energy_per_sample_j":
+        for side, row in (("baseline", base_row), ("candidate", cand_row)):
+            if row.get("energy_kind") != "measured":
+                return MetricVerdict(
+                    case_id,
+                    metric,
+                    INCONCLUSIVE,
+                    f"{side} energy is {row.get('energy_kind') or 'missing'} "
+                    f"({row.get('energy_source')}): an estimate cannot gate",
+                    allowance.describe(),
+                )
+            if row.get("energy_valid") is False:
+                return MetricVerdict(
+                    case_id,
+                    metric,
+                    INCONCLUSIVE,
+                    f"{side} energy invalid: {row.get('energy_invalid_reason')}",
+                    allowance.describe(),
+                )
+        return _sampled(
+            case_id,
+            metric,
+            allowance,
+            baseline.energy_per_sample_j.get(case_id),
+            candidate.energy_per_sample_j.get(case_id),
+            base_row.get(metric),
+            None,
+        )
+    return _direct(case_id, metric, allowance, base_row.get(metric), cand_row.get(metric))
+
+
+def compare(baseline: Side, candidate: Side, rules: Rules) -> GateResult:
+    """Like with like: the same case id on the same hardware id; everything else is listed."""
+
+    def keyed(side: Side) -> dict[tuple[str, str], pd.Series]:
+        latest = side.rows.sort_values("run_id").groupby(["case_id", "env_hardware_id"]).tail(1)
+        return {(str(r["case_id"]), str(r["env_hardware_id"])): r for _, r in latest.iterrows()}
+
+    base_rows, cand_rows = keyed(baseline), keyed(candidate)
+    both = [key for key in cand_rows if key in base_rows]
+    skipped = [
+        key
+        for key in both
+        if base_rows[key]["status"] == "skipped" and cand_rows[key]["status"] == "skipped"
+    ]
+    cases = [
+        compare_case(key[0], base_rows[key], cand_rows[key], baseline, candidate, rules)
+        for key in both
+        if key not in skipped
+    ]
+    unmatched = [
+        f"only in candidate: {c} (hardware {hw})" for c, hw in cand_rows if (c, hw) not in base_rows
+    ]
+    unmatched += [
+        f"only in baseline: {c} (hardware {hw})" for c, hw in base_rows if (c, hw) not in cand_rows
+    ]
+    unmatched += [f"skipped on both sides: {key[0]} ({cand_rows[key]['error']})" for key in skipped]
+    return GateResult(baseline.label, candidate.label, rules.source, cases, unmatched)

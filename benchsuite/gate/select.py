@@ -1,0 +1,108 @@
+"""Selectors: which runs a side of the gate is made of.
+
+``RUN_ID``, ``latest``, ``previous``, ``rolling:N`` (the last N runs on the candidate's hardware,
+candidate excluded), or the path of a pinned baseline: a run folder (``results/<run_id>``, with
+its raw samples) or a Parquet file of case rows (medians only) that a team commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchsuite.errors import UsageError
+from benchsuite.store import CASES_DIR, ResultStore
+
+
+@dataclass
+class Side:
+    """One side of a comparison: its case rows and, per case id, raw latency samples (ns) and
+    per-window energy per sample (J)."""
+
+    label: str
+    rows: pd.DataFrame
+    latency_ns: dict[str, np.ndarray] = field(default_factory=dict)
+    energy_per_sample_j: dict[str, np.ndarray] = field(default_factory=dict)
+    run_ids: tuple[str, ...] = ()
+
+
+def _pooled(frame: pd.DataFrame, value: str) -> dict[str, np.ndarray]:
+    return {
+        str(case): group[value].to_numpy(dtype=float) for case, group in frame.groupby("case_id")
+    }
+
+
+def _side_from_store(store: ResultStore, run_ids: list[str], label: str) -> Side:
+    rows = store.read_cases(run_ids)
+    samples = store.read_samples(run_ids)
+    samples = samples[samples["phase"] == "sample"]
+    energy = store.read_energy(run_ids)
+    energy = energy[(energy["window"] >= 0) & (energy["samples"] > 0)].copy()
+    energy["per_sample"] = energy["energy_j"] / energy["samples"]
+    return Side(
+        label, rows, _pooled(samples, "latency_ns"), _pooled(energy, "per_sample"), tuple(run_ids)
+    )
+
+
+def _pinned(path: Path) -> Side:
+    if path.is_dir() and (path / CASES_DIR).is_dir():
+        store = ResultStore(path.parent)
+        return _side_from_store(store, [path.name], f"pinned {path}")
+    if path.is_file():
+        try:
+            rows = pd.read_parquet(path)
+        except Exception as error:  # pyarrow raises several types for a bad file
+            raise UsageError(
+                f"pinned baseline {path} is not a readable Parquet file ({error}); "
+                "pass a results/<run_id> folder or a cases Parquet file"
+            ) from None
+        return Side(f"pinned {path}", rows)
+    raise UsageError(
+        f"pinned baseline {path}: no such run folder or Parquet file; pass a "
+        "results/<run_id> folder or a cases Parquet file"
+    )
+
+
+def resolve(
+    selector: str, store: ResultStore, hardware_id: str | None = None, exclude: tuple[str, ...] = ()
+) -> Side:
+    """The side ``selector`` names, from ``store`` (``hardware_id`` scopes ``rolling:N``)."""
+    runs = store.run_ids()
+    if selector in ("latest", "previous"):
+        needed = 1 if selector == "latest" else 2
+        if len(runs) < needed:
+            raise UsageError(
+                f"{selector}: the results folder {store.root} has {len(runs)} run(s); "
+                f"'{selector}' needs at least {needed}"
+            )
+        return _side_from_store(store, [runs[-needed]], selector)
+    if selector.startswith("rolling:"):
+        count = selector.split(":", 1)[1]
+        if not count.isdigit() or int(count) < 1:
+            raise UsageError(
+                f"{selector}: expected rolling:N with N a positive integer, e.g. rolling:7"
+            )
+        candidates = [r for r in runs if r not in exclude]
+        if hardware_id is not None:
+            hardware = store.read_cases(candidates, columns=["run_id", "env_hardware_id"])
+            same = set(hardware[hardware["env_hardware_id"] == hardware_id]["run_id"])
+            candidates = [r for r in candidates if r in same]
+        chosen = candidates[-int(count) :]
+        if not chosen:
+            raise UsageError(
+                f"{selector}: no earlier run on hardware {hardware_id} in {store.root}"
+            )
+        return _side_from_store(store, chosen, f"{selector} ({len(chosen)} runs)")
+    if selector in runs:
+        return _side_from_store(store, [selector], selector)
+    path = Path(selector)
+    if path.exists() or "/" in selector or selector.endswith(".parquet"):
+        return _pinned(path)
+    recent = ", ".join(runs[-3:]) or "none"
+    raise UsageError(
+        f"{selector}: not a run id in {store.root} (latest: {recent}), nor latest, "
+        "previous, rolling:N or the path of a pinned baseline"
+    )

@@ -1,0 +1,264 @@
+"""The regression gate on stored runs with known samples: selectors, rules, verdicts, exits, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from benchsuite import Case
+from benchsuite.cli import main
+from benchsuite.errors import UsageError
+from benchsuite.gate import run_gate
+from benchsuite.gate.rules import default_rules, parse_rules
+from benchsuite.gate.trend import detect_shift
+from benchsuite.store import ResultStore
+
+CASE = "w/fp32/cpu/single-stream/b1"
+OTHER = "w/int8/cpu/single-stream/b1"
+
+
+def _write_run(
+    store: ResultStore,
+    run_id: str,
+    latency_us: dict[str, float],
+    *,
+    seed: int,
+    accuracy: float = 0.98,
+    hardware: str = "hw1",
+    status: str = "ok",
+    energy_kind: str = "estimated",
+    energy_scale: float = 1.0,
+    rss: int = 100_000_000,
+    noise: float = 0.02,
+) -> None:
+    rng = np.random.default_rng(seed)
+    writer = store.start_run("s", run_id=run_id)
+    for case_id, median_us in latency_us.items():
+        case = Case.from_id(case_id)
+        samples = rng.lognormal(np.log(median_us * 1000), noise, 3000).astype(np.int64)
+        row = {
+            "case_id": case_id,
+            "workload": case.workload,
+            "variant": case.variant,
+            "device": case.device,
+            "scenario": case.scenario,
+            "batch_size": case.batch_size,
+            "status": status,
+            "error": None if status == "ok" else "boom",
+            "latency_p50_ms": float(np.median(samples)) / 1e6,
+            "accuracy": accuracy,
+            "peak_rss_bytes": rss,
+            "energy_kind": energy_kind,
+            "energy_source": "rapl",
+            "energy_valid": True,
+            "energy_per_sample_j": 0.01 * energy_scale,
+            "env_hardware_id": hardware,
+        }
+        table = pa.table(
+            {
+                "run_id": [None] * len(samples),
+                "case_id": [case_id] * len(samples),
+                "phase": ["sample"] * len(samples),
+                "index": list(range(len(samples))),
+                "latency_ns": samples,
+            }
+        )
+        windows = [
+            {
+                "case_id": case_id,
+                "window": i,
+                "calls": 100,
+                "samples": 100,
+                "energy_j": 1.0 * energy_scale * (1 + rng.normal(0, 0.005)),
+                "kind": energy_kind,
+            }
+            for i in range(7)
+        ]
+        writer.add_case(row, table, windows)
+    writer.finish()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ResultStore:
+    return ResultStore(tmp_path / "r")
+
+
+def _gate(store: ResultStore, *extra: str) -> int:
+    return main(["gate", "--results", str(store.root), *extra])
+
+
+def test_a_a_passes_and_a_slowdown_regresses(store: ResultStore) -> None:
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60, OTHER: 90}, seed=1)
+    _write_run(store, "20260102T000000Z-000002", {CASE: 60, OTHER: 90}, seed=2)
+    result = run_gate(store.root, "previous", "latest")
+    latency = {c.case_id: c.metrics[0] for c in result.cases}
+    assert all(m.verdict == "pass" for m in latency.values())
+    assert abs(latency[CASE].change) < 0.01
+    _write_run(store, "20260103T000000Z-000003", {CASE: 66, OTHER: 90}, seed=3)  # +10 %
+    result = run_gate(store.root, "20260102T000000Z-000002", "latest")
+    latency = {c.case_id: c.metrics[0] for c in result.cases}
+    assert latency[CASE].verdict == "regression"
+    assert latency[CASE].change == pytest.approx(0.10, abs=0.01)
+    assert latency[CASE].interval[0] > 0.05
+    assert latency[OTHER].verdict == "pass"
+
+
+def test_noise_straddling_the_allowance_is_inconclusive(store: ResultStore) -> None:
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60}, seed=1, noise=0.8)
+    _write_run(
+        store, "20260102T000000Z-000002", {CASE: 64}, seed=2, noise=0.8
+    )  # +6.7 %, very noisy
+    (case,) = run_gate(store.root, "previous", "latest").cases
+    assert case.metrics[0].verdict == "inconclusive"
+    assert "within noise" in case.metrics[0].reason
+
+
+def test_estimated_energy_is_inconclusive_and_measured_energy_is_gated(store: ResultStore) -> None:
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60}, seed=1)
+    _write_run(store, "20260102T000000Z-000002", {CASE: 60}, seed=2)
+    energy = run_gate(store.root, "previous", "latest").cases[0].metrics[1]
+    assert energy.verdict == "inconclusive" and "an estimate cannot gate" in energy.reason
+    _write_run(store, "20260103T000000Z-000003", {CASE: 60}, seed=3, energy_kind="measured")
+    _write_run(
+        store,
+        "20260104T000000Z-000004",
+        {CASE: 60},
+        seed=4,
+        energy_kind="measured",
+        energy_scale=1.2,
+    )
+    energy = run_gate(store.root, "previous", "latest").cases[0].metrics[1]
+    assert energy.verdict == "regression" and energy.change == pytest.approx(0.2, abs=0.02)
+
+
+def test_accuracy_memory_and_failed_cases(store: ResultStore) -> None:
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60}, seed=1)
+    _write_run(store, "20260102T000000Z-000002", {CASE: 60}, seed=2, accuracy=0.97, rss=120_000_000)
+    metrics = {m.metric: m for m in run_gate(store.root, "previous", "latest").cases[0].metrics}
+    assert metrics["accuracy"].verdict == "regression"  # one point lower, allowance half a point
+    assert metrics["peak_rss_bytes"].verdict == "regression"  # +20 %, allowance +10 %
+    _write_run(store, "20260103T000000Z-000003", {CASE: 60}, seed=3, status="failed")
+    (case,) = run_gate(store.root, "previous", "latest").cases
+    assert (
+        case.verdict == "inconclusive" and "candidate case failed: boom" in case.metrics[0].reason
+    )
+
+
+def test_like_with_like_only(store: ResultStore) -> None:
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60, OTHER: 90}, seed=1)
+    _write_run(store, "20260102T000000Z-000002", {CASE: 60}, seed=2, hardware="hw2")
+    result = run_gate(store.root, "previous", "latest")
+    assert result.cases == []
+    assert f"only in candidate: {CASE} (hardware hw2)" in result.unmatched
+    assert f"only in baseline: {OTHER} (hardware hw1)" in result.unmatched
+
+
+def test_selectors(store: ResultStore, tmp_path: Path) -> None:
+    for day in range(1, 6):
+        _write_run(store, f"2026010{day}T000000Z-00000{day}", {CASE: 60 + day * 0.01}, seed=day)
+    rolling = run_gate(store.root, "rolling:3", "latest")
+    assert rolling.baseline == "rolling:3 (3 runs)"
+    assert (
+        run_gate(store.root, "20260101T000000Z-000001", "latest").baseline
+        == "20260101T000000Z-000001"
+    )
+    pinned_folder = store.root / "20260101T000000Z-000001"
+    assert run_gate(store.root, str(pinned_folder), "latest").cases[0].metrics[0].verdict == "pass"
+    pinned_file = pinned_folder / "run-cases.parquet"
+    from_file = run_gate(store.root, str(pinned_file), "latest").cases[0].metrics[0]
+    assert from_file.verdict == "pass"  # baseline median only, candidate's interval
+    with pytest.raises(UsageError, match="rolling:N with N a positive integer"):
+        run_gate(store.root, "rolling:x", "latest")
+    with pytest.raises(UsageError, match="not a run id in"):
+        run_gate(store.root, "nope", "latest")
+    with pytest.raises(UsageError, match="'latest' needs at least 1"):
+        run_gate(tmp_path / "empty", "previous", "latest")
+
+
+def test_rules_parsing_and_overrides(tmp_path: Path) -> None:
+    rules = parse_rules(
+        '[metrics.latency_p50_ms]\ndirection = "lower"\nmax_increase = 0.02\n'
+        '[[overrides]]\nworkload = "w"\nmetric = "latency_p50_ms"\nmax_increase = 0.1\n'
+        '[[overrides]]\ncase = "w/int8/cpu/single-stream/b1"\nmetric = "latency_p50_ms"\nmax_increase = 0.3\n',
+        "r.toml",
+        base=default_rules(),
+    )
+    assert rules.allowance(Case.from_id("x/fp32/cpu/offline/b8"), "latency_p50_ms").relative == 0.02
+    assert rules.allowance(Case.from_id(CASE), "latency_p50_ms").relative == 0.1
+    assert rules.allowance(Case.from_id(OTHER), "latency_p50_ms").relative == 0.3
+    assert rules.allowance(Case.from_id(CASE), "accuracy").absolute == 0.005  # default kept
+    for text, message in [
+        ("[metrics.latency]\ndirection='lower'\nmax_increase=0.1", "unknown metric 'latency'"),
+        ("[metrics.accuracy]\ndirection='up'\nmax_decrease_abs=0.1", "direction must be"),
+        ("[metrics.accuracy]\ndirection='higher'", "needs exactly one of"),
+        ("[metrics.accuracy]\ndirection='higher'\nmax_decrease_abs=-1", "must be a number >= 0"),
+        (
+            "[[overrides]]\nmetric='accuracy'\nmax_decrease_abs=0.1",
+            "exactly one of workload = or case =",
+        ),
+        ("[metrix]", "unknown key 'metrix'; did you mean 'metrics'"),
+        ("[metrics", "not valid TOML"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            parse_rules(text, "r.toml", base=default_rules())
+
+
+def test_exit_codes_and_outputs(
+    store: ResultStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60}, seed=1)
+    _write_run(store, "20260102T000000Z-000002", {CASE: 60}, seed=2)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    # energy is estimated: inconclusive, which passes unless --strict
+    assert _gate(store, "--baseline", "previous") == 0
+    assert _gate(store, "--baseline", "previous", "--strict") == 3
+    _write_run(store, "20260103T000000Z-000003", {CASE: 70}, seed=3)
+    out = tmp_path / "o"
+    code = _gate(
+        store,
+        "--baseline",
+        "previous",
+        "--markdown",
+        str(out / "g.md"),
+        "--junit",
+        str(out / "g.xml"),
+        "--json",
+        str(out / "g.json"),
+    )
+    assert code == 1
+    document = json.loads((out / "g.json").read_text())
+    assert document["verdict"] == "regression" and document["counts"]["regression"] == 1
+    junit = ElementTree.parse(out / "g.xml").getroot()
+    assert junit.get("failures") == "1"
+    assert junit.find("testcase/failure") is not None
+    assert "❌ regression" in (out / "g.md").read_text()
+    assert summary.read_text().count("## benchsuite gate") == 3
+    assert _gate(store, "--baseline", "nope") == 2
+    assert "benchsuite: error: nope: not a run id" in capsys.readouterr().err
+
+
+def test_step_detection_finds_a_jump_and_a_creep_and_ignores_noise() -> None:
+    rng = np.random.default_rng(0)
+    jump = np.r_[rng.normal(100, 1, 15), rng.normal(108, 1, 10)]
+    shift = detect_shift(jump, 0.05)
+    assert shift is not None and shift.index == 15 and shift.change == pytest.approx(0.08, abs=0.02)
+    creep = 100 * (1 + 0.01 * np.arange(30)) + rng.normal(0, 0.5, 30)  # +1 % a night
+    assert detect_shift(creep, 0.05) is not None
+    assert detect_shift(rng.normal(100, 2, 30), 0.05) is None
+
+
+def test_cases_skipped_on_both_sides_are_listed_not_judged(store: ResultStore) -> None:
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60}, seed=1, status="skipped")
+    _write_run(store, "20260102T000000Z-000002", {CASE: 60}, seed=2, status="skipped")
+    result = run_gate(store.root, "previous", "latest")
+    assert result.cases == [] and result.verdict == "inconclusive"
+    assert result.unmatched == [f"skipped on both sides: {CASE} (boom)"]
