@@ -7,8 +7,10 @@ once and printed as one line, with exit code 2 and no traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,13 +29,13 @@ from rich.table import Table
 from benchsuite._version import __version__
 from benchsuite.case import Case
 from benchsuite.discovery import DEFAULT_WORKLOADS_DIR, discover_workloads
-from benchsuite.errors import UsageError
+from benchsuite.errors import RunInterrupted, UsageError
 from benchsuite.gate import INCONCLUSIVE, REGRESSION, run_gate
 from benchsuite.gate.outputs import to_json, to_junit, to_markdown
 from benchsuite.meters import METER_CHOICES, all_meters
 from benchsuite.report import render_report
 from benchsuite.runner import run_suite
-from benchsuite.store import ResultStore
+from benchsuite.store import ResultStore, StoreWarning
 from benchsuite.suite import bundled_suites, load_suite
 from benchsuite.variants import VARIANTS
 
@@ -108,10 +110,50 @@ def _summary_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     return table
 
 
+def _check_writable_folder(folder: Path, option: str) -> None:
+    """Refuse an unwritable output folder before measuring, not after."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".benchsuite-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(
+            f"reports folder {folder} is not writable ({error.strerror}); pass "
+            f"{option} DIR with a folder you can write, or --no-report"
+        ) from None
+
+
 def _command_run(args: argparse.Namespace, console: Console) -> int:
+    if args.resume is not None:
+        manifest = (
+            ResultStore(args.results).manifest(args.resume)
+            if (args.results / args.resume).is_dir()
+            else {}
+        )
+        if not manifest:
+            raise UsageError(
+                f"--resume {args.resume}: no such run in {args.results}; check "
+                "--results and the run id"
+            )
+        args.suite = args.suite or manifest.get("suite_spec") or manifest.get("suite")
+        if args.workloads is None and manifest.get("workloads_dir"):
+            args.workloads = Path(manifest["workloads_dir"])
+    args.suite = args.suite or "standard"
+    args.workloads = args.workloads or DEFAULT_WORKLOADS_DIR
     suite = load_suite(args.suite)
+    if args.case_timeout is not None:
+        if args.case_timeout <= 0:
+            raise UsageError(
+                f"--case-timeout {args.case_timeout}: must be a positive number of seconds"
+            )
+        suite = dataclasses.replace(
+            suite, measure=dataclasses.replace(suite.measure, case_timeout_s=args.case_timeout)
+        )
     workloads = discover_workloads(args.workloads)
     suite.check_workloads(workloads)
+    if not args.no_report:
+        _check_writable_folder(args.reports, "--reports")
     store = ResultStore(args.results)
     cases = suite.cases()
     console.print(f"suite {suite.name}: {len(cases)} cases, results to {args.results}")
@@ -125,7 +167,15 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
         console=console,
     ) as progress:
         result = run_suite(
-            suite, workloads, store, _ProgressObserver(progress, len(cases)), meter=args.meter
+            suite,
+            workloads,
+            store,
+            _ProgressObserver(progress, len(cases)),
+            meter=args.meter,
+            isolate=not args.in_process,
+            resume=args.resume,
+            suite_spec=args.suite,
+            workloads_dir=str(Path(args.workloads).resolve()),
         )
     notes = {row["energy_meter_note"] for row in result.rows if row.get("energy_meter_note")}
     for note in sorted(notes):
@@ -187,7 +237,7 @@ def _command_meters(args: argparse.Namespace, console: Console) -> int:
 
 
 def _command_report(args: argparse.Namespace, console: Console) -> int:
-    store = ResultStore(args.results)
+    store = ResultStore(args.results, strict=args.strict)
     runs = store.run_ids()
     if not runs:
         raise UsageError(f"--results {args.results}: no runs found; run `benchsuite run` first")
@@ -213,7 +263,9 @@ def _write_output(path: Path | None, text: str, option: str) -> None:
 
 
 def _command_gate(args: argparse.Namespace, console: Console) -> int:
-    result = run_gate(args.results, args.baseline, args.candidate, args.rules, args.trend_runs)
+    result = run_gate(
+        args.results, args.baseline, args.candidate, args.rules, args.trend_runs, strict=args.strict
+    )
     markdown = to_markdown(result)
     console.print(markdown, markup=False, highlight=False)
     _write_output(args.markdown, markdown, "--markdown")
@@ -253,10 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--suite",
-        default="standard",
+        default=None,
         help="bundled suite name or path of a .toml file (default: standard)",
     )
-    workloads_option(run)
+    run.add_argument(
+        "--workloads",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of workload files (default ./workloads)",
+    )
     run.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, metavar="DIR")
     run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR")
     run.add_argument("--no-report", action="store_true", help="do not render the HTML report")
@@ -266,6 +324,22 @@ def build_parser() -> argparse.ArgumentParser:
         choices=METER_CHOICES,
         help="energy meter (default auto: RAPL / NVML when readable, else the "
         "labelled estimate); an unavailable choice falls back and says why",
+    )
+    run.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue an interrupted run: measure only its missing cases",
+    )
+    run.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run cases in this process, not one worker each (for debugging)",
+    )
+    run.add_argument(
+        "--case-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="kill a case's worker after this long (default: the suite's, 900 s)",
     )
     run.set_defaults(handler=_command_run)
 
@@ -284,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", dest="reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR"
     )
     report.add_argument("--run", metavar="RUN_ID", help="run to render (default: the latest)")
+    report.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse unreadable result files instead of skipping them",
+    )
     report.set_defaults(handler=_command_report)
 
     gate = commands.add_parser(
@@ -323,16 +402,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     if not console.is_terminal:  # logs and CI: wide enough that case ids are not cut
         console = Console(width=160)
-    try:
-        return int(args.handler(args, console))
-    except UsageError as error:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"benchsuite: error: {error}", markup=False
-        )
-        return error.exit_code
-    except KeyboardInterrupt:
-        Console(stderr=True).print("benchsuite: interrupted; finished cases are on disk")
-        return 130
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def show_warning(message: Warning | str, category: type[Warning], *_: object) -> None:
+        if issubclass(category, StoreWarning):
+            errors.print(f"benchsuite: warning: {message}", markup=False)
+        else:
+            errors.print(f"{category.__name__}: {message}", markup=False)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", StoreWarning)
+        warnings.showwarning = show_warning  # type: ignore[assignment]
+        try:
+            return int(args.handler(args, console))
+        except UsageError as error:
+            errors.print(f"benchsuite: error: {error}", markup=False)
+            return error.exit_code
+        except RunInterrupted as error:
+            errors.print(f"benchsuite: {error}", markup=False)
+            return 130
+        except KeyboardInterrupt:
+            errors.print("benchsuite: interrupted", markup=False)
+            return 130
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from benchsuite.workload import Workload
 DEFAULT_WORKLOADS_DIR = Path("workloads")
 
 
-def _import_file(path: Path) -> ModuleType:
+def import_workload_file(path: Path) -> ModuleType:
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
     module_name = f"benchsuite_workloads_{digest}.{path.stem}"
     if module_name in sys.modules:  # imported before in this process: one class, one cache
@@ -87,7 +87,7 @@ def discover_workloads(folder: Path | str = DEFAULT_WORKLOADS_DIR) -> dict[str, 
     for path in sorted(folder.glob("*.py")):
         if path.name.startswith("_") or _is_pytest_file(path):
             continue
-        for workload in _workloads_in(_import_file(path)):
+        for workload in _workloads_in(import_workload_file(path)):
             if not workload.name or "/" in workload.name:
                 raise WorkloadError(
                     f"{path}: {type(workload).__name__}.name must be a non-empty name without '/'"

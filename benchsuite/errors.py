@@ -37,3 +37,14 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     """A ``"; did you mean 'x'?"`` hint for an unknown name, or ``""`` when nothing is close."""
     matches = difflib.get_close_matches(name, list(known), n=1)
     return f"; did you mean {matches[0]!r}?" if matches else ""
+
+
+class RunInterrupted(BenchsuiteError):
+    """Ctrl-C during a run: finished cases are on disk; the run can be resumed."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            f"interrupted; the finished cases of run {run_id} are on disk: "
+            f"continue with `benchsuite run --resume {run_id}` (same --suite)"
+        )
+        self.run_id = run_id

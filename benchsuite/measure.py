@@ -41,6 +41,8 @@ FP32 = VARIANTS["fp32"]
 class MeasureConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
+    case_timeout_s: float = 900.0
+    """A case's worker is killed after this long and its row says so."""
 
 
 @dataclass(frozen=True)

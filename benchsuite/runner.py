@@ -18,14 +18,20 @@ from benchsuite.carbon import GridIntensity, grid_intensity
 from benchsuite.case import Case
 from benchsuite.devices import device_unavailable_reason
 from benchsuite.environment import Fingerprint, capture_fingerprint
-from benchsuite.measure import CaseMeasurement, measure_case
+from benchsuite.errors import RunInterrupted
+from benchsuite.measure import CaseMeasurement, MeasureConfig, measure_case
 from benchsuite.measure_training import measure_training, training_unsupported_reason
-from benchsuite.meters import MeterChoice, choose_meter
+from benchsuite.meters import Meter, MeterChoice, choose_meter
 from benchsuite.schema import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
 from benchsuite.store import ResultStore
 from benchsuite.suite import Suite
 from benchsuite.variants import get_variant
+from benchsuite.worker import run_in_worker, workload_origin
 from benchsuite.workload import Workload
+
+
+class CaseFailed(Exception):
+    """A case's worker reported a failure (its message is the row's error)."""
 
 
 class RunObserver(Protocol):
@@ -69,20 +75,35 @@ def run_suite(
     observer: RunObserver | None = None,
     fingerprint: Fingerprint | None = None,
     meter: str = "auto",
+    isolate: bool = True,
+    resume: str | None = None,
+    **meta: Any,
 ) -> RunResult:
     """Measure every case of ``suite`` into a new run of ``store`` (``meter``: see
-    :func:`benchsuite.meters.choose_meter`)."""
+    :func:`benchsuite.meters.choose_meter`).
+
+    With ``isolate`` each case runs in its own worker process (:mod:`benchsuite.worker`); without
+    it, in this process (for debugging). ``resume`` continues an earlier run of the same suite:
+    only its missing cases are measured, into the same run. ``meta`` goes into the manifest.
+    """
     suite.check_workloads(workloads)
     cases = suite.cases()
     grid = grid_intensity(suite.carbon_country, suite.carbon_g_co2e_per_kwh)
     meters: dict[str, MeterChoice] = {}
     fingerprint = fingerprint or capture_fingerprint()
-    writer = store.start_run(
-        suite.name,
-        suite_source=suite.source,
-        cases_planned=len(cases),
-        hardware_id=fingerprint.hardware_id,
-    )
+    if resume is None:
+        writer = store.start_run(
+            suite.name,
+            suite_source=suite.source,
+            cases_planned=len(cases),
+            hardware_id=fingerprint.hardware_id,
+            meter=meter,
+            **meta,
+        )
+    else:
+        writer = store.resume_run(resume, suite.name)
+        done = set(store.read_cases([resume], columns=["case_id"])["case_id"])
+        cases = [case for case in cases if case.id not in done]
     rows: list[Mapping[str, Any]] = []
     state = "interrupted"
     try:
@@ -92,7 +113,13 @@ def run_suite(
             if case.device not in meters and skip_reason(case) is None:
                 meters[case.device] = choose_meter(case.device, meter)
             row, measurement = _run_one(
-                case, workloads[case.workload], suite, fingerprint, meters.get(case.device), grid
+                case,
+                workloads[case.workload],
+                suite,
+                fingerprint,
+                meters.get(case.device),
+                grid,
+                isolate,
             )
             writer.add_case(
                 row,
@@ -103,6 +130,8 @@ def run_suite(
             if observer is not None:
                 observer.case_finished(index, len(cases), case, row)
         state = "complete"
+    except KeyboardInterrupt:
+        raise RunInterrupted(writer.run_id) from None
     finally:
         writer.finish(state)
     return RunResult(writer.run_id, writer.folder, tuple(rows))
@@ -115,6 +144,7 @@ def _run_one(
     fingerprint: Fingerprint,
     meter: MeterChoice | None,
     grid: GridIntensity,
+    isolate: bool = False,
 ) -> tuple[dict[str, Any], CaseMeasurement | None]:
     started_at = _now_utc()
     start = time.perf_counter()
@@ -136,9 +166,21 @@ def _run_one(
             row.update(status=STATUS_SKIPPED, error=reason)
         else:
             assert meter is not None, "the runner chooses a meter for every device that can run"
-            measurement = _measure(case, workload, suite, meter)
+            origin = workload_origin(workload) if isolate else None
+            if origin is None:
+                measurement = measure(case, workload, meter.meter, suite.measure)
+            else:
+                outcome = run_in_worker(
+                    origin, case, suite.measure, meter.meter.source, suite.measure.case_timeout_s
+                )
+                if outcome.error is not None:
+                    raise CaseFailed(outcome.error)
+                measurement = outcome.measurement
+            assert measurement is not None
             row.update(measurement.row, status=STATUS_OK, error=None)
             row.update(_carbon_columns(row, grid), energy_meter_note=meter.note or None)
+    except CaseFailed as error:  # already described by the worker
+        row.update(status=STATUS_FAILED, error=str(error))
     except Exception as error:  # a failing case is a row, and the run goes on
         row.update(status=STATUS_FAILED, error=f"{type(error).__name__}: {error}")
     row["finished_at_utc"] = _now_utc()
@@ -147,11 +189,12 @@ def _run_one(
     return row, measurement
 
 
-def _measure(case: Case, workload: Workload, suite: Suite, meter: MeterChoice) -> CaseMeasurement:
+def measure(case: Case, workload: Workload, meter: Meter, config: MeasureConfig) -> CaseMeasurement:
+    """Measure one runnable case in this process (a worker calls this too)."""
     variant = get_variant(case.variant)
     if case.scenario == "training":
-        return measure_training(case, workload, variant, meter.meter, suite.measure.energy)
-    return measure_case(case, workload, variant, meter.meter, suite.measure)
+        return measure_training(case, workload, variant, meter, config.energy)
+    return measure_case(case, workload, variant, meter, config)
 
 
 def _carbon_columns(row: Mapping[str, Any], grid: GridIntensity) -> dict[str, Any]:

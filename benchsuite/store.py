@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,13 +79,17 @@ def _table(rows: Iterable[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+class StoreWarning(UserWarning):
+    """A file in the results folder that could not be read and was skipped."""
+
+
 class RunWriter:
     """Writes one run's cases as they finish. Obtain it from :meth:`ResultStore.start_run`."""
 
-    def __init__(self, folder: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, manifest: dict[str, Any], cases_written: int = 0) -> None:
         self.folder = folder
         self.manifest = manifest
-        self.cases_written = 0
+        self.cases_written = cases_written
 
     @property
     def run_id(self) -> str:
@@ -98,6 +103,9 @@ class RunWriter:
     ) -> Path:
         """Write one case's row, raw samples and energy windows; returns the row's file."""
         sequence = f"{self.cases_written + 1:04d}"
+        while (self.folder / CASES_DIR / f"{sequence}.parquet").exists():  # after a resume
+            self.cases_written += 1
+            sequence = f"{self.cases_written + 1:04d}"
         full_row = {"schema_version": SCHEMA_VERSION, "run_id": self.run_id, **row}
         if samples is not None and samples.num_rows:
             run_ids = pa.array([self.run_id] * samples.num_rows, pa.string())
@@ -122,11 +130,15 @@ class RunWriter:
     def finish(self, state: str = "complete") -> None:
         """Close the run: its rows are also written together to one file (``run-cases.parquet``),
         so that reading a long history opens one file per run, not one per case."""
-        rows = sorted((self.folder / CASES_DIR).glob("*.parquet"))
-        if rows:
+        tables = []
+        for path in sorted((self.folder / CASES_DIR).glob("*.parquet")):
+            try:
+                tables.append(pq.read_table(path))
+            except (pa.ArrowException, OSError):
+                continue  # a damaged row file: readers warn about it; the rest is combined
+        if tables:
             write_table_atomically(
-                pa.concat_tables([pq.read_table(path) for path in rows], promote_options="default"),
-                self.folder / RUN_CASES,
+                pa.concat_tables(tables, promote_options="default"), self.folder / RUN_CASES
             )
         self.manifest["state"] = state
         self.manifest["finished_at_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -135,10 +147,56 @@ class RunWriter:
 
 
 class ResultStore:
-    """A results folder holding any number of runs."""
+    """A results folder holding any number of runs.
 
-    def __init__(self, root: Path | str) -> None:
+    A file that cannot be read (truncated by a crash, corrupted) is skipped with a
+    :class:`StoreWarning` naming it, so the rest stays usable; with ``strict`` it is refused with a
+    :class:`StoreError` instead.
+    """
+
+    def __init__(self, root: Path | str, strict: bool = False) -> None:
         self.root = Path(root)
+        self.strict = strict
+
+    def _unreadable(self, path: Path, error: Exception) -> None:
+        message = (
+            f"{path} is not a readable Parquet file ({type(error).__name__}: {error}); "
+            "it was skipped"
+        )
+        if self.strict:
+            raise StoreError(
+                f"{path} is not a readable Parquet file ({error}); restore or remove "
+                "it, or run without --strict to skip it"
+            )
+        warnings.warn(message, StoreWarning, stacklevel=3)
+
+    def _read_table(self, path: Path) -> pa.Table | None:
+        try:
+            return pq.read_table(path)
+        except (pa.ArrowException, OSError) as error:
+            self._unreadable(path, error)
+            return None
+
+    def resume_run(self, run_id: str, suite: str) -> RunWriter:
+        """Reopen ``run_id`` to add the cases it is missing (after a crash or Ctrl-C)."""
+        folder = self.root / run_id
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+        except (OSError, ValueError):
+            raise StoreError(
+                f"--resume {run_id}: no readable run {folder} (its run.json is "
+                "missing or damaged); check --results and the run id"
+            ) from None
+        if manifest.get("suite") != suite:
+            raise StoreError(
+                f"--resume {run_id}: that run is of suite {manifest.get('suite')!r}, "
+                f"not {suite!r}; pass the same --suite"
+            )
+        written = len(list((folder / CASES_DIR).glob("*.parquet")))
+        manifest["state"] = "running"
+        manifest["resumed_at_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+        write_json_atomically(manifest, folder / MANIFEST)
+        return RunWriter(folder, manifest, cases_written=written)
 
     def start_run(self, suite: str, run_id: str | None = None, **meta: Any) -> RunWriter:
         """Create the run's folder and manifest; fails with a :class:`StoreError` if unwritable."""
@@ -175,7 +233,25 @@ class ResultStore:
         return sorted(p.name for p in self.root.iterdir() if (p / CASES_DIR).is_dir())
 
     def manifest(self, run_id: str) -> dict[str, Any]:
-        return json.loads((self.root / run_id / MANIFEST).read_text())
+        path = self.root / run_id / MANIFEST
+        try:
+            return dict(json.loads(path.read_text()))
+        except (OSError, ValueError) as error:
+            if self.strict:
+                raise StoreError(
+                    f"{path} is missing or damaged ({error}); restore it, or run without --strict"
+                ) from None
+            warnings.warn(
+                f"{path} is missing or damaged ({error}); the run's rows are still read",
+                StoreWarning,
+                stacklevel=2,
+            )
+            return {
+                "run_id": run_id,
+                "suite": "unknown",
+                "state": "unknown",
+                "started_at_utc": "unknown",
+            }
 
     def _paths(self, run_ids: Iterable[str] | None, sub: str) -> list[Path]:
         paths: list[Path] = []
@@ -201,12 +277,27 @@ class ResultStore:
             schema = pa.schema([(name, columns[name]) for name in only])
             if not paths:
                 return _to_pandas(schema.empty_table())
-            scan = ds.dataset([str(p) for p in paths], schema=schema, format="parquet")
-            return _to_pandas(scan.to_table())
-        if not paths:
+            try:
+                scan = ds.dataset([str(p) for p in paths], schema=schema, format="parquet")
+                return _to_pandas(scan.to_table())
+            except (pa.ArrowException, OSError):
+                pass  # a damaged file among them: read one by one below, naming it
+        tables = []
+        for path in paths:
+            table = self._read_table(path)
+            if table is None and path.name == RUN_CASES:  # fall back to the per-case files
+                paths.extend(sorted((path.parent / CASES_DIR).glob("*.parquet")))
+                continue
+            if table is not None:
+                if only is not None:
+                    table = table.select([c for c in only if c in table.column_names])
+                tables.append(table)
+        if only is not None:
+            columns = {name: columns[name] for name in only}
+        if not tables:
             return _to_pandas(pa.schema(list(columns.items())).empty_table())
-        tables = [_conform(pq.read_table(path), columns) for path in paths]
-        return _to_pandas(pa.concat_tables(tables, promote_options="default"))
+        conformed = [_conform(table, columns) for table in tables]
+        return _to_pandas(pa.concat_tables(conformed, promote_options="default"))
 
     def read_cases(
         self, run_ids: Iterable[str] | None = None, columns: list[str] | None = None

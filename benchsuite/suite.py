@@ -14,6 +14,7 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     energy_windows = 5        # busy windows per case
     energy_window_s = 1.0
     idle_s = 1.0              # idle window before them
+    case_timeout_s = 900      # a case's worker process is killed after this long
 
     [carbon]                  # optional; default 475 gCO2e/kWh, the world average
     country = "FRA"           # CodeCarbon's offline data for this country, or
@@ -49,7 +50,7 @@ _TOP_KEYS = ("name", "description", "measure", "carbon", "matrix")
 _CARBON_KEYS = ("country", "g_co2e_per_kwh")
 _SAMPLING_KEYS = ("warmup_max_s", "ci_target_rel", "budget_s", "min_samples")
 _ENERGY_KEYS = {"energy_windows": "windows", "energy_window_s": "window_s", "idle_s": "idle_s"}
-_MEASURE_KEYS = _SAMPLING_KEYS + tuple(_ENERGY_KEYS)
+_MEASURE_KEYS = (*_SAMPLING_KEYS, *_ENERGY_KEYS, "case_timeout_s")
 _MATRIX_KEYS = ("workloads", "variants", "devices", "scenario", "batch_sizes", "threads")
 
 
@@ -165,7 +166,10 @@ def _parse_measure(source: str, table: Any) -> MeasureConfig:
     sampling = {k: table[k] for k in _SAMPLING_KEYS if k in table}
     energy = {field_name: table[key] for key, field_name in _ENERGY_KEYS.items() if key in table}
     try:
-        return MeasureConfig(SamplingConfig(**sampling), EnergyConfig(**energy))
+        timeout = {}
+        if "case_timeout_s" in table:
+            timeout["case_timeout_s"] = float(table["case_timeout_s"])
+        return MeasureConfig(SamplingConfig(**sampling), EnergyConfig(**energy), **timeout)
     except (TypeError, ValueError) as error:
         raise SuiteError(f"{source}: [measure] {error}") from None
 

@@ -66,8 +66,9 @@ def run_gate(
     candidate: str,
     rules_path: Path | None = None,
     trend_window: int = 30,
+    strict: bool = False,
 ) -> GateResult:
-    store = ResultStore(results)
+    store = ResultStore(results, strict=strict)
     rules = load_rules(rules_path)
     cand = resolve(candidate, store)
     hardware = set(cand.rows["env_hardware_id"].dropna().astype(str))

@@ -1,0 +1,138 @@
+"""Each case in its own worker process, with a timeout, as pyperf runs each benchmark.
+
+A case that raises, segfaults, is killed by the out-of-memory killer or runs past its timeout
+becomes a ``failed`` row that says which, and the run goes on. Workers are forked from a
+``forkserver`` that has imported torch and benchsuite once, so a worker starts in milliseconds and
+never inherits the parent's threads (forking a process that runs OpenMP threads can deadlock).
+The worker rebuilds the workload from its source file and class name, so only plain data crosses
+the process boundary.
+"""
+
+from __future__ import annotations
+
+import inspect
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from benchsuite.case import Case
+from benchsuite.measure import CaseMeasurement, MeasureConfig
+
+_PRELOAD = ["benchsuite.worker", "benchsuite.measure", "benchsuite.measure_training", "torch"]
+
+
+@dataclass(frozen=True)
+class WorkerOutcome:
+    measurement: CaseMeasurement | None
+    error: str | None
+
+
+def workload_origin(workload: object) -> tuple[str, str] | None:
+    """(source file, class name) a worker can rebuild the workload from, or ``None``."""
+    cls = type(workload)
+    source = inspect.getsourcefile(cls)
+    if source is None or "<locals>" in cls.__qualname__:
+        return None
+    return source, cls.__name__
+
+
+def _context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _child(
+    conn: Connection,
+    origin: tuple[str, str],
+    case: Case,
+    config: MeasureConfig,
+    meter: str,
+    environment: dict[str, str],
+) -> None:
+    # the forkserver started with the environment of its first use: take the parent's now
+    for key in [k for k in os.environ if k.startswith("BENCHSUITE_")]:
+        del os.environ[key]
+    os.environ.update(environment)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        from benchsuite.discovery import import_workload_file
+        from benchsuite.meters import choose_meter
+        from benchsuite.runner import measure
+
+        module = import_workload_file(Path(origin[0]))
+        workload = getattr(module, origin[1])()
+        measurement = measure(case, workload, choose_meter(case.device, meter).meter, config)
+        conn.send(("ok", measurement))
+    except BaseException as error:  # everything a case can raise becomes its row's error
+        conn.send(("error", f"{type(error).__name__}: {error}"))
+    finally:
+        conn.close()
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "worker did not exit"
+    if exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        cause = {
+            "SIGKILL": " (killed: the kernel's out-of-memory killer sends SIGKILL)",
+            "SIGSEGV": " (segmentation fault)",
+            "SIGABRT": " (aborted)",
+        }.get(name, "")
+        return f"worker died from {name}{cause}"
+    return f"worker exited with code {exitcode} without a result"
+
+
+def run_in_worker(
+    origin: tuple[str, str], case: Case, config: MeasureConfig, meter: str, timeout_s: float
+) -> WorkerOutcome:
+    """Measure ``case`` in a fresh worker process; never raises for what the case does."""
+    context = _context()
+    receiver, sender = context.Pipe(duplex=False)
+    environment = {k: v for k, v in os.environ.items() if k.startswith("BENCHSUITE_")}
+    process = context.Process(
+        target=_child,
+        args=(sender, origin, case, config, meter, environment),
+        name=f"benchsuite-worker {case.id}",
+        daemon=True,
+    )
+    process.start()
+    sender.close()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                process.kill()
+                process.join()
+                return WorkerOutcome(None, f"timed out after {timeout_s:g} s (case_timeout_s)")
+            if receiver.poll(min(remaining, 0.5)):
+                try:
+                    status, payload = receiver.recv()
+                except EOFError:  # the worker died before sending anything
+                    process.join()
+                    return WorkerOutcome(None, _death(process.exitcode))
+                process.join()
+                if status == "ok":
+                    return WorkerOutcome(payload, None)
+                return WorkerOutcome(None, payload)
+            if not process.is_alive():
+                process.join()
+                if receiver.poll(0):
+                    continue
+                return WorkerOutcome(None, _death(process.exitcode))
+    except BaseException:
+        process.kill()  # Ctrl-C or anything else in the parent: no orphan keeps measuring
+        process.join()
+        raise
+    finally:
+        receiver.close()
