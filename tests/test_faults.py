@@ -209,7 +209,7 @@ def test_sigkill_half_way_keeps_finished_cases_and_resume_completes_the_run(
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, fault_workloads: Path) -> None:
-    suite = _suite(tmp_path, ["fine"], batches=8)
+    suite = _suite(tmp_path, ["fine"], batches=60)  # far more than can finish before the signal
     results = tmp_path / "r"
     runner = _start_run(tmp_path, suite, fault_workloads, results)
     run_folder = _wait_for_rows(results, 2)
@@ -220,7 +220,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, fault_workl
     assert "Traceback" not in stderr
     assert '"state": "interrupted"' in (run_folder / "run.json").read_text()
     rows = pd.read_parquet(run_folder / "cases")
-    assert 2 <= len(rows) < 8
+    assert 2 <= len(rows) < 60
 
 
 def test_two_runs_into_one_folder_at_once(tmp_path: Path, fault_workloads: Path) -> None:
