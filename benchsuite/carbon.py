@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from benchsuite.errors import UsageError, did_you_mean
 
@@ -84,3 +86,20 @@ def grid_intensity(
     if country:
         return _country_intensity(country)
     return GridIntensity(WORLD_AVERAGE_G_PER_KWH, WORLD_AVERAGE_SOURCE, "world")
+
+
+def carbon_columns(row: Mapping[str, Any], grid: GridIntensity) -> dict[str, Any]:
+    """A row's carbon columns: per 1,000 inference samples and, for training rows, per run."""
+    per_sample = row.get("energy_per_sample_j")
+    training = row.get("train_energy_j")
+    return {
+        "co2e_g_per_1000_samples": grid.grams_per_1000_samples(per_sample)
+        if per_sample is not None
+        else None,
+        "train_co2e_g": grid.grams_per_1000_samples(training) / 1000
+        if training is not None
+        else None,
+        "grid_g_co2e_per_kwh": grid.g_co2e_per_kwh,
+        "grid_intensity_source": grid.source,
+        "grid_region": grid.region,
+    }

@@ -46,6 +46,18 @@ class Case:
         base = f"{self.workload}/{self.variant}/{self.device}/{self.scenario}/b{self.batch_size}"
         return base if self.threads is None else f"{base}/t{self.threads}"
 
+    def as_columns(self) -> dict[str, object]:
+        """The store's identity columns of this case."""
+        return {
+            "case_id": self.id,
+            "workload": self.workload,
+            "variant": self.variant,
+            "device": self.device,
+            "scenario": self.scenario,
+            "batch_size": self.batch_size,
+            "threads": self.threads,
+        }
+
     @classmethod
     def from_id(cls, case_id: str) -> Case:
         """Parse an id written by :attr:`id` back into a case."""

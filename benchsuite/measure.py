@@ -28,7 +28,7 @@ from benchsuite import devices, memory
 from benchsuite.case import Case
 from benchsuite.energy import EnergyConfig, EnergyResult, measure_energy, min_window_s
 from benchsuite.meters.base import Meter
-from benchsuite.stats import summarize
+from benchsuite.stats import Summary, summarize
 from benchsuite.timing import SamplingConfig, SamplingResult, Timer, WarmupResult
 from benchsuite.variants import VARIANTS, PreparedModel, Variant
 from benchsuite.workload import Workload
@@ -145,22 +145,12 @@ def evaluate_quality(
     }
 
 
-def _latency_columns(
-    case: Case, warmup: WarmupResult, sampling: SamplingResult, config: SamplingConfig
-) -> dict[str, Any]:
-    summary = summarize(sampling.samples_ns, config.confidence)
+def latency_summary_columns(summary: Summary, batch_size: int) -> dict[str, Any]:
+    """Latency columns from a summary of per-call times in ns; throughput is derived from the
+    median call: ``batch_size`` samples per p50 latency."""
     ms = 1e-6
     return {
-        "warmup_calls": warmup.calls,
-        "warmup_s": warmup.duration_s,
-        "warmup_settled": warmup.settled,
         "sample_count": summary.count,
-        "sampling_s": sampling.duration_s,
-        "stop_reason": sampling.stop_reason,
-        "ci_target_rel": config.ci_target_rel,
-        "ci_half_width_rel": sampling.ci_half_width_rel
-        if math.isfinite(sampling.ci_half_width_rel)
-        else None,
         "latency_p50_ms": summary.median.median * ms,
         "latency_p50_ci_low_ms": summary.median.low * ms,
         "latency_p50_ci_high_ms": summary.median.high * ms,
@@ -171,8 +161,25 @@ def _latency_columns(
         "latency_iqr_ms": summary.iqr * ms,
         "latency_min_ms": summary.minimum * ms,
         "latency_max_ms": summary.maximum * ms,
-        # derived from the median call: batch_size samples per p50 latency
-        "throughput_samples_per_s": case.batch_size / (summary.median.median * 1e-9),
+        "throughput_samples_per_s": batch_size / (summary.median.median * 1e-9),
+    }
+
+
+def _latency_columns(
+    case: Case, warmup: WarmupResult, sampling: SamplingResult, config: SamplingConfig
+) -> dict[str, Any]:
+    summary = summarize(sampling.samples_ns, config.confidence)
+    return {
+        "warmup_calls": warmup.calls,
+        "warmup_s": warmup.duration_s,
+        "warmup_settled": warmup.settled,
+        "sampling_s": sampling.duration_s,
+        "stop_reason": sampling.stop_reason,
+        "ci_target_rel": config.ci_target_rel,
+        "ci_half_width_rel": sampling.ci_half_width_rel
+        if math.isfinite(sampling.ci_half_width_rel)
+        else None,
+        **latency_summary_columns(summary, case.batch_size),
     }
 
 

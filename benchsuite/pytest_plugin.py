@@ -30,12 +30,12 @@ import pytest
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchsuite import memory
-from benchsuite.carbon import grid_intensity
+from benchsuite.carbon import carbon_columns, grid_intensity
 from benchsuite.case import Case
 from benchsuite.devices import synchronizer
 from benchsuite.energy import EnergyConfig, measure_energy
 from benchsuite.environment import Fingerprint, capture_fingerprint
-from benchsuite.measure import energy_columns, energy_window_rows
+from benchsuite.measure import energy_columns, energy_window_rows, latency_summary_columns
 from benchsuite.meters import METER_CHOICES, choose_meter
 from benchsuite.schema import STATUS_OK
 from benchsuite.stats import summarize
@@ -239,44 +239,23 @@ class EnergyBenchmark:
         stats = metadata.stats
         per_call_ns = np.asarray(stats.data, dtype=float) * 1e9
         summary = summarize(per_call_ns)
-        grid = grid_intensity()
         row: dict[str, Any] = {
             "suite": "pytest",
-            "case_id": case.id,
-            "workload": case.workload,
-            "variant": case.variant,
-            "device": case.device,
-            "scenario": case.scenario,
-            "batch_size": case.batch_size,
-            "threads": case.threads,
+            **case.as_columns(),
             "status": STATUS_OK,
             "started_at_utc": started,
             "finished_at_utc": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "case_wall_s": wall_s,
             "variant_recipe": f"pytest-benchmark test {self.request.node.nodeid}",
             "flops_per_sample": flops_per_call // case.batch_size,
-            "sample_count": summary.count,
             "stop_reason": f"pytest-benchmark {stats.rounds} rounds x {metadata.iterations} calls",
-            "latency_p50_ms": summary.median.median / 1e6,
-            "latency_p50_ci_low_ms": summary.median.low / 1e6,
-            "latency_p50_ci_high_ms": summary.median.high / 1e6,
-            "latency_p90_ms": summary.p90 / 1e6,
-            "latency_p99_ms": summary.p99 / 1e6,
-            "latency_mean_ms": summary.mean / 1e6,
-            "latency_std_ms": summary.std / 1e6,
-            "latency_iqr_ms": summary.iqr / 1e6,
-            "latency_min_ms": summary.minimum / 1e6,
-            "latency_max_ms": summary.maximum / 1e6,
-            "throughput_samples_per_s": case.batch_size / (summary.median.median * 1e-9),
+            **latency_summary_columns(summary, case.batch_size),
             "peak_rss_bytes": peak_rss,
             "peak_rss_reset": peak_reset,
             **energy_columns(energy, energy_config),
             "energy_meter_note": note or None,
-            "co2e_g_per_1000_samples": grid.grams_per_1000_samples(energy.energy_per_sample_j),
-            "grid_g_co2e_per_kwh": grid.g_co2e_per_kwh,
-            "grid_intensity_source": grid.source,
-            "grid_region": grid.region,
         }
+        row.update(carbon_columns(row, grid_intensity()))
         samples = pa.table(
             {
                 "run_id": pa.nulls(len(per_call_ns), pa.string()),

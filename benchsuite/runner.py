@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from benchsuite.carbon import GridIntensity, grid_intensity
+from benchsuite.carbon import GridIntensity, carbon_columns, grid_intensity
 from benchsuite.case import Case
 from benchsuite.devices import device_unavailable_reason
 from benchsuite.environment import Fingerprint, capture_fingerprint
@@ -150,13 +150,7 @@ def _run_one(
     start = time.perf_counter()
     row: dict[str, Any] = {
         "suite": suite.name,
-        "case_id": case.id,
-        "workload": case.workload,
-        "variant": case.variant,
-        "device": case.device,
-        "scenario": case.scenario,
-        "batch_size": case.batch_size,
-        "threads": case.threads,
+        **case.as_columns(),
         "started_at_utc": started_at,
     }
     measurement: CaseMeasurement | None = None
@@ -178,7 +172,7 @@ def _run_one(
                 measurement = outcome.measurement
             assert measurement is not None
             row.update(measurement.row, status=STATUS_OK, error=None)
-            row.update(_carbon_columns(row, grid), energy_meter_note=meter.note or None)
+            row.update(carbon_columns(row, grid), energy_meter_note=meter.note or None)
     except CaseFailed as error:  # already described by the worker
         row.update(status=STATUS_FAILED, error=str(error))
     except Exception as error:  # a failing case is a row, and the run goes on
@@ -195,19 +189,3 @@ def measure(case: Case, workload: Workload, meter: Meter, config: MeasureConfig)
     if case.scenario == "training":
         return measure_training(case, workload, variant, meter, config.energy)
     return measure_case(case, workload, variant, meter, config)
-
-
-def _carbon_columns(row: Mapping[str, Any], grid: GridIntensity) -> dict[str, Any]:
-    per_sample = row.get("energy_per_sample_j")
-    training = row.get("train_energy_j")
-    return {
-        "co2e_g_per_1000_samples": grid.grams_per_1000_samples(per_sample)
-        if per_sample is not None
-        else None,
-        "train_co2e_g": grid.grams_per_1000_samples(training) / 1000
-        if training is not None
-        else None,
-        "grid_g_co2e_per_kwh": grid.g_co2e_per_kwh,
-        "grid_intensity_source": grid.source,
-        "grid_region": grid.region,
-    }

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+# registered with pyarrow once, before pytester's sys.modules snapshots can drop and re-import it
+import pandas.core.arrays.arrow.extension_types  # noqa: F401
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
