@@ -1,10 +1,12 @@
 """The energy protocol of one case: an idle window, then several windows of back-to-back calls.
 
 Each window runs calls until it has lasted ``window_s``; the meter reads the whole window, so its
-resolution is spread over many calls. Idle power is read by the same meter over an idle window of
-the same kind, and each window's net energy subtracts it. The case reports the median energy per
-sample across windows with an interval (order statistics when there are 6 or more windows, else
-the min-max range, which is labelled as such).
+resolution is spread over many calls. A suite cannot know which meter ``auto`` will pick, so the
+idle and busy windows are stretched to at least 100 update periods of the meter in use (10 s for
+NVML's energy counter, which a GPU updates every 100 ms); the lengths used are stored. Idle
+power is read by the same meter, and each window's net energy subtracts it. The case reports the
+median energy per sample across windows with an interval (order statistics when there are 6 or
+more windows, else the min-max range, which is labelled as such).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class EnergyWindow:
 class EnergyResult:
     idle: EnergyReading
     windows: tuple[EnergyWindow, ...]
+    window_s: float  # the busy window length used: the configured one, or stretched
     energy_per_sample_j: float
     energy_per_sample_low_j: float
     energy_per_sample_high_j: float
@@ -116,6 +119,22 @@ def _validity(idle: EnergyReading, windows: tuple[EnergyWindow, ...]) -> str:
     return ""
 
 
+def _idle_reading(meter: Meter, idle_s: float) -> EnergyReading:
+    meter.start()
+    time.sleep(idle_s)
+    return meter.stop()
+
+
+def read_idle(meter: Meter, idle_s: float) -> EnergyReading:
+    """An idle window of ``idle_s``, read again for longer when the meter's resolution needs it
+    (100 update periods; the first reading tells the meter's resolution)."""
+    idle = _idle_reading(meter, idle_s)
+    needed_s = WINDOW_RESOLUTION_FACTOR * idle.resolution_s
+    if idle.duration_s < needed_s:
+        idle = _idle_reading(meter, needed_s)
+    return idle
+
+
 def measure_energy(
     call: Callable[[], object],
     sync: Callable[[], None] | None,
@@ -124,12 +143,11 @@ def measure_energy(
     config: EnergyConfig,
 ) -> EnergyResult:
     """Run the idle window and ``config.windows`` busy windows of back-to-back calls."""
-    meter.start()
-    time.sleep(config.idle_s)
-    idle = meter.stop()
+    idle = read_idle(meter, config.idle_s)
     idle_power_w = idle.average_power_w
-
-    window_ns = int(config.window_s * 1e9)
+    # as long as configured, and at least 100 update periods of the meter
+    window_s = max(config.window_s, WINDOW_RESOLUTION_FACTOR * idle.resolution_s)
+    window_ns = int(window_s * 1e9)
     windows = []
     for index in range(config.windows):
         calls = 0
@@ -159,6 +177,7 @@ def measure_energy(
     return EnergyResult(
         idle=idle,
         windows=measured,
+        window_s=window_s,
         energy_per_sample_j=median_interval(per_sample).median,
         energy_per_sample_low_j=low,
         energy_per_sample_high_j=high,

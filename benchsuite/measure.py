@@ -22,11 +22,11 @@ import numpy as np
 import pyarrow as pa
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from benchsuite import devices, memory
 from benchsuite.case import Case
 from benchsuite.energy import EnergyConfig, EnergyResult, measure_energy, min_window_s
+from benchsuite.flops import count_flops
 from benchsuite.meters.base import Meter
 from benchsuite.stats import Summary, summarize
 from benchsuite.timing import SamplingConfig, SamplingResult, Timer, WarmupResult
@@ -99,16 +99,11 @@ def count_parameters(module: nn.Module) -> tuple[int, int]:
 
 
 def count_flops_per_sample(prepared: PreparedModel, inputs: torch.Tensor) -> int:
-    """FLOPs of one call counted by torch's FlopCounterMode, divided by the batch size.
-
-    The counter knows matmul-like operators (convolutions, linear layers, attention) and counts a
-    multiply-add as 2 FLOPs; elementwise work is not counted, so this is a lower bound. For int8
-    and compiled variants it counts the eager fp32 model, which does the same operations.
-    """
+    """FLOPs of one call (see ``benchsuite.flops``), divided by the batch size. For int8 and
+    compiled variants it counts the eager fp32 model, which does the same operations."""
     module = prepared.flops_module or prepared.module
-    with prepared.context(), FlopCounterMode(display=False) as counter:
-        module(inputs)
-    return int(counter.get_total_flops()) // inputs.shape[0]
+    with prepared.context():
+        return count_flops(lambda: module(inputs)) // inputs.shape[0]
 
 
 def _predict(prepared: PreparedModel, inputs: torch.Tensor) -> torch.Tensor:
@@ -183,7 +178,7 @@ def _latency_columns(
     }
 
 
-def energy_columns(energy: EnergyResult, config: EnergyConfig) -> dict[str, Any]:
+def energy_columns(energy: EnergyResult) -> dict[str, Any]:
     first = energy.windows[0].reading
     return {
         "energy_source": first.source,
@@ -191,7 +186,7 @@ def energy_columns(energy: EnergyResult, config: EnergyConfig) -> dict[str, Any]
         "energy_domains": ",".join(first.domains),
         "energy_model": _model_description(energy) or None,
         "energy_windows": len(energy.windows),
-        "energy_window_s": config.window_s,
+        "energy_window_s": energy.window_s,
         "energy_interval_method": energy.interval_method,
         "energy_per_sample_j": energy.energy_per_sample_j,
         "energy_per_sample_low_j": energy.energy_per_sample_low_j,
@@ -298,7 +293,7 @@ def measure_case(
             energy = measure_energy(call, sync, meter, case.batch_size, config.energy)
 
         row.update(_latency_columns(case, warmup, sampling, config.sampling))
-        row.update(energy_columns(energy, config.energy))
+        row.update(energy_columns(energy))
         row["peak_rss_bytes"] = memory.peak_rss_bytes()
         row["peak_rss_reset"] = peak_reset
         row["device_peak_allocated_bytes"] = devices.device_peak_memory_bytes(case.device)

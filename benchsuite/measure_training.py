@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import time
 from typing import Any
 
 import torch
 
-from benchsuite import memory
+from benchsuite import devices, memory
 from benchsuite.case import Case
-from benchsuite.energy import EnergyConfig, min_window_s
+from benchsuite.energy import EnergyConfig, min_window_s, read_idle
 from benchsuite.measure import CaseMeasurement, count_parameters, torch_threads
 from benchsuite.meters.base import Meter
 from benchsuite.training import TrainingOutcome, train_classifier
@@ -66,9 +65,8 @@ def measure_training(
             def fresh_model() -> torch.nn.Module:
                 return seeded(workload.build_model, spec.seed).to(case.device)
 
-        meter.start()
-        time.sleep(energy.idle_s)
-        idle = meter.stop()
+        idle = read_idle(meter, energy.idle_s)
+        devices.reset_device_peak_memory(case.device)
         peak_reset = memory.reset_peak_rss()
         runs: list[TrainingOutcome] = []
         meter.start()
@@ -84,6 +82,7 @@ def measure_training(
             torch.cuda.synchronize(torch.device(case.device))
         reading = meter.stop()
         peak_rss = memory.peak_rss_bytes()
+        device_peak = devices.device_peak_memory_bytes(case.device)
     outcome = runs[0]
     repeats = len(runs)
     energy_per_run_j = reading.energy_j / repeats
@@ -126,6 +125,7 @@ def measure_training(
         "energy_min_window_s": shortest,
         "peak_rss_bytes": peak_rss,
         "peak_rss_reset": peak_reset,
+        "device_peak_allocated_bytes": device_peak,
     }
     window = {
         "case_id": case.id,

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from torch.utils.flop_counter import FlopCounterMode
 
 from benchsuite import memory
 from benchsuite.carbon import carbon_columns, grid_intensity
@@ -35,6 +34,7 @@ from benchsuite.case import Case
 from benchsuite.devices import synchronizer
 from benchsuite.energy import EnergyConfig, measure_energy
 from benchsuite.environment import Fingerprint, capture_fingerprint
+from benchsuite.flops import count_flops
 from benchsuite.measure import energy_columns, energy_window_rows, latency_summary_columns
 from benchsuite.meters import METER_CHOICES, choose_meter
 from benchsuite.schema import STATUS_OK
@@ -169,9 +169,7 @@ class EnergyBenchmark:
         case = self.case
         started = datetime.now(UTC).isoformat(timespec="milliseconds")
         begin = time.perf_counter()
-        with FlopCounterMode(display=False) as counter:
-            call()
-        flops_per_call = int(counter.get_total_flops())
+        flops_per_call = count_flops(call)
         choice = choose_meter(case.device, config.getoption("benchsuite_meter"))
         window_s = config.getoption("benchsuite_window_s")
         energy_config = EnergyConfig(
@@ -252,7 +250,7 @@ class EnergyBenchmark:
             **latency_summary_columns(summary, case.batch_size),
             "peak_rss_bytes": peak_rss,
             "peak_rss_reset": peak_reset,
-            **energy_columns(energy, energy_config),
+            **energy_columns(energy),
             "energy_meter_note": note or None,
         }
         row.update(carbon_columns(row, grid_intensity()))

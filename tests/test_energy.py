@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -116,6 +117,40 @@ def test_fewer_than_five_windows_are_invalid() -> None:
     assert result.invalid_reason == "3 energy windows, fewer than the minimum 5"
 
 
+class ElapsedMeter(Meter):
+    """Reads 10 W over the real elapsed time, with a coarse stated resolution."""
+
+    source = "elapsed"
+    kind = MEASURED
+
+    def __init__(self, resolution_s: float) -> None:
+        self.resolution_s = resolution_s
+
+    def info(self) -> MeterInfo:
+        return MeterInfo(self.source, self.kind, True, "elapsed")
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+
+    def stop(self) -> EnergyReading:
+        duration = time.perf_counter() - self.started
+        return EnergyReading(
+            self.source, self.kind, ("gpu0",), 10.0 * duration, duration, self.resolution_s
+        )
+
+
+def test_windows_stretch_to_a_hundred_meter_updates() -> None:
+    config = EnergyConfig(windows=5, window_s=0.01, idle_s=0.01)
+    result = measure_energy(lambda: time.sleep(0.001), None, ElapsedMeter(0.002), 1, config)
+    assert result.window_s == pytest.approx(0.2)
+    assert result.idle.duration_s >= 0.2  # the idle window was read again, long enough
+    assert all(0.2 <= w.reading.duration_s < 0.3 for w in result.windows)
+    assert result.idle_power_w == pytest.approx(10.0)
+    # a meter finer than the configured window leaves the window as configured
+    fine = measure_energy(lambda: None, None, ElapsedMeter(1e-6), 1, config)
+    assert fine.window_s == 0.01
+
+
 def test_minimum_window_follows_the_resolution() -> None:
     assert min_window_s(0.001) == 1.0
     assert min_window_s(0.05) == 5.0
@@ -128,10 +163,16 @@ def test_carbon_default_country_and_given(monkeypatch: pytest.MonkeyPatch) -> No
     assert default.g_co2e_per_kwh == WORLD_AVERAGE_G_PER_KWH and "IEA" in default.source
     # 3.6 J per sample = 1 Wh per 1,000 samples = 0.475 g at 475 g/kWh
     assert default.grams_per_1000_samples(3.6) == pytest.approx(0.475)
+    assert grid_intensity(g_co2e_per_kwh=100).g_co2e_per_kwh == 100
+
+
+def test_carbon_by_country_from_codecarbon(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("codecarbon", reason="country intensities come from CodeCarbon's data")
+    monkeypatch.delenv("BENCHSUITE_GRID_G_CO2E_PER_KWH", raising=False)
+    monkeypatch.delenv("BENCHSUITE_GRID_COUNTRY", raising=False)
     france = grid_intensity(country="FRA")
     assert france.region == "France" and "CodeCarbon" in france.source
     assert 10 < france.g_co2e_per_kwh < 200
-    assert grid_intensity(g_co2e_per_kwh=100).g_co2e_per_kwh == 100
     monkeypatch.setenv("BENCHSUITE_GRID_G_CO2E_PER_KWH", "250")
     assert grid_intensity(country="FRA").g_co2e_per_kwh == 250
     monkeypatch.setenv("BENCHSUITE_GRID_G_CO2E_PER_KWH", "")

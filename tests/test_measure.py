@@ -34,6 +34,16 @@ def test_flops_are_counted_not_guessed() -> None:
     assert count_flops_per_sample(prepared, torch.randn(8, 16)) == 2 * 16 * 4
 
 
+def test_transformer_flops_include_the_fused_fast_path_and_attention() -> None:
+    width, tokens, hidden = 16, 6, 32
+    layer = nn.TransformerEncoderLayer(width, 2, hidden, dropout=0.0, batch_first=True)
+    model = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False).eval()
+    prepared = VARIANTS["fp32"].transform(model, "cpu", TINY)  # in inference mode: fast path
+    per_layer = 2 * tokens * (4 * width * width + 2 * width * hidden + 2 * tokens * width)
+    assert count_flops_per_sample(prepared, torch.randn(3, tokens, width)) == 2 * per_layer
+    assert torch.backends.mha.get_fastpath_enabled()  # restored after counting
+
+
 def test_parameters_and_size() -> None:
     model = nn.Sequential(nn.Linear(16, 4), nn.BatchNorm1d(4))
     count, size = count_parameters(model)

@@ -74,6 +74,30 @@ class Images(Workload):
         return torch.randn(batch_size, 3, 8, 8, generator=torch.Generator().manual_seed(1))
 
 
+class EncoderClassifier(nn.Module):
+    """Two PyTorch encoder layers, mean pooling and a head: fx sees the encoder as one leaf."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x).mean(dim=1))
+
+
+class Sequences(Workload):
+    name = "sequences"
+    quality_metric = None
+
+    def build_model(self) -> nn.Module:
+        return EncoderClassifier()
+
+    def example_batch(self, batch_size: int) -> torch.Tensor:
+        return torch.randn(batch_size, 5, 16, generator=torch.Generator().manual_seed(2))
+
+
 @pytest.fixture(scope="module")
 def blobs() -> Blobs:
     return Blobs()
@@ -161,6 +185,37 @@ def test_structured_pruning_leaves_residual_outputs_whole() -> None:
     assert model.stem.out_channels == 8 and model.b.out_channels == 8  # they feed the add
     with prepared.context():
         assert model(images.example_batch(2)).shape == (2, 4)
+
+
+def test_structured_pruning_halves_each_transformer_feed_forward_block() -> None:
+    sequences = Sequences()
+    reference = sequences.reference_model()
+    assert VARIANTS["prune-ch50"].unsupported_reason("cpu", sequences) is None
+    prepared = VARIANTS["prune-ch50"].prepare(reference, "cpu", sequences)
+    layers = list(prepared.module.encoder.layers)
+    assert [(m.linear1.out_features, m.linear2.in_features) for m in layers] == [(16, 16)] * 2
+    assert [m.linear2.out_features for m in layers] == [16, 16]  # the residual width stays
+    removed = sum(p.numel() for p in reference.parameters()) - sum(
+        p.numel() for p in prepared.module.parameters()
+    )
+    assert removed == 2 * (16 * 16 + 16 + 16 * 16)  # linear1 rows and biases, linear2 columns
+    assert "encoder.layers.0.linear1 32->16" in prepared.detail
+    x = sequences.example_batch(3)
+    with prepared.context():
+        fast = prepared.module(x)  # inference mode takes PyTorch's fused encoder fast path
+    with torch.no_grad():
+        slow = prepared.module(x)
+    assert fast.shape == (3, 4)
+    torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-5)
+
+
+def test_structured_pruning_refuses_a_model_without_a_free_width() -> None:
+    class OnlyResidual(Images):
+        def build_model(self) -> nn.Module:
+            return nn.Linear(8, 8)
+
+    reason = VARIANTS["prune-ch50"].unsupported_reason("cpu", OnlyResidual())
+    assert reason is not None and "every output feeds" in reason
 
 
 def test_distilled_student_is_smaller_and_learns(blobs: Blobs) -> None:

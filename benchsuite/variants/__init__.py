@@ -72,10 +72,11 @@ VARIANTS: dict[str, Variant] = {
         Variant(
             "prune-ch50",
             "structured pruning: half the channels with the smallest L1 norm "
-            "removed (fx-traced producer/consumer pairs), no fine-tuning",
+            "removed (fx-traced producer/consumer pairs, Transformer feed-forward "
+            "blocks), no fine-tuning",
             _ANY,
             prune.structured_channels(0.5),
-            prune.requires_traceable_chain,
+            prune.requires_prunable_pair,
         ),
         Variant(
             "distilled",

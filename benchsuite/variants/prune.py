@@ -10,8 +10,14 @@ smallest L1 norm are removed, together with the matching inputs of the layer tha
 so the model really has fewer parameters and FLOPs. The consumer is found by tracing the model
 with ``torch.fx``: a layer is pruned only when its output reaches exactly one Conv/Linear through
 shape-preserving operations (activations, BatchNorm, pooling, dropout, flatten). Outputs that
-feed residual additions, attention or the model's output are left whole. No fine-tuning follows,
-so the accuracy cost is the raw cost of removing channels.
+feed residual additions, attention or the model's output are left whole.
+
+``torch.fx`` keeps PyTorch's own Transformer modules opaque (``nn.TransformerEncoder`` is one
+leaf), so inside every ``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer`` the
+feed-forward pair is pruned directly: ``linear1``'s hidden features with the smallest L1 norm go,
+with the matching inputs of ``linear2``. That pair is the only one in such a layer whose width is
+free; attention projections and the model width feed residual additions and stay whole.
+No fine-tuning follows, so the accuracy cost is the raw cost of removing channels.
 """
 
 from __future__ import annotations
@@ -100,6 +106,35 @@ def _find_chains(graph_module: fx.GraphModule) -> list[tuple[str, str, list[str]
     return chains
 
 
+_TRANSFORMER_LAYERS = (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)
+
+
+def _feed_forward_pairs(model: nn.Module) -> list[tuple[str, str]]:
+    """(linear1, linear2) of every Transformer layer: the feed-forward block's hidden width."""
+    return [
+        (f"{name}.linear1", f"{name}.linear2")
+        for name, module in model.named_modules()
+        if isinstance(module, _TRANSFORMER_LAYERS)
+    ]
+
+
+def _prunable_pairs(model: nn.Module) -> tuple[list[tuple[str, str, list[str], int]], str | None]:
+    """Every (producer, consumer, batch-norms, flattened) pair, and why fx could not trace the
+    model (``None`` when it could): feed-forward pairs are found without tracing."""
+    try:
+        chains = _find_chains(fx.symbolic_trace(model))
+        trace_error = None
+    except Exception as error:  # fx cannot trace data-dependent control flow
+        chains, trace_error = [], type(error).__name__
+    producers = {chain[0] for chain in chains}
+    chains += [
+        (first, second, [], 0)
+        for first, second in _feed_forward_pairs(model)
+        if first not in producers
+    ]
+    return chains, trace_error
+
+
 def _keep_indices(layer: nn.Conv2d | nn.Linear, fraction: float) -> torch.Tensor:
     weight = layer.weight.detach()
     norms = weight.abs().flatten(1).sum(dim=1)
@@ -139,8 +174,7 @@ def _shrink_norm(norm: nn.BatchNorm2d | nn.BatchNorm1d, keep: torch.Tensor) -> N
 def structured_channels(fraction: float) -> Transform:
     def transform(model: nn.Module, device: str, workload: Workload) -> PreparedModel:
         example = workload.example_batch(1)
-        traced = fx.symbolic_trace(model)
-        chains = _find_chains(traced)
+        chains, trace_error = _prunable_pairs(model)
         modules = dict(model.named_modules())
         before = sum(p.numel() for p in model.parameters())
         changes = []
@@ -158,10 +192,7 @@ def structured_channels(fraction: float) -> Transform:
             _shrink_inputs(consumer, keep, spatial)
             changes.append(f"{producer_name} {old}->{len(keep)}")
         if not changes:
-            raise ValueError(
-                "no layer pair can lose channels (every output feeds a residual, "
-                "attention or the model output)"
-            )
+            raise ValueError(_no_pairs_reason(trace_error))
         with torch.inference_mode():
             model.eval()(example)  # the shrunken model must still run
         after = sum(p.numel() for p in model.parameters())
@@ -174,15 +205,19 @@ def structured_channels(fraction: float) -> Transform:
     return transform
 
 
-def requires_traceable_chain(workload: Workload) -> str | None:
-    try:
-        chains = _find_chains(fx.symbolic_trace(workload.reference_model()))
-    except Exception as error:  # fx cannot trace data-dependent control flow
-        return f"structured pruning needs a model torch.fx can trace ({type(error).__name__})"
-    if not chains:
+def _no_pairs_reason(trace_error: str | None) -> str:
+    if trace_error is not None:
         return (
-            "torch.fx found no Conv/Linear pair whose channels can be removed (outputs feed "
-            "residuals or attention, or sit inside modules fx keeps opaque, such as "
-            "nn.TransformerEncoder)"
+            f"structured pruning needs a model torch.fx can trace ({trace_error}) or "
+            "Transformer layers with a feed-forward block"
         )
-    return None
+    return (
+        "no Conv/Linear pair whose channels can be removed: every output feeds a residual, "
+        "attention or the model output"
+    )
+
+
+def requires_prunable_pair(workload: Workload) -> str | None:
+    """Why ``prune-ch50`` cannot shrink this workload's model, or ``None`` when it can."""
+    chains, trace_error = _prunable_pairs(workload.reference_model())
+    return None if chains else _no_pairs_reason(trace_error)
