@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: output_rel_error
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -44,6 +44,7 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "quality_metric": _str,
     "accuracy": _float,
     "top1_agreement": _float,
+    "output_rel_error": _float,  # ||y - y_fp32|| / ||y_fp32|| over the eval inputs
     "eval_samples": _int,
     # training cases (scenario "training")
     "train_target_accuracy": _float,

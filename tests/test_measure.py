@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from benchsuite import Case
+from benchsuite import Case, EvalData, Workload
 from benchsuite.discovery import discover_workloads
 from benchsuite.energy import EnergyConfig
 from benchsuite.errors import UsageError
@@ -14,6 +14,7 @@ from benchsuite.measure import (
     MeasureConfig,
     count_flops_per_sample,
     count_parameters,
+    evaluate_quality,
     measure_case,
 )
 from benchsuite.meters import EstimateMeter
@@ -42,6 +43,33 @@ def test_transformer_flops_include_the_fused_fast_path_and_attention() -> None:
     per_layer = 2 * tokens * (4 * width * width + 2 * width * hidden + 2 * tokens * width)
     assert count_flops_per_sample(prepared, torch.randn(3, tokens, width)) == 2 * per_layer
     assert torch.backends.mha.get_fastpath_enabled()  # restored after counting
+
+
+class _Untrained(Workload):
+    """No quality metric: seeded random weights, fixed random inputs."""
+
+    name = "untrained"
+    quality_metric = None
+
+    def build_model(self) -> nn.Module:
+        return nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 10))
+
+    def example_batch(self, batch_size: int) -> torch.Tensor:
+        return torch.randn(batch_size, 16, generator=torch.Generator().manual_seed(3))
+
+    def eval_data(self) -> EvalData:
+        return EvalData(self.example_batch(64), labels=None)
+
+
+def test_quality_of_an_untrained_model_is_output_error_not_agreement() -> None:
+    workload = _Untrained()
+    reference = workload.reference_model()
+    fp32 = VARIANTS["fp32"].prepare(reference, "cpu", workload)
+    bf16 = VARIANTS["bf16"].prepare(reference, "cpu", workload)
+    quality = evaluate_quality(workload, bf16, fp32)
+    assert quality["accuracy"] is None and quality["top1_agreement"] is None
+    assert 1e-5 < quality["output_rel_error"] < 0.05  # bf16 keeps about 3 significant digits
+    assert quality["eval_samples"] == 64
 
 
 def test_parameters_and_size() -> None:
@@ -79,6 +107,7 @@ def test_a_case_measured_end_to_end(tiny_workloads: Path) -> None:
     result = measure_case(case, workload, VARIANTS["fp32"], EstimateMeter(), FAST)
     row = result.row
     assert row["accuracy"] > 0.9 and row["top1_agreement"] == 1.0
+    assert row["output_rel_error"] == 0.0  # fp32 against itself
     assert row["flops_per_sample"] == 2 * (8 * 16 + 16 * 2)
     assert row["param_count"] == 8 * 16 + 16 + 16 * 2 + 2
     assert row["latency_p50_ci_low_ms"] <= row["latency_p50_ms"] <= row["latency_p50_ci_high_ms"]
