@@ -6,12 +6,14 @@ On this machine, for one real case (the digits CNN, batch 1, one thread, about 7
   gated (A/A: every regression is a false alarm); then runs with a real 10 % and 5 % slowdown
   (a busy wait after each call), each gated against the A run before it. The gate's default
   rule: latency p50 at most +5 %.
+* benchsuite with ``--confirm``: the same runs, each candidate's next run taken as its re-run
+  (what the example nightly workflow does when the gate fails); a regression must repeat.
 * pytest-benchmark: M ``pytest --benchmark-autosave`` runs, each with
   ``--benchmark-compare --benchmark-compare-fail=median:5%`` against the run before (A/A), then
   the slowed runs compared against the last A run.
 
 Targets (issue 7): at most 1 % false alarms; at least 95 % of the 10 % slowdowns caught.
-Usage: python benchmarks/bench_gate.py [--aa-runs 51] [--slow-runs 20] [--pb-runs 21]
+Usage: python benchmarks/bench_gate.py [--aa-runs 151] [--slow-runs 20] [--pb-runs 21]
 """
 
 from __future__ import annotations
@@ -78,8 +80,10 @@ def bench_run(results: Path, env: dict[str, str]) -> str:
     return new.name
 
 
-def latency_verdict(results: Path, baseline: str, candidate: str) -> tuple[str, float]:
-    (case,) = run_gate(results, baseline, candidate).cases
+def latency_verdict(
+    results: Path, baseline: str, candidate: str, confirm: str | None = None
+) -> tuple[str, float]:
+    (case,) = run_gate(results, baseline, candidate, confirm=confirm).cases
     latency = next(m for m in case.metrics if m.metric == "latency_p50_ms")
     return latency.verdict, latency.change or 0.0
 
@@ -113,7 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--aa-runs", type=int, default=51)
+    parser.add_argument("--aa-runs", type=int, default=151)
     parser.add_argument("--slow-runs", type=int, default=20)
     parser.add_argument("--pb-runs", type=int, default=21)
     args = parser.parse_args()
@@ -135,18 +139,40 @@ def main() -> None:
             f"max |change| {max(abs(c) for c in changes) * 100:.2f} %",
             flush=True,
         )
+        for (previous, current), change in zip(itertools.pairwise(a_runs), changes, strict=True):
+            if abs(change) > 0.05:
+                print(f"  {previous} -> {current}: {change:+.1%}", flush=True)
+        # --confirm: the run after the candidate is its re-run (as a nightly job re-runs the
+        # suite when the gate fails); a regression must repeat there
+        triples = list(zip(a_runs, a_runs[1:], a_runs[2:], strict=False))
+        confirmed = sum(
+            latency_verdict(results, base, cand, again)[0] == "regression"
+            for base, cand, again in triples
+        )
+        print(
+            f"benchsuite A/A with --confirm: {confirmed} false alarms in {len(triples)} "
+            f"triples ({confirmed / len(triples):.1%})",
+            flush=True,
+        )
         for slowdown in (0.10, 0.05):
             env_slow = {**env, "BENCH_SLOWDOWN": str(slowdown)}
-            caught, seen = 0, []
+            caught, seen, slow_runs = 0, [], []
             for index in range(args.slow_runs):
                 run = bench_run(results, env_slow)
                 verdict, change = latency_verdict(results, a_runs[-1 - index % len(a_runs)], run)
                 caught += verdict == "regression"
                 seen.append(change)
+                slow_runs.append(run)
+            confirmed = sum(
+                latency_verdict(results, a_runs[-1 - index % len(a_runs)], cand, again)[0]
+                == "regression"
+                for index, (cand, again) in enumerate(itertools.pairwise(slow_runs))
+            )
             print(
                 f"benchsuite {slowdown:.0%} slowdown: caught {caught}/{args.slow_runs} "
                 f"({caught / args.slow_runs:.0%}); measured change median "
-                f"{statistics.median(seen) * 100:+.1f} %",
+                f"{statistics.median(seen) * 100:+.1f} %; with --confirm caught "
+                f"{confirmed}/{args.slow_runs - 1} ({confirmed / (args.slow_runs - 1):.0%})",
                 flush=True,
             )
 

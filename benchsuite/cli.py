@@ -264,7 +264,13 @@ def _write_output(path: Path | None, text: str, option: str) -> None:
 
 def _command_gate(args: argparse.Namespace, console: Console) -> int:
     result = run_gate(
-        args.results, args.baseline, args.candidate, args.rules, args.trend_runs, strict=args.strict
+        args.results,
+        args.baseline,
+        args.candidate,
+        args.rules,
+        args.trend_runs,
+        strict=args.strict,
+        confirm=args.confirm,
     )
     markdown = to_markdown(result)
     console.print(markdown, markup=False, highlight=False)
@@ -378,6 +384,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run id, latest, previous, rolling:N, or a pinned run folder / Parquet file",
     )
     gate.add_argument("--candidate", default="latest", metavar="SEL", help="default: latest")
+    gate.add_argument(
+        "--confirm",
+        metavar="SEL",
+        help="a re-run of the candidate's code: a regression must repeat there, else it is "
+        "inconclusive (a disturbed run); e.g. --candidate previous --confirm latest",
+    )
     gate.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, metavar="DIR")
     gate.add_argument("--rules", type=Path, metavar="FILE", help="rules TOML (default: bundled)")
     gate.add_argument(

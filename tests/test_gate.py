@@ -108,6 +108,47 @@ def test_a_a_passes_and_a_slowdown_regresses(store: ResultStore) -> None:
     assert latency[OTHER].verdict == "pass"
 
 
+def test_a_regression_must_repeat_in_the_confirming_re_run(store: ResultStore) -> None:
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60, OTHER: 90}, seed=1)
+    # tonight's run: CASE really 10 % slower; OTHER caught by a disturbed host (+60 %)
+    _write_run(store, "20260102T000000Z-000002", {CASE: 66, OTHER: 144}, seed=2)
+    _write_run(store, "20260102T010000Z-000003", {CASE: 66, OTHER: 90}, seed=3)  # the re-run
+    single = run_gate(store.root, "20260101T000000Z-000001", "previous")
+    assert {c.case_id: c.verdict for c in single.cases} == {CASE: "regression", OTHER: "regression"}
+    result = run_gate(store.root, "20260101T000000Z-000001", "previous", confirm="latest")
+    latency = {c.case_id: c.metrics[0] for c in result.cases}
+    assert latency[CASE].verdict == "regression"
+    assert "repeated in 20260102T010000Z-000003" in latency[CASE].reason
+    assert latency[OTHER].verdict == "inconclusive"
+    assert "not repeated in 20260102T010000Z-000003 (pass" in latency[OTHER].reason
+    assert result.confirmed_by == "20260102T010000Z-000003"
+
+
+def test_confirm_with_the_candidate_itself_is_bad_input(
+    store: ResultStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60}, seed=1)
+    _write_run(store, "20260102T000000Z-000002", {CASE: 66}, seed=2)
+    code = _gate(store, "--baseline", "previous", "--candidate", "latest", "--confirm", "latest")
+    assert code == 2
+    assert "--confirm latest: names the same run as --candidate" in capsys.readouterr().err
+    markdown = store.root.parent / "gate.md"
+    _write_run(store, "20260103T000000Z-000003", {CASE: 66}, seed=3)
+    code = _gate(
+        store,
+        "--baseline",
+        "20260101T000000Z-000001",
+        "--candidate",
+        "previous",
+        "--confirm",
+        "latest",
+        "--markdown",
+        str(markdown),
+    )
+    assert code == 1
+    assert "regressions confirmed by re-run **20260103T000000Z-000003**" in markdown.read_text()
+
+
 def test_noise_straddling_the_allowance_is_inconclusive(store: ResultStore) -> None:
     _write_run(store, "20260101T000000Z-000001", {CASE: 60}, seed=1, noise=0.8)
     _write_run(

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchsuite.gate.decide import INCONCLUSIVE, PASS, REGRESSION, GateResult, compare
+from benchsuite.errors import UsageError
+from benchsuite.gate.decide import (
+    INCONCLUSIVE,
+    PASS,
+    REGRESSION,
+    GateResult,
+    compare,
+    confirm_regressions,
+)
 from benchsuite.gate.rules import Rules, load_rules
 from benchsuite.gate.select import resolve
 from benchsuite.gate.trend import detect_shift
@@ -67,12 +75,25 @@ def run_gate(
     rules_path: Path | None = None,
     trend_window: int = 30,
     strict: bool = False,
+    confirm: str | None = None,
 ) -> GateResult:
+    """Gate ``candidate`` against ``baseline``; with ``confirm`` (a re-run of the candidate's
+    code), a regression must repeat there too, else it is ``inconclusive``."""
     store = ResultStore(results, strict=strict)
     rules = load_rules(rules_path)
     cand = resolve(candidate, store)
     hardware = set(cand.rows["env_hardware_id"].dropna().astype(str))
-    base = resolve(baseline, store, hardware_id=next(iter(hardware), None), exclude=cand.run_ids)
+    again = resolve(confirm, store) if confirm is not None else None
+    excluded = cand.run_ids + (again.run_ids if again is not None else ())
+    base = resolve(baseline, store, hardware_id=next(iter(hardware), None), exclude=excluded)
+    if again is not None and set(again.run_ids) & set(cand.run_ids):
+        raise UsageError(
+            f"--confirm {confirm}: names the same run as --candidate {candidate}; "
+            "confirm with a re-run of the same code, e.g. --candidate previous --confirm latest"
+        )
     result = compare(base, cand, rules)
+    if again is not None:
+        label = again.run_ids[0] if len(again.run_ids) == 1 else again.label
+        result = confirm_regressions(result, compare(base, again, rules), label)
     result.trends = _trends(store, result, cand.run_ids, hardware, rules, trend_window)
     return result

@@ -19,7 +19,7 @@ or too few samples are ``inconclusive`` with the reason: never a silent pass or 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -69,6 +69,7 @@ class GateResult:
     cases: list[CaseVerdict]
     unmatched: list[str]
     trends: list[dict[str, Any]] = field(default_factory=list)
+    confirmed_by: str | None = None  # the re-run a regression had to repeat in (--confirm)
 
     def count(self, verdict: str) -> int:
         return sum(1 for case in self.cases if case.verdict == verdict)
@@ -294,3 +295,29 @@ def compare(baseline: Side, candidate: Side, rules: Rules) -> GateResult:
     ]
     unmatched += [f"skipped on both sides: {key[0]} ({cand_rows[key]['error']})" for key in skipped]
     return GateResult(baseline.label, candidate.label, rules.source, cases, unmatched)
+
+
+def confirm_regressions(result: GateResult, again: GateResult, label: str) -> GateResult:
+    """Keep a regression only where the re-run (``again``, the same baseline against a second
+    candidate run of the same code) regresses on the same case and metric too; elsewhere it
+    becomes ``inconclusive`` with both figures. On a shared machine a whole run is sometimes
+    disturbed (20-70 % slower on this project's CI VM, in about 3 % of runs); a regression of
+    the code repeats in the re-run, a disturbance rarely does."""
+    repeated = {(m.case_id, m.metric): m for case in again.cases for m in case.metrics}
+    for case in result.cases:
+        for index, metric in enumerate(case.metrics):
+            if metric.verdict != REGRESSION:
+                continue
+            other = repeated.get((metric.case_id, metric.metric))
+            if other is not None and other.verdict == REGRESSION:
+                reason = f"{metric.reason}; repeated in {label}: {other.reason}"
+                case.metrics[index] = replace(metric, reason=reason)
+                continue
+            seen = f"{other.verdict}, {other.reason}" if other else "the case is missing there"
+            reason = (
+                f"{metric.reason}; not repeated in {label} ({seen}): "
+                "a disturbed run or a flaky case"
+            )
+            case.metrics[index] = replace(metric, verdict=INCONCLUSIVE, reason=reason)
+    result.confirmed_by = label
+    return result

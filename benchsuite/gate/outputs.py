@@ -20,7 +20,12 @@ def to_markdown(result: GateResult) -> str:
         f"## benchsuite gate: {_ICON[result.verdict]}",
         "",
         f"Candidate **{_escape(result.candidate)}** against baseline **{_escape(result.baseline)}**"
-        f" ({_escape(result.rules_source)}): {result.count(REGRESSION)} regression(s), "
+        + (
+            f", regressions confirmed by re-run **{_escape(result.confirmed_by)}**"
+            if result.confirmed_by
+            else ""
+        )
+        + f" ({_escape(result.rules_source)}): {result.count(REGRESSION)} regression(s), "
         f"{result.count(INCONCLUSIVE)} inconclusive, {result.count(PASS)} pass.",
         "",
         "| case | metric | verdict | why |",
@@ -94,6 +99,7 @@ def to_json(result: GateResult) -> str:
         "verdict": result.verdict,
         "baseline": result.baseline,
         "candidate": result.candidate,
+        "confirmed_by": result.confirmed_by,
         "rules": result.rules_source,
         "counts": {v: result.count(v) for v in (PASS, REGRESSION, INCONCLUSIVE)},
         "cases": [
