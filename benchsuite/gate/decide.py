@@ -301,8 +301,8 @@ def confirm_regressions(result: GateResult, again: GateResult, label: str) -> Ga
     """Keep a regression only where the re-run (``again``, the same baseline against a second
     candidate run of the same code) regresses on the same case and metric too; elsewhere it
     becomes ``inconclusive`` with both figures. On a shared machine a whole run is sometimes
-    disturbed (20-70 % slower on this project's CI VM, in about 3 % of runs); a regression of
-    the code repeats in the re-run, a disturbance rarely does."""
+    disturbed (5-70 % slower on this project's CI VM, in 3-4 % of runs); a regression of the
+    code repeats in the re-run, a disturbance rarely does."""
     repeated = {(m.case_id, m.metric): m for case in again.cases for m in case.metrics}
     for case in result.cases:
         for index, metric in enumerate(case.metrics):
