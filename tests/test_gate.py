@@ -122,6 +122,16 @@ def test_a_regression_must_repeat_in_the_confirming_re_run(store: ResultStore) -
     assert latency[OTHER].verdict == "inconclusive"
     assert "not repeated in 20260102T010000Z-000003 (pass" in latency[OTHER].reason
     assert result.confirmed_by == "20260102T010000Z-000003"
+    # a noisy re-run whose best estimate is still beyond the allowance confirms (its interval
+    # straddles it: alone it would be inconclusive); one within the allowance does not
+    _write_run(store, "20260102T020000Z-000004", {CASE: 64, OTHER: 90}, seed=4, noise=0.8)
+    result = run_gate(
+        store.root, "20260101T000000Z-000001", "20260102T000000Z-000002", confirm="latest"
+    )
+    latency = {c.case_id: c.metrics[0] for c in result.cases}
+    assert latency[CASE].verdict == "regression"
+    assert "within noise" in latency[CASE].reason  # what the re-run said, kept in the reason
+    assert latency[OTHER].verdict == "inconclusive"
 
 
 def test_confirm_with_the_candidate_itself_is_bad_input(
