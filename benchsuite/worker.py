@@ -10,6 +10,7 @@ the process boundary.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import multiprocessing
 import os
@@ -71,11 +72,18 @@ def _child(
         module = import_workload_file(Path(origin[0]))
         workload = getattr(module, origin[1])()
         measurement = measure(case, workload, choose_meter(case.device, meter).meter, config)
-        conn.send(("ok", measurement))
+        _reply(conn, ("ok", measurement))
     except BaseException as error:  # everything a case can raise becomes its row's error
-        conn.send(("error", f"{type(error).__name__}: {error}"))
+        _reply(conn, ("error", f"{type(error).__name__}: {error}"))
     finally:
         conn.close()
+
+
+def _reply(conn: Connection, message: tuple[str, Any]) -> None:
+    """Send the result; if the parent has gone (Ctrl-C closed its end first), say nothing: a
+    traceback from a worker nobody waits for is noise on the user's terminal."""
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        conn.send(message)
 
 
 def _death(exitcode: int | None) -> str:
