@@ -25,9 +25,14 @@ WINDOW_RESOLUTION_FACTOR = 100  # a window lasts at least 100 meter update perio
 MAX_PLAUSIBLE_POWER_W = 5_000.0  # a reading above this for one case's domains is broken
 
 
+def resolution_window_s(resolution_s: float) -> float:
+    """What a meter's resolution needs of a window: 100 update periods."""
+    return WINDOW_RESOLUTION_FACTOR * resolution_s
+
+
 def min_window_s(resolution_s: float) -> float:
     """The shortest valid window for a meter: 100 update periods, and never under 1 s."""
-    return max(MIN_WINDOW_S, WINDOW_RESOLUTION_FACTOR * resolution_s)
+    return max(MIN_WINDOW_S, resolution_window_s(resolution_s))
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,7 @@ def read_idle(meter: Meter, idle_s: float) -> EnergyReading:
     """An idle window of ``idle_s``, read again for longer when the meter's resolution needs it
     (100 update periods; the first reading tells the meter's resolution)."""
     idle = _idle_reading(meter, idle_s)
-    needed_s = WINDOW_RESOLUTION_FACTOR * idle.resolution_s
+    needed_s = resolution_window_s(idle.resolution_s)
     if idle.duration_s < needed_s:
         idle = _idle_reading(meter, needed_s)
     return idle
@@ -145,8 +150,7 @@ def measure_energy(
     """Run the idle window and ``config.windows`` busy windows of back-to-back calls."""
     idle = read_idle(meter, config.idle_s)
     idle_power_w = idle.average_power_w
-    # as long as configured, and at least 100 update periods of the meter
-    window_s = max(config.window_s, WINDOW_RESOLUTION_FACTOR * idle.resolution_s)
+    window_s = max(config.window_s, resolution_window_s(idle.resolution_s))
     window_ns = int(window_s * 1e9)
     windows = []
     for index in range(config.windows):

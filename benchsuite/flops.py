@@ -15,18 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
+
+from benchsuite.variants.base import mha_fastpath_disabled
 
 
 def count_flops(call: Callable[[], object]) -> int:
     """FLOPs of ``call()``, with the fused Transformer fast path and attention kernels off."""
-    was_enabled = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-            call()
-    finally:
-        torch.backends.mha.set_fastpath_enabled(was_enabled)
+    with (
+        mha_fastpath_disabled(),
+        sdpa_kernel(SDPBackend.MATH),
+        FlopCounterMode(display=False) as counter,
+    ):
+        call()
     return int(counter.get_total_flops())

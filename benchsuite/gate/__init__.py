@@ -84,13 +84,13 @@ def run_gate(
     cand = resolve(candidate, store)
     hardware = set(cand.rows["env_hardware_id"].dropna().astype(str))
     again = resolve(confirm, store) if confirm is not None else None
-    excluded = cand.run_ids + (again.run_ids if again is not None else ())
-    base = resolve(baseline, store, hardware_id=next(iter(hardware), None), exclude=excluded)
     if again is not None and set(again.run_ids) & set(cand.run_ids):
         raise UsageError(
             f"--confirm {confirm}: names the same run as --candidate {candidate}; "
             "confirm with a re-run of the same code, e.g. --candidate previous --confirm latest"
         )
+    excluded = cand.run_ids + (again.run_ids if again is not None else ())
+    base = resolve(baseline, store, hardware_id=next(iter(hardware), None), exclude=excluded)
     result = compare(base, cand, rules)
     if again is not None:
         label = again.run_ids[0] if len(again.run_ids) == 1 else again.label

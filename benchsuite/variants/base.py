@@ -43,10 +43,19 @@ class PreparedModel:
                 device_type = torch.device(self.device).type
                 stack.enter_context(torch.autocast(device_type, dtype=self.autocast_dtype))
             if not self.mha_fastpath:
-                was_enabled = torch.backends.mha.get_fastpath_enabled()
-                torch.backends.mha.set_fastpath_enabled(False)
-                stack.callback(torch.backends.mha.set_fastpath_enabled, was_enabled)
+                stack.enter_context(mha_fastpath_disabled())
             yield
+
+
+@contextlib.contextmanager
+def mha_fastpath_disabled() -> Iterator[None]:
+    """PyTorch's fused Transformer/attention fast path off, restored on exit."""
+    was_enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(was_enabled)
 
 
 Transform = Callable[[nn.Module, str, Workload], PreparedModel]
