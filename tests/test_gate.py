@@ -214,6 +214,11 @@ def test_selectors(store: ResultStore, tmp_path: Path) -> None:
         _write_run(store, f"2026010{day}T000000Z-00000{day}", {CASE: 60 + day * 0.01}, seed=day)
     rolling = run_gate(store.root, "rolling:3", "latest")
     assert rolling.baseline == "rolling:3 (3 runs)"
+    # the history before the candidate, never runs after it
+    older = run_gate(store.root, "rolling:3", "20260103T000000Z-000003")
+    assert older.baseline == "rolling:3 (2 runs)"
+    with pytest.raises(UsageError, match="no run on hardware hw1 before the candidate"):
+        run_gate(store.root, "rolling:3", "20260101T000000Z-000001")
     assert (
         run_gate(store.root, "20260101T000000Z-000001", "latest").baseline
         == "20260101T000000Z-000001"

@@ -89,8 +89,12 @@ def run_gate(
             f"--confirm {confirm}: names the same run as --candidate {candidate}; "
             "confirm with a re-run of the same code, e.g. --candidate previous --confirm latest"
         )
-    excluded = cand.run_ids + (again.run_ids if again is not None else ())
-    base = resolve(baseline, store, hardware_id=next(iter(hardware), None), exclude=excluded)
+    base = resolve(
+        baseline,
+        store,
+        hardware_id=next(iter(hardware), None),
+        before=min(cand.run_ids, default=None),
+    )
     result = compare(base, cand, rules)
     if again is not None:
         label = again.run_ids[0] if len(again.run_ids) == 1 else again.label

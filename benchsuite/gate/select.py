@@ -1,7 +1,7 @@
 """Selectors: which runs a side of the gate is made of.
 
-``RUN_ID``, ``latest``, ``previous``, ``rolling:N`` (the last N runs on the candidate's hardware,
-candidate excluded), or the path of a pinned baseline: a run folder (``results/<run_id>``, with
+``RUN_ID``, ``latest``, ``previous``, ``rolling:N`` (the last N runs on the candidate's hardware
+before the candidate), or the path of a pinned baseline: a run folder (``results/<run_id>``, with
 its raw samples) or a Parquet file of case rows (medians only) that a team commits.
 """
 
@@ -67,9 +67,13 @@ def _pinned(path: Path) -> Side:
 
 
 def resolve(
-    selector: str, store: ResultStore, hardware_id: str | None = None, exclude: tuple[str, ...] = ()
+    selector: str,
+    store: ResultStore,
+    hardware_id: str | None = None,
+    before: str | None = None,
 ) -> Side:
-    """The side ``selector`` names, from ``store`` (``hardware_id`` scopes ``rolling:N``)."""
+    """The side ``selector`` names, from ``store`` (``hardware_id`` and ``before``, the
+    candidate's first run id, scope ``rolling:N`` to the history the candidate follows)."""
     runs = store.run_ids()
     if selector in ("latest", "previous"):
         needed = 1 if selector == "latest" else 2
@@ -85,7 +89,7 @@ def resolve(
             raise UsageError(
                 f"{selector}: expected rolling:N with N a positive integer, e.g. rolling:7"
             )
-        candidates = [r for r in runs if r not in exclude]
+        candidates = [r for r in runs if before is None or r < before]
         if hardware_id is not None:
             hardware = store.read_cases(candidates, columns=["run_id", "env_hardware_id"])
             same = set(hardware[hardware["env_hardware_id"] == hardware_id]["run_id"])
@@ -93,7 +97,8 @@ def resolve(
         chosen = candidates[-int(count) :]
         if not chosen:
             raise UsageError(
-                f"{selector}: no earlier run on hardware {hardware_id} in {store.root}"
+                f"{selector}: no run on hardware {hardware_id} before the candidate in "
+                f"{store.root}; gate against a run id or a pinned baseline instead"
             )
         return _side_from_store(store, chosen, f"{selector} ({len(chosen)} runs)")
     if selector in runs:
