@@ -241,12 +241,17 @@ def main() -> None:
     )
     parser.add_argument("--pb-runs", type=int, default=21, help="pytest-benchmark A runs")
     parser.add_argument("--pb-slowed", type=int, default=20, help="pytest-benchmark slowed runs")
+    parser.add_argument(
+        "--keep", type=Path, help="keep the benchsuite results here (default: a temporary folder)"
+    )
     args = parser.parse_args()
+    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+        parser.error(f"--keep {args.keep}: the folder is not empty; name a new one")
     base_ns = base_call_ns()
     print(f"unslowed median call: {base_ns / 1000:.2f} µs", flush=True)
     env = {**os.environ, "BENCH_BASE_NS": str(base_ns), "BENCH_SLOWDOWN": "0"}
     with tempfile.TemporaryDirectory() as scratch:
-        results = Path(scratch) / "results"
+        results = args.keep or Path(scratch) / "results"
         order = schedule(args.aa_runs, args.slowed_pairs)
         started = time.monotonic()
         runs = []
@@ -257,6 +262,9 @@ def main() -> None:
                     f"  {index + 1}/{len(order)} runs, {time.monotonic() - started:.0f} s",
                     flush=True,
                 )
+        if args.keep:  # which run was slowed by how much, for a later look at the samples
+            lines = [f"{run}\t{slowdown}" for slowdown, run in runs]
+            (results / "bench_gate_runs.tsv").write_text("\n".join(lines) + "\n")
         gate_figures(results, runs)
         pytest_benchmark_figures(Path(scratch) / "pb", env, args.pb_runs, args.pb_slowed)
 

@@ -236,6 +236,25 @@ def test_selectors(store: ResultStore, tmp_path: Path) -> None:
         run_gate(tmp_path / "empty", "previous", "latest")
 
 
+def test_rolling_baseline_leaves_out_disturbed_runs(store: ResultStore) -> None:
+    # two of five baseline runs were slowed by a busy machine; pooled, they would pull the
+    # baseline's median up and hide the candidate's +6 %
+    for day, median_us in enumerate([60, 90, 90, 60, 60], start=1):
+        _write_run(store, f"2026010{day}T000000Z-00000{day}", {CASE: median_us}, seed=day)
+    _write_run(store, "20260106T000000Z-000006", {CASE: 63.6}, seed=6)
+    latency = run_gate(store.root, "rolling:5", "latest").cases[0].metrics[0]
+    assert latency.verdict == "regression"
+    assert "baseline: 2 of 5 runs left out as disturbed, off the 3 that agree" in latency.reason
+    assert "20260102T000000Z-000002 +50 %" in latency.reason
+    # runs that disagree among themselves leave no reference: inconclusive, never a pass
+    for day, median_us in enumerate([60, 70, 80], start=7):
+        _write_run(store, f"202601{day:02d}T000000Z-0000{day:02d}", {CASE: median_us}, seed=day)
+    _write_run(store, "20260111T000000Z-000011", {CASE: 63.6}, seed=11)
+    latency = run_gate(store.root, "rolling:3", "latest").cases[0].metrics[0]
+    assert latency.verdict == "inconclusive", latency.reason
+    assert "baseline runs disagree among themselves (no two of the 3" in latency.reason
+
+
 def test_rules_parsing_and_overrides(tmp_path: Path) -> None:
     rules = parse_rules(
         '[metrics.latency_p50_ms]\ndirection = "lower"\nmax_increase = 0.02\n'

@@ -16,34 +16,43 @@ import pandas as pd
 from benchsuite.errors import UsageError
 from benchsuite.store import CASES_DIR, ResultStore
 
+RunSamples = dict[str, np.ndarray]
+"""One case's raw values on one side, per run id (oldest first)."""
+
 
 @dataclass
 class Side:
-    """One side of a comparison: its case rows and, per case id, raw latency samples (ns) and
-    per-window energy per sample (J)."""
+    """One side of a comparison: its case rows and, per case id and run, raw latency samples
+    (ns) and per-window energy per sample (J)."""
 
     label: str
     rows: pd.DataFrame
-    latency_ns: dict[str, np.ndarray] = field(default_factory=dict)
-    energy_per_sample_j: dict[str, np.ndarray] = field(default_factory=dict)
+    latency_ns: dict[str, RunSamples] = field(default_factory=dict)
+    energy_per_sample_j: dict[str, RunSamples] = field(default_factory=dict)
     run_ids: tuple[str, ...] = ()
 
 
-def _pooled(frame: pd.DataFrame, value: str) -> dict[str, np.ndarray]:
-    return {
-        str(case): group[value].to_numpy(dtype=float) for case, group in frame.groupby("case_id")
-    }
+def _per_run(frame: pd.DataFrame, value: str) -> dict[str, RunSamples]:
+    found: dict[str, RunSamples] = {}
+    for (case, run), group in frame.groupby(["case_id", "run_id"], sort=True):
+        found.setdefault(str(case), {})[str(run)] = group[value].to_numpy(dtype=float)
+    return found
 
 
 def _side_from_store(store: ResultStore, run_ids: list[str], label: str) -> Side:
     rows = store.read_cases(run_ids)
     samples = store.read_samples(run_ids)
-    samples = samples[samples["phase"] == "sample"]
+    samples = samples[samples["phase"] == "sample"].sort_values(["run_id", "case_id", "index"])
     energy = store.read_energy(run_ids)
     energy = energy[(energy["window"] >= 0) & (energy["samples"] > 0)].copy()
     energy["per_sample"] = energy["energy_j"] / energy["samples"]
+    energy = energy.sort_values(["run_id", "case_id", "window"])
     return Side(
-        label, rows, _pooled(samples, "latency_ns"), _pooled(energy, "per_sample"), tuple(run_ids)
+        label,
+        rows,
+        _per_run(samples, "latency_ns"),
+        _per_run(energy, "per_sample"),
+        tuple(run_ids),
     )
 
 
