@@ -2,28 +2,27 @@
 
 On this machine, for one real case (the digits CNN, batch 1, one thread, about 70 µs a call):
 
-* benchsuite: separate ``benchsuite run`` processes: N unchanged (A) runs with pairs of slowed
-  runs spread among them (a real 10 % or 5 % slowdown: a busy wait after each call; the second
-  run of a pair is the first's re-run). Each A run is gated against the A runs before it (A/A:
-  every regression is a false alarm) and each first slowed run likewise (a miss is a regression
-  not caught), with the gate's default rule (latency p50 at most +5 %), for two baselines (the
-  A run just before; ``rolling:7``, the seven A runs just before), each without and with
-  ``--confirm`` (the next run of the same code as the re-run, as the example nightly workflow
-  re-runs the suite when the gate fails).
+* benchsuite: separate ``benchsuite run`` processes: N unchanged (A) runs with groups of three
+  slowed runs spread among them (a real 10 % or 5 % slowdown: a busy wait after each call; the
+  second and third runs of a group are the first's re-runs). Each A run is gated against the A
+  runs before it (A/A: every regression is a false alarm) and each group's first run likewise
+  (a miss is a regression not caught), with the gate's default rule (latency p50 at most +5 %),
+  for two baselines (the A run just before; ``rolling:7``, the seven A runs just before), each
+  with 0, 1 and 2 re-runs as ``--confirm`` (the next runs of the same code, back to back: the
+  example nightly workflow re-runs the suite twice when the gate fails).
 * pytest-benchmark: M ``pytest --benchmark-autosave`` A runs, each with ``--benchmark-compare
   --benchmark-compare-fail=median:5%`` against the run before, and slowed runs spread among them,
   each compared with the A run before it.
 
 Targets (issue 7): at most 1 % false alarms; at least 95 % of the 10 % slowdowns caught. About
-25 minutes with the defaults; run it on an otherwise idle machine.
-Usage: python benchmarks/bench_gate.py [--aa-runs 151] [--slowed-pairs 40] [--pb-runs 21]
+35 minutes with the defaults; run it on an otherwise idle machine.
+Usage: python benchmarks/bench_gate.py [--aa-runs 121] [--slowed-groups 40] [--pb-runs 21]
        [--pb-slowed 20]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import statistics
 import subprocess
@@ -86,15 +85,15 @@ def bench_run(results: Path, env: dict[str, str]) -> str:
 
 
 def latency_verdict(
-    results: Path, baseline: list[str], candidate: str, confirm: str | None = None
+    results: Path, baseline: list[str], candidate: str, reruns: list[str]
 ) -> MetricVerdict:
     """The gate's latency verdict, in a view of ``results`` that holds only the runs named
     (so ``rolling:N`` is exactly ``baseline``, whatever else the benchmark ran in between)."""
     with tempfile.TemporaryDirectory() as view:
-        for run in (*baseline, candidate, *([confirm] if confirm else [])):
+        for run in (*baseline, candidate, *reruns):
             (Path(view) / run).symlink_to(results / run)
         selector = baseline[0] if len(baseline) == 1 else f"rolling:{len(baseline)}"
-        result = run_gate(Path(view), selector, candidate, trend_window=0, confirm=confirm)
+        result = run_gate(Path(view), selector, candidate, trend_window=0, confirm=reruns)
     (case,) = result.cases
     return next(m for m in case.metrics if m.metric == "latency_p50_ms")
 
@@ -124,27 +123,27 @@ def pytest_run(folder: Path, env: dict[str, str], compare: str | None, save: boo
     return done.returncode == 1 and "Performance has regressed" in done.stdout + done.stderr
 
 
-def schedule(unchanged_runs: int, slowed_pairs: int) -> list[float]:
-    """The order of runs: ``0.0`` is an unchanged (A) run; each slowed pair (a candidate and its
-    re-run, 10 % and 5 % alternately) follows an A run, spread evenly through the A runs, so a
+def schedule(unchanged_runs: int, slowed_groups: int, group_size: int = 3) -> list[float]:
+    """The order of runs: ``0.0`` is an unchanged (A) run; each slowed group (a candidate and its
+    re-runs, 10 % and 5 % alternately) follows an A run, spread evenly through the A runs, so a
     slowed run is gated against the A runs just before it, as an A run is. Gating slowed runs
     made after all the A runs against ever older A runs measured the VM's drift (its speed moves
     in ±5-6 % steps over minutes), not the gate."""
     after = {
-        round((pair + 1) * unchanged_runs / (slowed_pairs + 1)): pair
-        for pair in range(slowed_pairs)
+        round((group + 1) * unchanged_runs / (slowed_groups + 1)): group
+        for group in range(slowed_groups)
     }
     order: list[float] = []
     for index in range(unchanged_runs):
         order.append(0.0)
         if index in after:
-            slowdown = SLOWDOWNS[after[index] % len(SLOWDOWNS)]
-            order += [slowdown, slowdown]
+            order += [SLOWDOWNS[after[index] % len(SLOWDOWNS)]] * group_size
     return order
 
 
 SLOWDOWNS = (0.10, 0.05)
 ROLLING = 7
+RERUNS = (0, 1, 2)
 
 
 def rate(hits: int, total: int) -> str:
@@ -153,7 +152,8 @@ def rate(hits: int, total: int) -> str:
 
 def gate_figures(results: Path, runs: list[tuple[float, str]]) -> None:
     """Every gating the runs allow, for a one-run baseline (the A run just before) and for
-    ``rolling:7`` (the seven A runs just before), each without and with ``--confirm``."""
+    ``rolling:7`` (the seven A runs just before), each with 0, 1 and 2 re-runs (``--confirm``):
+    an A run's re-runs are the next A runs; a slowed run's are the rest of its group."""
     unchanged = [run for slowdown, run in runs if slowdown == 0.0]
     baselines: dict[str, list[str]] = {}  # candidate -> the A runs before it, oldest first
     seen: list[str] = []
@@ -161,25 +161,28 @@ def gate_figures(results: Path, runs: list[tuple[float, str]]) -> None:
         baselines[run] = list(seen)
         if slowdown == 0.0:
             seen.append(run)
-    rerun = {}  # candidate -> the re-run of the same code after it
-    for first, second in itertools.pairwise(unchanged):
-        rerun[first] = second
-    for (slow_a, first), (slow_b, second) in itertools.pairwise(runs):
-        if slow_a and slow_a == slow_b and first not in rerun and second not in rerun.values():
-            rerun[first] = second
+    followers: dict[str, list[str]] = {}  # candidate -> later runs of the same code, in order
+    for index, run in enumerate(unchanged):
+        followers[run] = unchanged[index + 1 : index + 1 + max(RERUNS)]
+    group: list[str] = []
+    for index, (slowdown, run) in enumerate(runs):
+        if slowdown and (index == 0 or runs[index - 1][0] != slowdown):
+            group = [r for s, r in runs[index : index + 1 + max(RERUNS)] if s == slowdown]
+            followers[run] = group[1:]
     for label, depth in (("one-run baseline", 1), (f"rolling:{ROLLING} baseline", ROLLING)):
         print(f"benchsuite, {label}:", flush=True)
-        for confirm in (False, True):
-            kind = "with --confirm" if confirm else "one run"
-            cands = [
-                run
-                for run in unchanged
-                if len(baselines[run]) >= depth and (not confirm or run in rerun)
-            ]
-            verdicts = [
-                latency_verdict(results, baselines[c][-depth:], c, rerun[c] if confirm else None)
-                for c in cands
-            ]
+        for reruns in RERUNS:
+            kind = f"--confirm x{reruns}" if reruns else "one run"
+
+            def usable(run: str, reruns: int = reruns, depth: int = depth) -> bool:
+                return len(baselines[run]) >= depth and len(followers.get(run, [])) >= reruns
+
+            def verdict(run: str, reruns: int = reruns, depth: int = depth) -> MetricVerdict:
+                return latency_verdict(
+                    results, baselines[run][-depth:], run, followers[run][:reruns]
+                )
+
+            verdicts = [verdict(run) for run in unchanged if usable(run)]
             alarms = [v for v in verdicts if v.verdict == "regression"]
             changes = [abs(v.change or 0.0) * 100 for v in verdicts]
             print(
@@ -190,15 +193,15 @@ def gate_figures(results: Path, runs: list[tuple[float, str]]) -> None:
             for alarm in alarms:
                 print(f"    alarm: {alarm.reason}", flush=True)
             for slowdown in SLOWDOWNS:
-                slowed = [
-                    run for s, run in runs if s == slowdown and run in rerun and baselines[run]
+                firsts = [
+                    run
+                    for index, (s, run) in enumerate(runs)
+                    if s == slowdown and runs[index - 1][0] != slowdown and usable(run)
                 ]
-                verdicts = [
-                    latency_verdict(
-                        results, baselines[c][-depth:], c, rerun[c] if confirm else None
-                    )
-                    for c in slowed
-                ]
+                verdicts = [verdict(run) for run in firsts]
+                if not verdicts:
+                    print(f"  {slowdown:.0%} slowdown {kind}: no group to gate", flush=True)
+                    continue
                 caught = sum(v.verdict == "regression" for v in verdicts)
                 measured = statistics.median((v.change or 0.0) * 100 for v in verdicts)
                 print(
@@ -215,7 +218,7 @@ def pytest_benchmark_figures(storage: Path, env: dict[str, str], runs: int, slow
     before; ``slowed`` slowed runs, each compared with the A run before it (not saved)."""
     alarms, caught = 0, dict.fromkeys(SLOWDOWNS, 0)
     tried = dict.fromkeys(SLOWDOWNS, 0)
-    for slowdown in schedule(runs, slowed // 2):
+    for slowdown in schedule(runs, slowed, group_size=1):
         if slowdown == 0.0:
             first = not storage.exists()
             alarms += pytest_run(storage, env, None if first else "", save=True)
@@ -235,9 +238,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--aa-runs", type=int, default=151, help="unchanged (A) runs")
+    parser.add_argument("--aa-runs", type=int, default=121, help="unchanged (A) runs")
     parser.add_argument(
-        "--slowed-pairs", type=int, default=40, help="slowed runs and their re-runs, 10 %% and 5 %%"
+        "--slowed-groups",
+        type=int,
+        default=40,
+        help="slowed runs, each with two re-runs, 10 %% and 5 %% alternately",
     )
     parser.add_argument("--pb-runs", type=int, default=21, help="pytest-benchmark A runs")
     parser.add_argument("--pb-slowed", type=int, default=20, help="pytest-benchmark slowed runs")
@@ -252,7 +258,7 @@ def main() -> None:
     env = {**os.environ, "BENCH_BASE_NS": str(base_ns), "BENCH_SLOWDOWN": "0"}
     with tempfile.TemporaryDirectory() as scratch:
         results = args.keep or Path(scratch) / "results"
-        order = schedule(args.aa_runs, args.slowed_pairs)
+        order = schedule(args.aa_runs, args.slowed_groups)
         started = time.monotonic()
         runs = []
         for index, slowdown in enumerate(order):

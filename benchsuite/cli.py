@@ -381,14 +381,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline",
         required=True,
         metavar="SEL",
-        help="run id, latest, previous, rolling:N, or a pinned run folder / Parquet file",
+        help="run id, latest, previous, latest~N, rolling:N, or a pinned run folder / Parquet file",
     )
     gate.add_argument("--candidate", default="latest", metavar="SEL", help="default: latest")
     gate.add_argument(
         "--confirm",
         metavar="SEL",
+        action="append",
         help="a re-run of the candidate's code: a regression must repeat there, else it is "
-        "inconclusive (a disturbed run); e.g. --candidate previous --confirm latest",
+        "inconclusive (a disturbed run); repeatable (it must repeat in every re-run); e.g. "
+        "--candidate latest~2 --confirm latest~1 --confirm latest",
     )
     gate.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, metavar="DIR")
     gate.add_argument("--rules", type=Path, metavar="FILE", help="rules TOML (default: bundled)")

@@ -35,12 +35,17 @@ def _write_run(
     energy_scale: float = 1.0,
     rss: int = 100_000_000,
     noise: float = 0.02,
+    busy_from: int | None = None,
 ) -> None:
+    """One stored run; ``busy_from``: calls from this index on are 1.5x slower (a busy machine
+    from then on)."""
     rng = np.random.default_rng(seed)
     writer = store.start_run("s", run_id=run_id)
     for case_id, median_us in latency_us.items():
         case = Case.from_id(case_id)
         samples = rng.lognormal(np.log(median_us * 1000), noise, 3000).astype(np.int64)
+        if busy_from is not None:
+            samples[busy_from:] = samples[busy_from:] * 3 // 2
         row = {
             "case_id": case_id,
             "workload": case.workload,
@@ -167,6 +172,21 @@ def test_noise_straddling_the_allowance_is_inconclusive(store: ResultStore) -> N
     (case,) = run_gate(store.root, "previous", "latest").cases
     assert case.metrics[0].verdict == "inconclusive"
     assert "within noise" in case.metrics[0].reason
+
+
+def test_a_run_slowed_partway_is_inconclusive_not_a_regression(store: ResultStore) -> None:
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60}, seed=1)
+    # the machine got busy after the first 400 of 3000 calls: the median is +50 %, but the
+    # run's best sixteenth is as fast as the baseline, which slower code could not be
+    _write_run(store, "20260102T000000Z-000002", {CASE: 60}, seed=2, busy_from=400)
+    (case,) = run_gate(store.root, "previous", "latest").cases
+    latency = case.metrics[0]
+    assert latency.verdict == "inconclusive" and not latency.point_beyond
+    assert "the run was slowed partway" in latency.reason
+    # slower code is slower throughout: a regression
+    _write_run(store, "20260103T000000Z-000003", {CASE: 60}, seed=3, busy_from=0)
+    latency = run_gate(store.root, "20260101T000000Z-000001", "latest").cases[0].metrics[0]
+    assert latency.verdict == "regression"
 
 
 def test_estimated_energy_is_inconclusive_and_measured_energy_is_gated(store: ResultStore) -> None:

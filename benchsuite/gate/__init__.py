@@ -5,6 +5,7 @@ See docs/gate.md. ``run_gate`` is what ``benchsuite gate`` calls.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from benchsuite.errors import UsageError
@@ -75,20 +76,24 @@ def run_gate(
     rules_path: Path | None = None,
     trend_window: int = 30,
     strict: bool = False,
-    confirm: str | None = None,
+    confirm: str | Sequence[str] | None = None,
 ) -> GateResult:
-    """Gate ``candidate`` against ``baseline``; with ``confirm`` (a re-run of the candidate's
-    code), a regression must repeat there too, else it is ``inconclusive``."""
+    """Gate ``candidate`` against ``baseline``; with ``confirm`` (one or more re-runs of the
+    candidate's code), a regression must repeat in every re-run, else it is ``inconclusive``."""
     store = ResultStore(results, strict=strict)
     rules = load_rules(rules_path)
     cand = resolve(candidate, store)
     hardware = set(cand.rows["env_hardware_id"].dropna().astype(str))
-    again = resolve(confirm, store) if confirm is not None else None
-    if again is not None and set(again.run_ids) & set(cand.run_ids):
-        raise UsageError(
-            f"--confirm {confirm}: names the same run as --candidate {candidate}; "
-            "confirm with a re-run of the same code, e.g. --candidate previous --confirm latest"
-        )
+    reruns = [confirm] if isinstance(confirm, str) else list(confirm or [])
+    agains = []
+    for selector in reruns:
+        again = resolve(selector, store)
+        if set(again.run_ids) & set(cand.run_ids):
+            raise UsageError(
+                f"--confirm {selector}: names the same run as --candidate {candidate}; "
+                "confirm with a re-run of the same code, e.g. --candidate previous --confirm latest"
+            )
+        agains.append(again)
     base = resolve(
         baseline,
         store,
@@ -96,7 +101,7 @@ def run_gate(
         before=min(cand.run_ids, default=None),
     )
     result = compare(base, cand, rules)
-    if again is not None:
+    for again in agains:
         label = again.run_ids[0] if len(again.run_ids) == 1 else again.label
         result = confirm_regressions(result, compare(base, again, rules), label)
     result.trends = _trends(store, result, cand.run_ids, hardware, rules, trend_window)

@@ -408,5 +408,5 @@ def confirm_regressions(result: GateResult, again: GateResult, label: str) -> Ga
                 "a disturbed run or a flaky case"
             )
             case.metrics[index] = replace(metric, verdict=INCONCLUSIVE, reason=reason)
-    result.confirmed_by = label
+    result.confirmed_by = f"{result.confirmed_by}, {label}" if result.confirmed_by else label
     return result

@@ -1,6 +1,7 @@
 """Selectors: which runs a side of the gate is made of.
 
-``RUN_ID``, ``latest``, ``previous``, ``rolling:N`` (the last N runs on the candidate's hardware
+``RUN_ID``, ``latest``, ``previous``, ``latest~N`` (the Nth run before the latest: ``previous`` is
+``latest~1``), ``rolling:N`` (the last N runs on the candidate's hardware
 before the candidate), or the path of a pinned baseline: a run folder (``results/<run_id>``, with
 its raw samples) or a Parquet file of case rows (medians only) that a team commits.
 """
@@ -92,6 +93,19 @@ def resolve(
                 f"'{selector}' needs at least {needed}"
             )
         return _side_from_store(store, [runs[-needed]], selector)
+    if selector.startswith("latest~"):
+        back = selector.split("~", 1)[1]
+        if not back.isdigit():
+            raise UsageError(
+                f"{selector}: expected latest~N with N a whole number, e.g. latest~2 "
+                "(the run two before the latest)"
+            )
+        if len(runs) <= int(back):
+            raise UsageError(
+                f"{selector}: the results folder {store.root} has {len(runs)} run(s); "
+                f"'{selector}' needs at least {int(back) + 1}"
+            )
+        return _side_from_store(store, [runs[-1 - int(back)]], selector)
     if selector.startswith("rolling:"):
         count = selector.split(":", 1)[1]
         if not count.isdigit() or int(count) < 1:
@@ -118,5 +132,5 @@ def resolve(
     recent = ", ".join(runs[-3:]) or "none"
     raise UsageError(
         f"{selector}: not a run id in {store.root} (latest: {recent}), nor latest, "
-        "previous, rolling:N or the path of a pinned baseline"
+        "previous, latest~N, rolling:N or the path of a pinned baseline"
     )
