@@ -164,6 +164,36 @@ def test_confirm_with_the_candidate_itself_is_bad_input(
     assert "regressions confirmed by re-run **20260103T000000Z-000003**" in markdown.read_text()
 
 
+def test_two_re_runs_a_regression_must_repeat_in_both(
+    store: ResultStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60, OTHER: 90}, seed=1)
+    # CASE really 10 % slower in all three runs; OTHER disturbed in the first two only
+    _write_run(store, "20260102T000000Z-000002", {CASE: 66, OTHER: 144}, seed=2)
+    _write_run(store, "20260102T010000Z-000003", {CASE: 66, OTHER: 130}, seed=3)
+    _write_run(store, "20260102T020000Z-000004", {CASE: 66, OTHER: 90}, seed=4)
+    markdown = store.root.parent / "gate.md"
+    args = ["--baseline", "20260101T000000Z-000001", "--candidate", "latest~2"]
+    code = _gate(store, *args, "--confirm", "latest~1", "--markdown", str(markdown))
+    assert code == 1  # one re-run: OTHER's two disturbed runs in a row still read as regression
+    code = _gate(
+        store, *args, "--confirm", "latest~1", "--confirm", "latest", "--markdown", str(markdown)
+    )
+    assert code == 1  # CASE repeats in both re-runs
+    text = markdown.read_text()
+    assert "confirmed by re-run **20260102T010000Z-000003, 20260102T020000Z-000004**" in text
+    result = run_gate(
+        store.root, "20260101T000000Z-000001", "latest~2", confirm=["latest~1", "latest"]
+    )
+    verdicts = {c.case_id: c.verdict for c in result.cases}
+    assert verdicts == {CASE: "regression", OTHER: "inconclusive"}
+    capsys.readouterr()
+    assert _gate(store, "--baseline", "previous", "--candidate", "latest~9") == 2
+    assert "'latest~9' needs at least 10" in capsys.readouterr().err
+    assert _gate(store, "--baseline", "previous", "--candidate", "latest~x") == 2
+    assert "expected latest~N" in capsys.readouterr().err
+
+
 def test_noise_straddling_the_allowance_is_inconclusive(store: ResultStore) -> None:
     _write_run(store, "20260101T000000Z-000001", {CASE: 60}, seed=1, noise=0.8)
     _write_run(

@@ -190,12 +190,14 @@ def _sampled(
         f"{worse_high * 100:+.1f} %), allowance {described}{baseline_note}"
     )
     best_block = _best_block_worse(cand, base_median, allowance)
-    slowed_partway = worse_point > limit and best_block is not None and best_block <= limit
-    if slowed_partway:
+    slowed_partway = False
+    if best_block is not None and worse_point > limit and best_block <= limit:
+        slowed_partway = True
         verdict, text = (
             INCONCLUSIVE,
-            f"{text}; but the best sixteenth of the candidate run is {best_block * 100:+.1f} %: "
-            "the run was slowed partway (a busy machine, not the code); re-run",
+            f"{text}; but the best sixteenth of the candidate run is at most "
+            f"{best_block * 100:+.1f} %: the run was slowed partway (a busy machine, not the "
+            "code); re-run",
         )
     elif worse_low > limit:
         verdict = REGRESSION
