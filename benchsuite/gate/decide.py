@@ -392,7 +392,7 @@ def confirm_regressions(result: GateResult, again: GateResult, label: str) -> Ga
     metric, by its best estimate (its interval may straddle: the first run already showed the
     regression with confidence; the re-run only has to rule out a one-run disturbance).
     Elsewhere the regression becomes ``inconclusive`` with both figures. On a shared machine a
-    whole run is sometimes disturbed (5-70 % slower on this project's CI VM, in 3-4 % of runs);
+    whole run is sometimes disturbed (5-140 % slower on this project's CI VM, in 3-14 % of runs);
     a regression of the code repeats in the re-run, a disturbance rarely does."""
     repeated = {(m.case_id, m.metric): m for case in again.cases for m in case.metrics}
     for case in result.cases:
