@@ -164,53 +164,50 @@ def gate_figures(results: Path, runs: list[tuple[float, str]]) -> None:
     followers: dict[str, list[str]] = {}  # candidate -> later runs of the same code, in order
     for index, run in enumerate(unchanged):
         followers[run] = unchanged[index + 1 : index + 1 + max(RERUNS)]
-    group: list[str] = []
+    group_firsts: dict[float, list[str]] = {slowdown: [] for slowdown in SLOWDOWNS}
     for index, (slowdown, run) in enumerate(runs):
         if slowdown and (index == 0 or runs[index - 1][0] != slowdown):
             group = [r for s, r in runs[index : index + 1 + max(RERUNS)] if s == slowdown]
             followers[run] = group[1:]
+            group_firsts[slowdown].append(run)
     for label, depth in (("one-run baseline", 1), (f"rolling:{ROLLING} baseline", ROLLING)):
         print(f"benchsuite, {label}:", flush=True)
         for reruns in RERUNS:
             kind = f"--confirm x{reruns}" if reruns else "one run"
-
-            def usable(run: str, reruns: int = reruns, depth: int = depth) -> bool:
-                return len(baselines[run]) >= depth and len(followers.get(run, [])) >= reruns
-
-            def verdict(run: str, reruns: int = reruns, depth: int = depth) -> MetricVerdict:
-                return latency_verdict(
-                    results, baselines[run][-depth:], run, followers[run][:reruns]
-                )
-
-            verdicts = [verdict(run) for run in unchanged if usable(run)]
-            alarms = [v for v in verdicts if v.verdict == "regression"]
-            changes = [abs(v.change or 0.0) * 100 for v in verdicts]
-            print(
-                f"  A/A {kind}: false alarms {rate(len(alarms), len(verdicts))}; |change| median "
-                f"{statistics.median(changes):.2f} %, max {max(changes):.2f} %",
-                flush=True,
-            )
-            for alarm in alarms:
-                print(f"    alarm: {alarm.reason}", flush=True)
-            for slowdown in SLOWDOWNS:
-                firsts = [
-                    run
-                    for index, (s, run) in enumerate(runs)
-                    if s == slowdown and runs[index - 1][0] != slowdown and usable(run)
+            for slowdown, candidates in ((0.0, unchanged), *group_firsts.items()):
+                verdicts = [
+                    latency_verdict(results, baselines[run][-depth:], run, followers[run][:reruns])
+                    for run in candidates
+                    if len(baselines[run]) >= depth and len(followers[run]) >= reruns
                 ]
-                verdicts = [verdict(run) for run in firsts]
-                if not verdicts:
-                    print(f"  {slowdown:.0%} slowdown {kind}: no group to gate", flush=True)
-                    continue
-                caught = sum(v.verdict == "regression" for v in verdicts)
-                measured = statistics.median((v.change or 0.0) * 100 for v in verdicts)
-                print(
-                    f"  {slowdown:.0%} slowdown {kind}: caught {rate(caught, len(verdicts))}; "
-                    f"measured change median {measured:+.1f} %",
-                    flush=True,
-                )
-                for miss in (v for v in verdicts if v.verdict != "regression"):
-                    print(f"    missed ({miss.verdict}): {miss.reason}", flush=True)
+                _print_figures(slowdown, kind, verdicts)
+
+
+def _print_figures(slowdown: float, kind: str, verdicts: list[MetricVerdict]) -> None:
+    """A/A (``slowdown`` 0): false alarms; otherwise slowdowns caught; and every alarm or miss."""
+    what = "A/A" if slowdown == 0.0 else f"{slowdown:.0%} slowdown"
+    if not verdicts:
+        print(f"  {what} {kind}: nothing to gate", flush=True)
+        return
+    regressions = [v for v in verdicts if v.verdict == "regression"]
+    changes = [(v.change or 0.0) * 100 for v in verdicts]
+    if slowdown == 0.0:
+        absolute = [abs(c) for c in changes]
+        print(
+            f"  {what} {kind}: false alarms {rate(len(regressions), len(verdicts))}; |change| "
+            f"median {statistics.median(absolute):.2f} %, max {max(absolute):.2f} %",
+            flush=True,
+        )
+        for alarm in regressions:
+            print(f"    alarm: {alarm.reason}", flush=True)
+        return
+    print(
+        f"  {what} {kind}: caught {rate(len(regressions), len(verdicts))}; measured change "
+        f"median {statistics.median(changes):+.1f} %",
+        flush=True,
+    )
+    for miss in (v for v in verdicts if v.verdict != "regression"):
+        print(f"    missed ({miss.verdict}): {miss.reason}", flush=True)
 
 
 def pytest_benchmark_figures(storage: Path, env: dict[str, str], runs: int, slowed: int) -> None:

@@ -175,7 +175,13 @@ def test_two_re_runs_a_regression_must_repeat_in_both(
     markdown = store.root.parent / "gate.md"
     args = ["--baseline", "20260101T000000Z-000001", "--candidate", "latest~2"]
     code = _gate(store, *args, "--confirm", "latest~1", "--markdown", str(markdown))
-    assert code == 1  # one re-run: OTHER's two disturbed runs in a row still read as regression
+    assert code == 1
+    one_rerun = run_gate(store.root, "20260101T000000Z-000001", "latest~2", confirm="latest~1")
+    # one re-run: OTHER's two disturbed runs in a row still read as a regression
+    assert {c.case_id: c.verdict for c in one_rerun.cases} == {
+        CASE: "regression",
+        OTHER: "regression",
+    }
     code = _gate(
         store, *args, "--confirm", "latest~1", "--confirm", "latest", "--markdown", str(markdown)
     )

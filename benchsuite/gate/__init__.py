@@ -85,7 +85,7 @@ def run_gate(
     cand = resolve(candidate, store)
     hardware = set(cand.rows["env_hardware_id"].dropna().astype(str))
     reruns = [confirm] if isinstance(confirm, str) else list(confirm or [])
-    agains = []
+    rerun_sides = []
     for selector in reruns:
         again = resolve(selector, store)
         if set(again.run_ids) & set(cand.run_ids):
@@ -93,7 +93,7 @@ def run_gate(
                 f"--confirm {selector}: names the same run as --candidate {candidate}; "
                 "confirm with a re-run of the same code, e.g. --candidate previous --confirm latest"
             )
-        agains.append(again)
+        rerun_sides.append(again)
     base = resolve(
         baseline,
         store,
@@ -101,7 +101,7 @@ def run_gate(
         before=min(cand.run_ids, default=None),
     )
     result = compare(base, cand, rules)
-    for again in agains:
+    for again in rerun_sides:
         label = again.run_ids[0] if len(again.run_ids) == 1 else again.label
         result = confirm_regressions(result, compare(base, again, rules), label)
     result.trends = _trends(store, result, cand.run_ids, hardware, rules, trend_window)

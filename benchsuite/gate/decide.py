@@ -103,13 +103,15 @@ def steady_baseline(
 ) -> tuple[np.ndarray | None, str]:
     """A multi-run baseline's samples, pooled, without the runs that a busy machine disturbed.
 
-    On a shared machine a whole run is sometimes far slower (40-140 % on this project's CI VM, in
-    about 8 % of runs, in bursts, so that three or four of seven runs can be hit). Pooled into a
+    On a shared machine a whole run is sometimes far slower: measured with
+    benchmarks/bench_gate.py on this project's 2-core CI VM (2026-11-23), 8-14 % of runs were
+    40-140 % slower, in bursts, so that three or four of seven runs can be hit. Pooled into a
     ``rolling:N`` baseline, such runs drag its median up and hide a regression. Undisturbed runs
-    agree closely (within 2-4 % here), while disturbed ones scatter, so with three runs or more
-    the baseline keeps the largest group of runs whose medians lie within the allowance (at
-    least 2 %) of one another, and names the others in the reason. Between equally large groups
-    the better one wins: a busy machine only ever adds time, so the faster level is the code's.
+    agreed closely there (run medians 71.2-74.6 µs), while disturbed ones scatter, so with
+    three runs or more the baseline keeps the largest group of runs whose medians lie within the
+    allowance (at least 2 %) of one another, and names the others in the reason. Between equally
+    large groups the better one wins: a busy machine only ever adds time, so the faster level is
+    the code's.
     When no two runs agree the baseline is ``None``: there is no reference to gate against."""
     if len(runs) < 3:
         return _pooled(runs), ""

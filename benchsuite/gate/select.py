@@ -76,6 +76,22 @@ def _pinned(path: Path) -> Side:
     )
 
 
+def _runs_before_latest(selector: str) -> int | None:
+    """How many runs before the latest ``latest``, ``previous`` or ``latest~N`` names; ``None``
+    for any other selector."""
+    if selector in ("latest", "previous"):
+        return 0 if selector == "latest" else 1
+    if not selector.startswith("latest~"):
+        return None
+    back = selector.split("~", 1)[1]
+    if not back.isdigit():
+        raise UsageError(
+            f"{selector}: expected latest~N with N a whole number, e.g. latest~2 "
+            "(the run two before the latest)"
+        )
+    return int(back)
+
+
 def resolve(
     selector: str,
     store: ResultStore,
@@ -85,27 +101,14 @@ def resolve(
     """The side ``selector`` names, from ``store`` (``hardware_id`` and ``before``, the
     candidate's first run id, scope ``rolling:N`` to the history the candidate follows)."""
     runs = store.run_ids()
-    if selector in ("latest", "previous"):
-        needed = 1 if selector == "latest" else 2
-        if len(runs) < needed:
+    back = _runs_before_latest(selector)
+    if back is not None:
+        if len(runs) <= back:
             raise UsageError(
                 f"{selector}: the results folder {store.root} has {len(runs)} run(s); "
-                f"'{selector}' needs at least {needed}"
+                f"'{selector}' needs at least {back + 1}"
             )
-        return _side_from_store(store, [runs[-needed]], selector)
-    if selector.startswith("latest~"):
-        back = selector.split("~", 1)[1]
-        if not back.isdigit():
-            raise UsageError(
-                f"{selector}: expected latest~N with N a whole number, e.g. latest~2 "
-                "(the run two before the latest)"
-            )
-        if len(runs) <= int(back):
-            raise UsageError(
-                f"{selector}: the results folder {store.root} has {len(runs)} run(s); "
-                f"'{selector}' needs at least {int(back) + 1}"
-            )
-        return _side_from_store(store, [runs[-1 - int(back)]], selector)
+        return _side_from_store(store, [runs[-1 - back]], selector)
     if selector.startswith("rolling:"):
         count = selector.split(":", 1)[1]
         if not count.isdigit() or int(count) < 1:
