@@ -1,8 +1,38 @@
-"""benchsuite: energy benchmarking and reporting for machine-learning model variants."""
+"""benchsuite: energy benchmarking and reporting for machine-learning model variants.
+
+The public API (everything else is internal and may change)::
+
+    measure(model_or_function, batch, batch_size=..., device=...) -> CaseResult
+    energy_window(device=...)            # with ... as w: ...; w.reading
+    Workload, EvalData, TrainingSpec     # write a workload for suites (docs/workloads.md)
+    register_variant, PreparedModel      # add a variant (docs/workloads.md)
+    Case, CaseResult, EnergyReading      # what results are made of
+    SamplingConfig, EnergyConfig         # how carefully measure() samples
+"""
 
 from benchsuite._version import __version__
+from benchsuite.api import energy_window, measure
 from benchsuite.case import Case
+from benchsuite.energy import EnergyConfig
+from benchsuite.meters.base import EnergyReading
+from benchsuite.results import CaseResult
+from benchsuite.timing import SamplingConfig
 from benchsuite.training import TrainingSpec
+from benchsuite.variants import PreparedModel, register_variant
 from benchsuite.workload import EvalData, Workload
 
-__all__ = ["Case", "EvalData", "TrainingSpec", "Workload", "__version__"]
+__all__ = [
+    "Case",
+    "CaseResult",
+    "EnergyConfig",
+    "EnergyReading",
+    "EvalData",
+    "PreparedModel",
+    "SamplingConfig",
+    "TrainingSpec",
+    "Workload",
+    "__version__",
+    "energy_window",
+    "measure",
+    "register_variant",
+]

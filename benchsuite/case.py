@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SCENARIOS = ("single-stream", "offline", "training")
-
 _ID_PATTERN = re.compile(
     r"^(?P<workload>[^/]+)/(?P<variant>[^/]+)/(?P<device>[^/]+)/(?P<scenario>[^/]+)"
     r"/b(?P<batch_size>\d+)(?:/t(?P<threads>\d+))?$"

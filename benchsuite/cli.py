@@ -28,16 +28,23 @@ from rich.table import Table
 
 from benchsuite._version import __version__
 from benchsuite.case import Case
-from benchsuite.discovery import DEFAULT_WORKLOADS_DIR, discover_workloads
+from benchsuite.discovery import (
+    load_workloads,
+    standard_workloads_dir,
+    user_workloads_dir,
+    workload_source,
+)
 from benchsuite.errors import RunInterrupted, UsageError
 from benchsuite.gate import INCONCLUSIVE, REGRESSION, run_gate
 from benchsuite.gate.outputs import to_json, to_junit, to_markdown
 from benchsuite.meters import METER_CHOICES, all_meters
 from benchsuite.report import render_report
 from benchsuite.runner import run_suite
+from benchsuite.scenarios import get_scenario
+from benchsuite.schema import Status
 from benchsuite.store import ResultStore, StoreWarning
 from benchsuite.suite import bundled_suites, load_suite
-from benchsuite.variants import VARIANTS
+from benchsuite.variants import all_variants
 
 DEFAULT_RESULTS_DIR = Path("results")
 DEFAULT_REPORTS_DIR = Path("reports")
@@ -68,29 +75,11 @@ class _ProgressObserver:
 
 
 def _summary_row(row: Mapping[str, Any]) -> tuple[str, ...]:
-    """One line of the summary: accuracy, latency, throughput, energy, and how sampling ended."""
+    """One line of the summary: quality, then the cells the row's scenario gives."""
     accuracy = row.get("accuracy")
     quality = f"{accuracy:.4f}" if accuracy is not None else "n/a"
-    energy_flag = f" ({row['energy_kind']})" + ("" if row["energy_valid"] else " invalid")
-    if row["scenario"] == "training":
-        reached = "reached" if row["train_reached_target"] else "missed"
-        return (
-            quality,
-            "",
-            f"{row['train_samples_per_s']:.4g}",
-            f"{row['train_energy_per_sample_j']:.3g}{energy_flag}",
-            f"{reached} {row['train_target_accuracy']:.2f} in {row['train_epochs']} epochs, "
-            f"{row['train_time_s']:.1f} s",
-        )
-    p50 = row["latency_p50_ms"]
-    half = max(p50 - row["latency_p50_ci_low_ms"], row["latency_p50_ci_high_ms"] - p50)
-    return (
-        quality,
-        f"{p50:.4g} ± {half:.2g}",
-        f"{row['throughput_samples_per_s']:.4g}",
-        f"{row['energy_per_sample_j']:.3g}{energy_flag}",
-        row["stop_reason"],
-    )
+    cells = get_scenario(row["scenario"]).summary(row)
+    return (quality, cells.latency, cells.throughput, cells.energy, cells.notes)
 
 
 def _summary_table(rows: Sequence[Mapping[str, Any]]) -> Table:
@@ -140,7 +129,6 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
         if args.workloads is None and manifest.get("workloads_dir"):
             args.workloads = Path(manifest["workloads_dir"])
     args.suite = args.suite or "standard"
-    args.workloads = args.workloads or DEFAULT_WORKLOADS_DIR
     suite = load_suite(args.suite)
     if args.case_timeout is not None:
         if args.case_timeout <= 0:
@@ -150,7 +138,7 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
         suite = dataclasses.replace(
             suite, measure=dataclasses.replace(suite.measure, case_timeout_s=args.case_timeout)
         )
-    workloads = discover_workloads(args.workloads)
+    workloads = load_workloads(args.workloads)
     suite.check_workloads(workloads)
     if not args.no_report:
         _check_writable_folder(args.reports, "--reports")
@@ -175,8 +163,13 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
             isolate=not args.in_process,
             resume=args.resume,
             suite_spec=args.suite,
-            workloads_dir=str(Path(args.workloads).resolve()),
+            workloads_dir=_folder_for_manifest(args.workloads),
         )
+    if args.in_process:  # debugging: show where each failed case raised
+        errors = Console(stderr=True, highlight=False, soft_wrap=True)
+        for row in result.rows:
+            if row["status"] == Status.FAILED and row.get("error_traceback"):
+                errors.print(f"{row['case_id']} failed:\n{row['error_traceback']}", markup=False)
     notes = {row["energy_meter_note"] for row in result.rows if row.get("energy_meter_note")}
     for note in sorted(notes):
         console.print(f"energy: {note}")
@@ -191,20 +184,31 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
     return 1 if result.count("failed") else 0
 
 
+def _folder_for_manifest(given: Path | None) -> str | None:
+    folder = user_workloads_dir(given)
+    return str(folder.resolve()) if folder is not None else None
+
+
 def _command_list(args: argparse.Namespace, console: Console) -> int:
-    workloads = discover_workloads(args.workloads)
-    table = Table(title=f"workloads in {args.workloads}", title_justify="left")
+    workloads = load_workloads(args.workloads)
+    folder = user_workloads_dir(args.workloads)
+    standard = standard_workloads_dir().resolve()
+    title = "workloads (standard" + (f", and from {folder}" if folder else "") + ")"
+    table = Table(title=title, title_justify="left")
     table.add_column("name")
+    table.add_column("from")
     table.add_column("quality")
     table.add_column("description")
     for name, workload in sorted(workloads.items()):
-        table.add_row(name, workload.quality_metric or "n/a", workload.description)
+        source = workload_source(workload)
+        origin = "standard" if source is not None and source.parent == standard else str(folder)
+        table.add_row(name, origin, workload.quality_metric or "n/a", workload.description)
     console.print(table)
     table = Table(title="variants", title_justify="left")
     table.add_column("name")
     table.add_column("devices")
     table.add_column("recipe")
-    for variant in VARIANTS.values():
+    for variant in all_variants().values():
         table.add_row(variant.name, ", ".join(variant.devices), variant.recipe)
     console.print(table)
     table = Table(title="bundled suites (--suite NAME)", title_justify="left")
@@ -301,9 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--workloads",
             type=Path,
-            default=DEFAULT_WORKLOADS_DIR,
+            default=None,
             metavar="DIR",
-            help="folder of workload files (default ./workloads)",
+            help="folder of your workload files, added to the standard ones; yours win on a "
+            "name clash (default ./workloads when it exists)",
         )
 
     run = commands.add_parser(
@@ -319,7 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="folder of workload files (default ./workloads)",
+        help="folder of your workload files, added to the standard ones; yours win on a "
+        "name clash (default ./workloads when it exists)",
     )
     run.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, metavar="DIR")
     run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR")

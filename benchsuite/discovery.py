@@ -1,5 +1,10 @@
 """Find workloads by path, the way pytest finds tests.
 
+The standard workloads ship inside the package (``benchsuite/standard_workloads`` in the wheel;
+the repository's ``workloads/`` folder in a source checkout), so they are found from any folder.
+A user's folder (``--workloads DIR``, else ``./workloads`` when it exists) adds to them; a user's
+workload with the name of a standard one replaces it (:func:`load_workloads`).
+
 Every ``*.py`` file in the folder whose name does not start with ``_`` (and is not one of
 pytest's ``test_*.py`` files) is imported; each
 concrete :class:`~benchsuite.workload.Workload` subclass defined in it, whose class name does not
@@ -15,6 +20,7 @@ import importlib.util
 import inspect
 import sys
 import traceback
+from importlib import resources
 from pathlib import Path
 from types import ModuleType
 
@@ -22,6 +28,7 @@ from benchsuite.errors import WorkloadError
 from benchsuite.workload import Workload
 
 DEFAULT_WORKLOADS_DIR = Path("workloads")
+_STANDARD_IN_WHEEL = "standard_workloads"
 
 
 def import_workload_file(path: Path) -> ModuleType:
@@ -79,8 +86,8 @@ def discover_workloads(folder: Path | str = DEFAULT_WORKLOADS_DIR) -> dict[str, 
     folder = Path(folder)
     if not folder.is_dir():
         raise WorkloadError(
-            f"workloads folder {folder} does not exist; run from the project root or pass "
-            "--workloads DIR"
+            f"workloads folder {folder} does not exist; pass --workloads DIR with a folder of "
+            "workload files (the standard workloads need none)"
         )
     registry: dict[str, Workload] = {}
     origin: dict[str, Path] = {}
@@ -101,3 +108,39 @@ def discover_workloads(folder: Path | str = DEFAULT_WORKLOADS_DIR) -> dict[str, 
             registry[workload.name] = workload
             origin[workload.name] = path
     return registry
+
+
+def workload_source(workload: Workload) -> Path | None:
+    """The file a workload's class was defined in (resolved), when it has one."""
+    source = inspect.getsourcefile(type(workload))
+    return Path(source).resolve() if source is not None else None
+
+
+def standard_workloads_dir() -> Path:
+    """Where the standard workloads are: inside the installed package, or in the source
+    checkout's ``workloads/`` folder beside the package."""
+    installed = resources.files("benchsuite") / _STANDARD_IN_WHEEL
+    if installed.is_dir():
+        return Path(str(installed))
+    return Path(__file__).resolve().parent.parent / "workloads"
+
+
+def user_workloads_dir(given: Path | str | None) -> Path | None:
+    """The user's workloads folder: ``given``, else ``./workloads`` when it exists and is not
+    the standard folder itself (running from the repository root)."""
+    if given is not None:
+        return Path(given)
+    default = DEFAULT_WORKLOADS_DIR
+    if default.is_dir() and default.resolve() != standard_workloads_dir().resolve():
+        return default
+    return None
+
+
+def load_workloads(user_folder: Path | str | None = None) -> dict[str, Workload]:
+    """The standard workloads, plus those in :func:`user_workloads_dir`; on a name clash the
+    user's workload wins (so a team can replace a standard workload by its own version)."""
+    workloads = discover_workloads(standard_workloads_dir())
+    folder = user_workloads_dir(user_folder)
+    if folder is not None:
+        workloads.update(discover_workloads(folder))
+    return workloads

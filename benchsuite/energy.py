@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from benchsuite.meters.base import EnergyReading, Meter
 from benchsuite.stats import median_interval
@@ -22,7 +23,7 @@ MIN_WINDOWS_FOR_CI = 6
 MIN_WINDOWS = 5
 MIN_WINDOW_S = 1.0
 WINDOW_RESOLUTION_FACTOR = 100  # a window lasts at least 100 meter update periods
-MAX_PLAUSIBLE_POWER_W = 5_000.0  # a reading above this for one case's domains is broken
+MAX_PLAUSIBLE_CASE_POWER_W = 5_000.0  # a reading above this for one case's domains is broken
 
 
 def resolution_window_s(resolution_s: float) -> float:
@@ -81,6 +82,9 @@ class EnergyResult:
     net_energy_per_sample_j: float
     valid: bool
     invalid_reason: str
+    per_sample: bool = True
+    """False for a training window: its samples are training samples, so the inference
+    per-sample columns stay null (training has its own)."""
 
     @property
     def idle_power_w(self) -> float:
@@ -95,15 +99,75 @@ class EnergyResult:
         duration = sum(window.reading.duration_s for window in self.windows)
         return self.total_energy_j / duration if duration > 0 else float("nan")
 
+    @property
+    def reading(self) -> EnergyReading:
+        """The first busy window's reading: its provenance is every window's."""
+        return self.windows[0].reading
 
-def _validity(idle: EnergyReading, windows: tuple[EnergyWindow, ...]) -> str:
-    """An empty string when every window is usable, else the first reason it is not."""
+    def columns(self) -> dict[str, Any]:
+        """The store's energy columns (units in the names)."""
+        first = self.reading
+        columns: dict[str, Any] = {
+            "energy_source": first.source,
+            "energy_kind": first.kind,
+            "energy_domains": ",".join(first.domains),
+            "energy_model": self._model_description() or None,
+            "energy_windows": len(self.windows),
+            "energy_window_s": self.window_s,
+            "energy_total_j": self.total_energy_j,
+            "idle_power_w": self.idle_power_w,
+            "average_power_w": self.average_power_w,
+            "energy_valid": self.valid,
+            "energy_invalid_reason": self.invalid_reason or None,
+            "energy_min_window_s": min_window_s(first.resolution_s),
+        }
+        if self.per_sample:
+            columns.update(
+                energy_interval_method=self.interval_method,
+                energy_per_sample_j=self.energy_per_sample_j,
+                energy_per_sample_low_j=self.energy_per_sample_low_j,
+                energy_per_sample_high_j=self.energy_per_sample_high_j,
+                energy_net_per_sample_j=self.net_energy_per_sample_j,
+            )
+        return columns
+
+    def _model_description(self) -> str:
+        """For estimates: the model with the inputs of the median window; empty otherwise."""
+        ordered = sorted(self.windows, key=lambda window: window.energy_per_sample_j)
+        return ordered[len(ordered) // 2].reading.model
+
+    def window_rows(self, case_id: str) -> tuple[dict[str, Any], ...]:
+        """One row per window for the store's energy table; the idle window is window -1."""
+
+        def row(index: int, calls: int, samples: int, reading: EnergyReading, net: float | None):
+            return {
+                "case_id": case_id,
+                "window": index,
+                "calls": calls,
+                "samples": samples,
+                "duration_s": reading.duration_s,
+                "energy_j": reading.energy_j,
+                "net_energy_j": net,
+                "source": reading.source,
+                "kind": reading.kind,
+                "domains": ",".join(reading.domains),
+                "model": reading.model,
+            }
+
+        rows = [row(-1, 0, 0, self.idle, None)]
+        rows += [row(w.index, w.calls, w.samples, w.reading, w.net_energy_j) for w in self.windows]
+        return tuple(rows)
+
+
+def validity(idle: EnergyReading, windows: tuple[EnergyWindow, ...], min_windows: int) -> str:
+    """An empty string when the idle window and every busy window are usable, else the first
+    reason one is not. Inference and training cases are checked by this one function."""
     if idle.invalid_reason:
         return f"idle window: {idle.invalid_reason}"
     if idle.energy_j < 0:
         return f"idle window read {idle.energy_j:g} J (negative)"
-    if len(windows) < MIN_WINDOWS:
-        return f"{len(windows)} energy windows, fewer than the minimum {MIN_WINDOWS}"
+    if len(windows) < min_windows:
+        return f"{len(windows)} energy windows, fewer than the minimum {min_windows}"
     for window in windows:
         reading = window.reading
         shortest = min_window_s(reading.resolution_s)
@@ -116,18 +180,18 @@ def _validity(idle: EnergyReading, windows: tuple[EnergyWindow, ...]) -> str:
                 f"window {window.index} lasted {reading.duration_s:.3g} s, shorter than the "
                 f"minimum {shortest:g} s for a meter of {reading.resolution_s:g} s resolution"
             )
-        if not 0 < reading.average_power_w <= MAX_PLAUSIBLE_POWER_W:
+        if not 0 < reading.average_power_w <= MAX_PLAUSIBLE_CASE_POWER_W:
             return (
                 f"window {window.index} average power {reading.average_power_w:.4g} W is "
-                f"outside the plausible range (0, {MAX_PLAUSIBLE_POWER_W:g}] W"
+                f"outside the plausible range (0, {MAX_PLAUSIBLE_CASE_POWER_W:g}] W"
             )
     return ""
 
 
 def _idle_reading(meter: Meter, idle_s: float) -> EnergyReading:
-    meter.start()
-    time.sleep(idle_s)
-    return meter.stop()
+    with meter.window() as window:
+        time.sleep(idle_s)
+    return window.reading
 
 
 def read_idle(meter: Meter, idle_s: float) -> EnergyReading:
@@ -138,6 +202,41 @@ def read_idle(meter: Meter, idle_s: float) -> EnergyReading:
     if idle.duration_s < needed_s:
         idle = _idle_reading(meter, needed_s)
     return idle
+
+
+def summarize_windows(
+    idle: EnergyReading,
+    windows: tuple[EnergyWindow, ...],
+    window_s: float,
+    min_windows: int = MIN_WINDOWS,
+    per_sample: bool = True,
+) -> EnergyResult:
+    """The case's energy from its windows: the median per sample with its interval (order
+    statistics from 6 windows, else the min-max range, labelled as such) and its validity."""
+    per_sample_j = [window.energy_per_sample_j for window in windows]
+    if len(per_sample_j) >= MIN_WINDOWS_FOR_CI:
+        interval = median_interval(per_sample_j)
+        low, high = interval.low, interval.high
+        method = f"{len(per_sample_j)} windows, 95% CI of median"
+    else:
+        low, high = min(per_sample_j), max(per_sample_j)
+        method = f"{len(per_sample_j)} windows, min-max range"
+    reason = validity(idle, windows, min_windows)
+    return EnergyResult(
+        idle=idle,
+        windows=windows,
+        window_s=window_s,
+        energy_per_sample_j=median_interval(per_sample_j).median,
+        energy_per_sample_low_j=low,
+        energy_per_sample_high_j=high,
+        interval_method=method,
+        net_energy_per_sample_j=median_interval(
+            [window.net_energy_per_sample_j for window in windows]
+        ).median,
+        valid=not reason,
+        invalid_reason=reason,
+        per_sample=per_sample,
+    )
 
 
 def measure_energy(
@@ -155,40 +254,14 @@ def measure_energy(
     windows = []
     for index in range(config.windows):
         calls = 0
-        meter.start()
-        start = time.perf_counter_ns()
-        while time.perf_counter_ns() - start < window_ns:
-            call()
-            calls += 1
-        if sync is not None:
-            sync()
-        reading = meter.stop()
-        windows.append(EnergyWindow(index, calls, calls * samples_per_call, reading, idle_power_w))
-    measured = tuple(windows)
-
-    per_sample = [window.energy_per_sample_j for window in measured]
-    if len(per_sample) >= MIN_WINDOWS_FOR_CI:
-        interval = median_interval(per_sample)
-        low, high, method = (
-            interval.low,
-            interval.high,
-            f"{len(per_sample)} windows, 95% CI of median",
+        with meter.window() as window:
+            start = time.perf_counter_ns()
+            while time.perf_counter_ns() - start < window_ns:
+                call()
+                calls += 1
+            if sync is not None:
+                sync()
+        windows.append(
+            EnergyWindow(index, calls, calls * samples_per_call, window.reading, idle_power_w)
         )
-    else:
-        low, high = min(per_sample), max(per_sample)
-        method = f"{len(per_sample)} windows, min-max range"
-    reason = _validity(idle, measured)
-    return EnergyResult(
-        idle=idle,
-        windows=measured,
-        window_s=window_s,
-        energy_per_sample_j=median_interval(per_sample).median,
-        energy_per_sample_low_j=low,
-        energy_per_sample_high_j=high,
-        interval_method=method,
-        net_energy_per_sample_j=median_interval(
-            [window.net_energy_per_sample_j for window in measured]
-        ).median,
-        valid=not reason,
-        invalid_reason=reason,
-    )
+    return summarize_windows(idle, tuple(windows), window_s)

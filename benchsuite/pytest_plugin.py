@@ -17,6 +17,7 @@ disables itself), the function runs once as a plain test and nothing is measured
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import time
 from collections.abc import Callable
@@ -28,18 +29,19 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from benchsuite import memory
 from benchsuite.carbon import carbon_columns, grid_intensity
 from benchsuite.case import Case
 from benchsuite.devices import synchronizer
 from benchsuite.energy import EnergyConfig, measure_energy
 from benchsuite.environment import Fingerprint, capture_fingerprint
 from benchsuite.flops import count_flops
-from benchsuite.measure import energy_columns, energy_window_rows, latency_summary_columns
 from benchsuite.meters import METER_CHOICES, choose_meter
+from benchsuite.protocol import memory_peaks
+from benchsuite.results import CaseResult, LatencyResult, ModelFacts
+from benchsuite.scenarios.single_stream import SingleStream
 from benchsuite.schema import STATUS_OK
-from benchsuite.stats import summarize
 from benchsuite.store import ResultStore, RunWriter
+from benchsuite.timing import SamplingResult
 
 _RESULTS_KEY = pytest.StashKey["_Recorder"]()
 
@@ -87,7 +89,7 @@ def case_for_node(node: pytest.Item) -> Case:
     function = getattr(node, "originalname", node.name)
     callspec = getattr(node, "callspec", None)
     variant = _slug(callspec.id) if callspec is not None else "default"
-    return Case(_slug(f"{path.as_posix()}.{function}"), variant, "cpu", "single-stream", 1)
+    return Case(_slug(f"{path.as_posix()}.{function}"), variant, "cpu", SingleStream.name, 1)
 
 
 class _Recorder:
@@ -98,7 +100,9 @@ class _Recorder:
         self.writer: RunWriter | None = None
         self.fingerprint: Fingerprint | None = None
 
-    def write(self, row: dict[str, Any], samples: pa.Table, windows: tuple[dict, ...]) -> None:
+    def write(
+        self, row: dict[str, Any], samples: pa.Table | None, windows: tuple[dict, ...]
+    ) -> None:
         if self.results is None:
             return
         if self.writer is None:
@@ -177,11 +181,11 @@ class EnergyBenchmark:
             window_s=window_s,
             idle_s=window_s,
         )
-        peak_reset = memory.reset_peak_rss()
-        energy = measure_energy(
-            call, synchronizer(case.device), choice.meter, case.batch_size, energy_config
-        )
-        peak_rss = memory.peak_rss_bytes()
+        with memory_peaks(case.device) as peaks:
+            energy = measure_energy(
+                call, synchronizer(case.device), choice.meter, case.batch_size, energy_config
+            )
+            memory = peaks()
         calls = sum(window.calls for window in energy.windows)
         per_call_j = energy.energy_per_sample_j * case.batch_size
         # mutate extra_info in place: pytest-benchmark keeps a reference to this very dict
@@ -191,82 +195,70 @@ class EnergyBenchmark:
                 "energy_per_sample_j": energy.energy_per_sample_j,
                 "energy_per_sample_low_j": energy.energy_per_sample_low_j,
                 "energy_per_sample_high_j": energy.energy_per_sample_high_j,
-                "energy_kind": energy.windows[0].reading.kind,
-                "energy_source": energy.windows[0].reading.source,
-                "energy_domains": ",".join(energy.windows[0].reading.domains),
+                "energy_kind": energy.reading.kind,
+                "energy_source": energy.reading.source,
+                "energy_domains": ",".join(energy.reading.domains),
                 "energy_valid": energy.valid,
                 "energy_invalid_reason": energy.invalid_reason,
                 "energy_calls": calls,
                 "energy_windows": len(energy.windows),
                 "idle_power_w": energy.idle_power_w,
-                "peak_rss_bytes": peak_rss,
+                "peak_rss_bytes": memory.peak_rss_bytes,
                 "flops_per_call": flops_per_call,
                 "benchsuite_case_id": case.id,
             }
         )
         if choice.note:
             self.extra_info["energy_meter_note"] = choice.note
-        self._record(
-            case,
-            energy,
-            energy_config,
-            flops_per_call,
-            peak_rss,
-            peak_reset,
-            choice.note,
-            started,
-            time.perf_counter() - begin,
-        )
-
-    def _record(
-        self,
-        case: Case,
-        energy: Any,
-        energy_config: EnergyConfig,
-        flops_per_call: int,
-        peak_rss: int,
-        peak_reset: bool,
-        note: str,
-        started: str,
-        wall_s: float,
-    ) -> None:
         recorder: _Recorder = self.request.config.stash[_RESULTS_KEY]
         if recorder.results is None:
             return
         metadata = self.benchmark.stats
         stats = metadata.stats
         per_call_ns = np.asarray(stats.data, dtype=float) * 1e9
-        summary = summarize(per_call_ns)
+        # pytest-benchmark's rounds are the samples; its calibration and warm-up are its own
+        sampling = SamplingResult(
+            samples_ns=per_call_ns.round().astype(np.int64),
+            duration_s=float(per_call_ns.sum() * 1e-9 * metadata.iterations),
+            stop_reason=f"pytest-benchmark {stats.rounds} rounds x {metadata.iterations} calls",
+            ci_half_width_rel=float("nan"),
+        )
+        result = CaseResult(
+            case,
+            model=ModelFacts(
+                f"pytest-benchmark test {self.request.node.nodeid}",
+                flops_per_sample=flops_per_call // case.batch_size,
+            ),
+            latency=LatencyResult(sampling, case.batch_size, ci_target_rel=None),
+            energy=energy,
+            memory=memory,
+        )
         row: dict[str, Any] = {
             "suite": "pytest",
-            **case.as_columns(),
+            **result.row(),
             "status": STATUS_OK,
             "started_at_utc": started,
             "finished_at_utc": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "case_wall_s": wall_s,
-            "variant_recipe": f"pytest-benchmark test {self.request.node.nodeid}",
-            "flops_per_sample": flops_per_call // case.batch_size,
-            "stop_reason": f"pytest-benchmark {stats.rounds} rounds x {metadata.iterations} calls",
-            **latency_summary_columns(summary, case.batch_size),
-            "peak_rss_bytes": peak_rss,
-            "peak_rss_reset": peak_reset,
-            **energy_columns(energy),
-            "energy_meter_note": note or None,
+            "case_wall_s": time.perf_counter() - begin,
+            "energy_meter_note": choice.note or None,
         }
         row.update(carbon_columns(row, grid_intensity()))
-        samples = pa.table(
-            {
-                "run_id": pa.nulls(len(per_call_ns), pa.string()),
-                "case_id": [case.id] * len(per_call_ns),
-                "phase": ["sample"] * len(per_call_ns),
-                "index": list(range(len(per_call_ns))),
-                "latency_ns": per_call_ns.round().astype(np.int64),
-            }
-        )
-        recorder.write(row, samples, energy_window_rows(case, energy))
+        recorder.write(row, result.samples_table(), result.energy_window_rows())
 
 
 @pytest.fixture
 def energy_benchmark(benchmark: Any, request: pytest.FixtureRequest) -> EnergyBenchmark:
     """pytest-benchmark's ``benchmark`` plus energy per call, peak memory and FLOPs."""
     return EnergyBenchmark(benchmark, request)
+
+
+if importlib.util.find_spec("pytest_benchmark") is None:
+
+    @pytest.fixture
+    def benchmark() -> None:
+        """Stands in for pytest-benchmark's fixture when it is not installed, to say so."""
+        pytest.fail(
+            "energy_benchmark times through pytest-benchmark, which is not installed: "
+            "pip install 'benchsuite[pytest]'",
+            pytrace=False,
+        )

@@ -8,6 +8,7 @@ goes on either way.
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,22 +17,24 @@ from typing import Any, Protocol
 
 from benchsuite.carbon import GridIntensity, carbon_columns, grid_intensity
 from benchsuite.case import Case
-from benchsuite.devices import device_unavailable_reason
 from benchsuite.environment import Fingerprint, capture_fingerprint
 from benchsuite.errors import RunInterrupted
-from benchsuite.measure import CaseMeasurement, MeasureConfig, measure_case
-from benchsuite.measure_training import measure_training, training_unsupported_reason
-from benchsuite.meters import Meter, MeterChoice, choose_meter
+from benchsuite.meters import MeterChoice, choose_meter
+from benchsuite.results import CaseResult
+from benchsuite.scenarios import run_case, skip_reason
 from benchsuite.schema import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
 from benchsuite.store import ResultStore
 from benchsuite.suite import Suite
-from benchsuite.variants import get_variant
 from benchsuite.worker import run_in_worker, workload_origin
 from benchsuite.workload import Workload
 
 
 class CaseFailed(Exception):
     """A case's worker reported a failure (its message is the row's error)."""
+
+    def __init__(self, message: str, where: str | None) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 class RunObserver(Protocol):
@@ -54,18 +57,6 @@ class RunResult:
 
 def _now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def skip_reason(case: Case, workload: Workload | None = None) -> str | None:
-    """Why ``case`` cannot run on this machine, or ``None`` when it can."""
-    variant = get_variant(case.variant)
-    reason = device_unavailable_reason(case.device) or variant.unsupported_reason(case.device)
-    if reason is None and workload is not None:
-        if case.scenario == "training":
-            reason = training_unsupported_reason(workload, variant)
-        else:
-            reason = variant.unsupported_reason(case.device, workload)
-    return reason
 
 
 def run_suite(
@@ -112,7 +103,7 @@ def run_suite(
                 observer.case_started(index, len(cases), case)
             if case.device not in meters and skip_reason(case) is None:
                 meters[case.device] = choose_meter(case.device, meter)
-            row, measurement = _run_one(
+            row, result = _run_one(
                 case,
                 workloads[case.workload],
                 suite,
@@ -123,8 +114,8 @@ def run_suite(
             )
             writer.add_case(
                 row,
-                measurement.samples if measurement else None,
-                measurement.energy_windows if measurement else (),
+                result.samples_table() if result else None,
+                result.energy_window_rows() if result else (),
             )
             rows.append(row)
             if observer is not None:
@@ -145,7 +136,7 @@ def _run_one(
     meter: MeterChoice | None,
     grid: GridIntensity,
     isolate: bool = False,
-) -> tuple[dict[str, Any], CaseMeasurement | None]:
+) -> tuple[dict[str, Any], CaseResult | None]:
     started_at = _now_utc()
     start = time.perf_counter()
     row: dict[str, Any] = {
@@ -153,7 +144,7 @@ def _run_one(
         **case.as_columns(),
         "started_at_utc": started_at,
     }
-    measurement: CaseMeasurement | None = None
+    result: CaseResult | None = None
     try:
         reason = skip_reason(case, workload)
         if reason is not None:
@@ -162,30 +153,26 @@ def _run_one(
             assert meter is not None, "the runner chooses a meter for every device that can run"
             origin = workload_origin(workload) if isolate else None
             if origin is None:
-                measurement = measure(case, workload, meter.meter, suite.measure)
+                result = run_case(case, workload, meter.meter, suite.measure)
             else:
                 outcome = run_in_worker(
                     origin, case, suite.measure, meter.meter.source, suite.measure.case_timeout_s
                 )
                 if outcome.error is not None:
-                    raise CaseFailed(outcome.error)
-                measurement = outcome.measurement
-            assert measurement is not None
-            row.update(measurement.row, status=STATUS_OK, error=None)
+                    raise CaseFailed(outcome.error, outcome.traceback)
+                result = outcome.result
+            assert result is not None
+            row.update(result.row(), status=STATUS_OK, error=None)
             row.update(carbon_columns(row, grid), energy_meter_note=meter.note or None)
     except CaseFailed as error:  # already described by the worker
-        row.update(status=STATUS_FAILED, error=str(error))
+        row.update(status=STATUS_FAILED, error=str(error), error_traceback=error.where)
     except Exception as error:  # a failing case is a row, and the run goes on
-        row.update(status=STATUS_FAILED, error=f"{type(error).__name__}: {error}")
+        row.update(
+            status=STATUS_FAILED,
+            error=f"{type(error).__name__}: {error}",
+            error_traceback=traceback.format_exc(),
+        )
     row["finished_at_utc"] = _now_utc()
     row["case_wall_s"] = time.perf_counter() - start
     row.update(fingerprint.as_columns())
-    return row, measurement
-
-
-def measure(case: Case, workload: Workload, meter: Meter, config: MeasureConfig) -> CaseMeasurement:
-    """Measure one runnable case in this process (a worker calls this too)."""
-    variant = get_variant(case.variant)
-    if case.scenario == "training":
-        return measure_training(case, workload, variant, meter, config.energy)
-    return measure_case(case, workload, variant, meter, config)
+    return row, result

@@ -6,13 +6,26 @@ file lacks with nulls, so old runs stay readable. Never rename or retype a colum
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
 import pyarrow as pa
 
-SCHEMA_VERSION = 2  # 2: output_rel_error
+SCHEMA_VERSION = 3  # 2: output_rel_error; 3: cosine_similarity, error_traceback
 
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
-STATUS_SKIPPED = "skipped"
+
+class Status(StrEnum):
+    """A case's outcome. A ``StrEnum``: stored as its plain string value."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+STATUS_OK = Status.OK
+STATUS_FAILED = Status.FAILED
+STATUS_SKIPPED = Status.SKIPPED
 
 _str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 
@@ -30,6 +43,7 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "threads": _int,
     "status": _str,
     "error": _str,
+    "error_traceback": _str,  # where a failed case raised (benchsuite run --in-process prints it)
     "started_at_utc": _str,
     "finished_at_utc": _str,
     "case_wall_s": _float,
@@ -45,6 +59,7 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "accuracy": _float,
     "top1_agreement": _float,
     "output_rel_error": _float,  # ||y - y_fp32|| / ||y_fp32|| over the eval inputs
+    "cosine_similarity": _float,  # mean cosine of each output to the fp32 output (embeddings)
     "eval_samples": _int,
     # training cases (scenario "training")
     "train_target_accuracy": _float,
@@ -150,3 +165,20 @@ ENERGY_WINDOW_COLUMNS: dict[str, pa.DataType] = {
 CASE_SCHEMA = pa.schema(list(CASE_COLUMNS.items()))
 SAMPLE_SCHEMA = pa.schema(list(SAMPLE_COLUMNS.items()))
 ENERGY_WINDOW_SCHEMA = pa.schema(list(ENERGY_WINDOW_COLUMNS.items()))
+
+
+def check_row(row: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` naming every column of ``row`` the schema lacks, or whose value
+    Arrow cannot store in the column's type."""
+    unknown = sorted(set(row) - set(CASE_COLUMNS))
+    if unknown:
+        raise ValueError(f"columns not in benchsuite.schema.CASE_COLUMNS: {unknown}")
+    for name, value in row.items():
+        if value is None:
+            continue
+        try:
+            pa.array([value], CASE_COLUMNS[name])
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            raise ValueError(
+                f"column {name}: {value!r} does not fit {CASE_COLUMNS[name]} ({error})"
+            ) from None

@@ -38,13 +38,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from benchsuite.case import SCENARIOS, Case
+from benchsuite.case import Case
 from benchsuite.devices import KNOWN_DEVICES
 from benchsuite.energy import EnergyConfig
 from benchsuite.errors import SuiteError, did_you_mean
-from benchsuite.measure import MeasureConfig
+from benchsuite.protocol import MeasureConfig
+from benchsuite.scenarios import all_scenarios
+from benchsuite.scenarios.single_stream import SingleStream
 from benchsuite.timing import SamplingConfig
-from benchsuite.variants import VARIANTS
+from benchsuite.variants import all_variants
 
 _TOP_KEYS = ("name", "description", "measure", "carbon", "matrix")
 _CARBON_KEYS = ("country", "g_co2e_per_kwh")
@@ -183,11 +185,13 @@ def _parse_entry(source: str, index: int, table: Any) -> MatrixEntry:
         raise SuiteError(f'{source}: {where} needs workloads = ["name", ...]')
     workloads = _names(source, f"{where} workloads", table["workloads"])
     variants = _names(source, f"{where} variants", table.get("variants"), ("fp32",))
+    known_variants = all_variants()
     for variant in variants:
-        if variant not in VARIANTS:
+        if variant not in known_variants:
             raise SuiteError(
-                f"{source}: {where} unknown variant {variant!r}{did_you_mean(variant, VARIANTS)}; "
-                f"known variants: {', '.join(VARIANTS)}"
+                f"{source}: {where} unknown variant {variant!r}"
+                f"{did_you_mean(variant, known_variants)}; "
+                f"known variants: {', '.join(known_variants)}"
             )
     device_names = _names(source, f"{where} devices", table.get("devices"), ("cpu",))
     for device in device_names:
@@ -196,18 +200,20 @@ def _parse_entry(source: str, index: int, table: Any) -> MatrixEntry:
                 f"{source}: {where} unknown device {device!r}{did_you_mean(device, KNOWN_DEVICES)}"
                 f"; known devices: {', '.join(KNOWN_DEVICES)} (cuda:N for one GPU)"
             )
-    scenario = table.get("scenario", "single-stream")
-    if scenario not in SCENARIOS:
+    scenario = table.get("scenario", SingleStream.name)
+    scenarios = all_scenarios()
+    if scenario not in scenarios:
         raise SuiteError(
             f"{source}: {where} unknown scenario {scenario!r}"
-            f"{did_you_mean(str(scenario), SCENARIOS)}; known scenarios: {', '.join(SCENARIOS)}"
+            f"{did_you_mean(str(scenario), scenarios)}; known scenarios: {', '.join(scenarios)}"
         )
-    if scenario == "single-stream":
+    if scenarios[scenario].single_batch:
         batch_sizes = _positive_ints(source, f"{where} batch_sizes", table.get("batch_sizes", [1]))
         if batch_sizes != (1,):
+            batched = [name for name, s in scenarios.items() if not s.single_batch]
             raise SuiteError(
-                f"{source}: {where} single-stream runs batch 1 only; use "
-                f'scenario = "offline" for batch_sizes {list(batch_sizes)}'
+                f"{source}: {where} {scenario} runs batch 1 only; use a batched scenario "
+                f"({', '.join(batched)}) for batch_sizes {list(batch_sizes)}"
             )
     else:
         if "batch_sizes" not in table:

@@ -59,7 +59,7 @@ LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 """loss(logits, labels, batch_inputs): cross-entropy, or a distillation loss for students."""
 
 
-def _cross_entropy(logits: torch.Tensor, labels: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
+def cross_entropy_loss(logits: torch.Tensor, labels: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, labels)
 
 
@@ -68,7 +68,7 @@ def train_classifier(
     train: tuple[torch.Tensor, torch.Tensor],
     held_out: tuple[torch.Tensor, torch.Tensor],
     spec: TrainingSpec,
-    loss_fn: LossFn = _cross_entropy,
+    loss_fn: LossFn = cross_entropy_loss,
     stop_at_target: bool = True,
 ) -> TrainingOutcome:
     """Train ``model`` in place. With ``stop_at_target`` it stops at the first epoch whose

@@ -16,21 +16,24 @@ import multiprocessing
 import os
 import signal
 import time
+import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from benchsuite.case import Case
-from benchsuite.measure import CaseMeasurement, MeasureConfig
+from benchsuite.protocol import MeasureConfig
+from benchsuite.results import CaseResult
 
-_PRELOAD = ["benchsuite.worker", "benchsuite.measure", "benchsuite.measure_training", "torch"]
+_PRELOAD = ["benchsuite.worker", "benchsuite.scenarios", "torch"]
 
 
 @dataclass(frozen=True)
 class WorkerOutcome:
-    measurement: CaseMeasurement | None
+    result: CaseResult | None
     error: str | None
+    traceback: str | None = None
 
 
 def workload_origin(workload: object) -> tuple[str, str] | None:
@@ -66,15 +69,15 @@ def _child(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
         from benchsuite.discovery import import_workload_file
-        from benchsuite.meters import choose_meter
-        from benchsuite.runner import measure
+        from benchsuite.meters import meter_for
+        from benchsuite.scenarios import run_case
 
         module = import_workload_file(Path(origin[0]))
         workload = getattr(module, origin[1])()
-        measurement = measure(case, workload, choose_meter(case.device, meter).meter, config)
-        _reply(conn, ("ok", measurement))
+        result = run_case(case, workload, meter_for(meter, case.device), config)
+        _reply(conn, ("ok", result))
     except BaseException as error:  # everything a case can raise becomes its row's error
-        _reply(conn, ("error", f"{type(error).__name__}: {error}"))
+        _reply(conn, ("error", (f"{type(error).__name__}: {error}", traceback.format_exc())))
     finally:
         conn.close()
 
@@ -132,7 +135,8 @@ def run_in_worker(
                 process.join()
                 if status == "ok":
                     return WorkerOutcome(payload, None)
-                return WorkerOutcome(None, payload)
+                message, where = payload
+                return WorkerOutcome(None, message, where)
             if not process.is_alive():
                 process.join()
                 if receiver.poll(0):

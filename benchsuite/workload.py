@@ -14,6 +14,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from benchsuite.batch import Batch, first_tensor, output_tensor
 from benchsuite.training import TrainingSpec, train_classifier
 from benchsuite.weights import cached_weights, definition_hash
 
@@ -22,10 +23,24 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class EvalData:
-    """Inputs and, when quality is defined, their true class labels."""
+    """Inputs (any :data:`~benchsuite.batch.Batch`, samples along dimension 0) and, when quality is
+    defined, their true class labels. ``count`` is the number of samples; left out, it is the
+    number of labels, or the length of the first input tensor."""
 
-    inputs: torch.Tensor
+    inputs: Batch
     labels: torch.Tensor | None
+    count: int | None = None
+
+    @property
+    def samples(self) -> int:
+        if self.count is not None:
+            return self.count
+        if self.labels is not None:
+            return len(self.labels)
+        first = first_tensor(self.inputs)
+        if first is None:
+            raise ValueError("EvalData holds no tensor; give count=")
+        return len(first)
 
 
 def seeded(build: Callable[[], T], seed: int) -> T:
@@ -42,13 +57,20 @@ class Workload(ABC):
     :meth:`build_model` (benchsuite trains it when ``training`` is set, with weights cached) or
     :meth:`reference_model` (you hand over a trained model yourself).
 
-    ``quality_metric`` is ``"accuracy"`` for classifiers with labelled :meth:`eval_data`, and
-    ``None`` where quality is not applicable (it is then reported as such, never invented).
+    ``quality_metric`` is the headline quality figure: ``"accuracy"`` for classifiers with
+    labelled :meth:`eval_data`, and ``None`` where quality is not applicable (an untrained model:
+    it is then reported as such, never invented). ``quality_metrics`` lists every metric computed
+    on :meth:`eval_data` (see :mod:`benchsuite.quality`); by default, accuracy, top-1 agreement
+    and output error for a classifier, output error alone otherwise.
+
+    A batch may be a tensor, a tuple or a mapping of tensors (:mod:`benchsuite.batch`); the model's
+    output is read by :meth:`read_output`.
     """
 
     name: str = ""
     description: str = ""
     quality_metric: str | None = "accuracy"
+    quality_metrics: tuple[str, ...] | None = None
     training: TrainingSpec | None = None
 
     _reference: nn.Module | None = None
@@ -64,8 +86,24 @@ class Workload(ABC):
         return None
 
     @abstractmethod
-    def example_batch(self, batch_size: int) -> torch.Tensor:
-        """A representative input batch of ``batch_size`` samples, on the CPU."""
+    def example_batch(self, batch_size: int) -> Batch:
+        """A representative input batch of ``batch_size`` samples, on the CPU: a tensor, a tuple
+        of tensors (positional arguments) or a mapping of named tensors (keyword arguments)."""
+
+    def read_output(self, output: object) -> torch.Tensor:
+        """The tensor quality is judged on, from what the model returned (default: the tensor,
+        a ``ModelOutput``'s ``logits``, or the first tensor of a tuple or mapping)."""
+        return output_tensor(output)
+
+    def quality_metric_names(self) -> tuple[str, ...]:
+        """The quality metrics computed for this workload's variants."""
+        if self.quality_metrics is not None:
+            return self.quality_metrics
+        if self.quality_metric == "accuracy":
+            return ("accuracy", "top1_agreement", "output_rel_error")
+        if self.quality_metric is not None:
+            return (self.quality_metric, "output_rel_error")
+        return ("output_rel_error",)
 
     def eval_data(self) -> EvalData | None:
         """Held-out data: accuracy (with labels) and agreement with the fp32 reference."""
@@ -98,8 +136,11 @@ class Workload(ABC):
         return self._reference
 
     def labelled(self, data: EvalData | None, what: str) -> tuple[torch.Tensor, torch.Tensor]:
-        if data is None or data.labels is None:
-            raise ValueError(f"workload {self.name}: {what}() must return labelled data to train")
+        if data is None or data.labels is None or not isinstance(data.inputs, torch.Tensor):
+            raise ValueError(
+                f"workload {self.name}: {what}() must return labelled data with tensor inputs "
+                "to train"
+            )
         return data.inputs, data.labels
 
     def __repr__(self) -> str:

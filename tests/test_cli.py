@@ -216,3 +216,26 @@ def test_a_failing_case_is_a_row_and_the_run_goes_on(tmp_path: Path, tiny_worklo
         "fine/fp32/cpu/single-stream/b1": "ok",
     }
     assert cases["error"].iloc[0] == "RuntimeError: input pipeline exploded"
+    # the row keeps where it raised (the worker's traceback), and --in-process prints it
+    traceback = cases.set_index("case_id").loc[
+        "broken/fp32/cpu/single-stream/b1", "error_traceback"
+    ]
+    assert "broken.py" in traceback and "in example_batch" in traceback
+    assert pd.isna(
+        cases.set_index("case_id").loc["fine/fp32/cpu/single-stream/b1", "error_traceback"]
+    )
+    debugged = run_cli(
+        "run",
+        "--in-process",
+        "--no-report",
+        "--suite",
+        str(suite),
+        "--workloads",
+        str(folder),
+        "--results",
+        str(tmp_path / "r2"),
+    )
+    assert debugged.returncode == 1
+    assert "broken/fp32/cpu/single-stream/b1 failed:" in debugged.stderr
+    assert "Traceback (most recent call last)" in debugged.stderr
+    assert "input pipeline exploded" in debugged.stderr

@@ -1,6 +1,27 @@
-"""Keep ``benchsuite.__all__`` honest: everything public is exported, everything exported exists."""
+"""Keep ``benchsuite.__all__`` honest: pinned exactly, every name exists, nothing public missing."""
 
 import benchsuite
+
+PUBLIC_API = {
+    "Case",
+    "CaseResult",
+    "EnergyConfig",
+    "EnergyReading",
+    "EvalData",
+    "PreparedModel",
+    "SamplingConfig",
+    "TrainingSpec",
+    "Workload",
+    "__version__",
+    "energy_window",
+    "measure",
+    "register_variant",
+}
+
+
+def test_all_is_pinned_exactly() -> None:
+    assert set(benchsuite.__all__) == PUBLIC_API
+    assert len(benchsuite.__all__) == len(PUBLIC_API)  # no name twice
 
 
 def test_all_names_exist() -> None:

@@ -10,16 +10,16 @@ from benchsuite import Case, EvalData, Workload
 from benchsuite.discovery import discover_workloads
 from benchsuite.energy import EnergyConfig
 from benchsuite.errors import UsageError
-from benchsuite.measure import (
+from benchsuite.meters import EstimateMeter
+from benchsuite.protocol import (
     MeasureConfig,
     count_flops_per_sample,
     count_parameters,
     evaluate_quality,
-    measure_case,
 )
-from benchsuite.meters import EstimateMeter
+from benchsuite.scenarios import run_case
 from benchsuite.timing import SamplingConfig
-from benchsuite.variants import VARIANTS, get_variant
+from benchsuite.variants import get_variant
 
 TINY = discover_workloads(Path(__file__).parent / "data" / "tiny_workloads")["tiny-mlp"]
 
@@ -30,18 +30,18 @@ FAST = MeasureConfig(
 
 
 def test_flops_are_counted_not_guessed() -> None:
-    prepared = VARIANTS["fp32"].prepare(nn.Linear(16, 4), "cpu", TINY)
+    prepared = get_variant("fp32").prepare(nn.Linear(16, 4), "cpu", TINY)
     # a linear layer is a (batch x 16) @ (16 x 4) matmul: 2 FLOPs per multiply-add
-    assert count_flops_per_sample(prepared, torch.randn(8, 16)) == 2 * 16 * 4
+    assert count_flops_per_sample(prepared, torch.randn(8, 16), 8) == 2 * 16 * 4
 
 
 def test_transformer_flops_include_the_fused_fast_path_and_attention() -> None:
     width, tokens, hidden = 16, 6, 32
     layer = nn.TransformerEncoderLayer(width, 2, hidden, dropout=0.0, batch_first=True)
     model = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False).eval()
-    prepared = VARIANTS["fp32"].transform(model, "cpu", TINY)  # in inference mode: fast path
+    prepared = get_variant("fp32").transform(model, "cpu", TINY)  # in inference mode: fast path
     per_layer = 2 * tokens * (4 * width * width + 2 * width * hidden + 2 * tokens * width)
-    assert count_flops_per_sample(prepared, torch.randn(3, tokens, width)) == 2 * per_layer
+    assert count_flops_per_sample(prepared, torch.randn(3, tokens, width), 3) == 2 * per_layer
     assert torch.backends.mha.get_fastpath_enabled()  # restored after counting
 
 
@@ -64,9 +64,9 @@ class _Untrained(Workload):
 def test_quality_of_an_untrained_model_is_output_error_not_agreement() -> None:
     workload = _Untrained()
     reference = workload.reference_model()
-    fp32 = VARIANTS["fp32"].prepare(reference, "cpu", workload)
-    bf16 = VARIANTS["bf16"].prepare(reference, "cpu", workload)
-    quality = evaluate_quality(workload, bf16, fp32)
+    fp32 = get_variant("fp32").prepare(reference, "cpu", workload)
+    bf16 = get_variant("bf16").prepare(reference, "cpu", workload)
+    quality = evaluate_quality(workload, bf16, fp32).columns()
     assert quality["accuracy"] is None and quality["top1_agreement"] is None
     assert 1e-5 < quality["output_rel_error"] < 0.05  # bf16 keeps about 3 significant digits
     assert quality["eval_samples"] == 64
@@ -82,7 +82,7 @@ def test_parameters_and_size() -> None:
 
 def test_bf16_variant_runs_in_bfloat16_and_keeps_the_reference() -> None:
     reference = nn.Linear(4, 2)
-    prepared = VARIANTS["bf16"].prepare(reference, "cpu", TINY)
+    prepared = get_variant("bf16").prepare(reference, "cpu", TINY)
     with prepared.context():
         out = prepared.module(torch.randn(3, 4))
     assert out.dtype == torch.bfloat16
@@ -96,16 +96,20 @@ def test_unknown_variant_suggests_a_name() -> None:
 
 
 def test_fp16_is_unsupported_on_cpu_with_a_reason() -> None:
-    assert VARIANTS["fp16"].unsupported_reason("cpu") == "variant fp16 runs on cuda only, not cpu"
-    assert VARIANTS["int8"].unsupported_reason("cuda") == "variant int8 runs on cpu only, not cuda"
-    assert VARIANTS["fp32"].unsupported_reason("cpu") is None
+    assert (
+        get_variant("fp16").unsupported_reason("cpu") == "variant fp16 runs on cuda only, not cpu"
+    )
+    assert (
+        get_variant("int8").unsupported_reason("cuda") == "variant int8 runs on cpu only, not cuda"
+    )
+    assert get_variant("fp32").unsupported_reason("cpu") is None
 
 
 def test_a_case_measured_end_to_end(tiny_workloads: Path) -> None:
     workload = TINY
     case = Case("tiny-mlp", "fp32", "cpu", "offline", 4, threads=1)
-    result = measure_case(case, workload, VARIANTS["fp32"], EstimateMeter(), FAST)
-    row = result.row
+    result = run_case(case, workload, EstimateMeter(), FAST)
+    row = result.row()
     assert row["accuracy"] > 0.9 and row["top1_agreement"] == 1.0
     assert row["output_rel_error"] == 0.0  # fp32 against itself
     assert row["flops_per_sample"] == 2 * (8 * 16 + 16 * 2)
@@ -120,10 +124,8 @@ def test_a_case_measured_end_to_end(tiny_workloads: Path) -> None:
         <= row["energy_per_sample_high_j"]
     )
     assert row["device_peak_allocated_bytes"] is None
-    assert (
-        result.samples is not None
-        and result.samples.num_rows == row["sample_count"] + row["warmup_calls"]
-    )
-    windows = [w for w in result.energy_windows if w["window"] >= 0]
+    samples = result.samples_table()
+    assert samples is not None and samples.num_rows == row["sample_count"] + row["warmup_calls"]
+    windows = [w for w in result.energy_window_rows() if w["window"] >= 0]
     assert len(windows) == 2 and all(w["samples"] == 4 * w["calls"] for w in windows)
     assert torch.get_num_threads() >= 1  # restored after the case

@@ -10,7 +10,7 @@ from torch import nn
 
 from benchsuite import EvalData, TrainingSpec, Workload
 from benchsuite.training import accuracy, train_classifier
-from benchsuite.variants import VARIANTS, weight_sparsity
+from benchsuite.variants import get_variant, weight_sparsity
 from benchsuite.weights import cached_weights, definition_hash
 from benchsuite.workload import seeded
 
@@ -134,8 +134,8 @@ def test_training_stops_at_the_target(blobs: Blobs) -> None:
 def test_fp32_and_bf16(blobs: Blobs) -> None:
     reference = blobs.reference_model()
     x = blobs.example_batch(4)
-    fp32 = VARIANTS["fp32"].prepare(reference, "cpu", blobs)
-    bf16 = VARIANTS["bf16"].prepare(reference, "cpu", blobs)
+    fp32 = get_variant("fp32").prepare(reference, "cpu", blobs)
+    bf16 = get_variant("bf16").prepare(reference, "cpu", blobs)
     with fp32.context():
         assert fp32.module(x).dtype == torch.float32
     with bf16.context():
@@ -145,7 +145,7 @@ def test_fp32_and_bf16(blobs: Blobs) -> None:
 
 def test_int8_quantizes_every_linear_layer(blobs: Blobs) -> None:
     reference = blobs.reference_model()
-    prepared = VARIANTS["int8"].prepare(reference, "cpu", blobs)
+    prepared = get_variant("int8").prepare(reference, "cpu", blobs)
     quantized = [m for m in prepared.module.modules() if "quantized.dynamic" in type(m).__module__]
     assert len(quantized) == 3
     assert not any(type(m) is nn.Linear for m in prepared.module.modules())
@@ -159,7 +159,7 @@ def test_int8_quantizes_every_linear_layer(blobs: Blobs) -> None:
 @pytest.mark.parametrize(("name", "level"), [("prune50", 0.5), ("prune90", 0.9)])
 def test_unstructured_pruning_reaches_its_sparsity(blobs: Blobs, name: str, level: float) -> None:
     reference = blobs.reference_model()
-    prepared = VARIANTS[name].prepare(reference, "cpu", blobs)
+    prepared = get_variant(name).prepare(reference, "cpu", blobs)
     assert prepared.sparsity == pytest.approx(level, abs=0.01)
     assert weight_sparsity(prepared.module) == prepared.sparsity
     assert weight_sparsity(reference) < 0.01  # the reference is untouched
@@ -170,7 +170,7 @@ def test_unstructured_pruning_reaches_its_sparsity(blobs: Blobs, name: str, leve
 
 def test_structured_pruning_really_shrinks_a_chain(blobs: Blobs) -> None:
     reference = blobs.reference_model()
-    prepared = VARIANTS["prune-ch50"].prepare(reference, "cpu", blobs)
+    prepared = get_variant("prune-ch50").prepare(reference, "cpu", blobs)
     layers = [m for m in prepared.module.modules() if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in layers] == [(8, 16), (16, 16), (16, 4)]
     with prepared.context():
@@ -179,7 +179,7 @@ def test_structured_pruning_really_shrinks_a_chain(blobs: Blobs) -> None:
 
 def test_structured_pruning_leaves_residual_outputs_whole() -> None:
     images = Images()
-    prepared = VARIANTS["prune-ch50"].prepare(images.reference_model(), "cpu", images)
+    prepared = get_variant("prune-ch50").prepare(images.reference_model(), "cpu", images)
     model = prepared.module
     assert (model.a.out_channels, model.bn.num_features, model.b.in_channels) == (8, 8, 8)
     assert model.stem.out_channels == 8 and model.b.out_channels == 8  # they feed the add
@@ -190,8 +190,8 @@ def test_structured_pruning_leaves_residual_outputs_whole() -> None:
 def test_structured_pruning_halves_each_transformer_feed_forward_block() -> None:
     sequences = Sequences()
     reference = sequences.reference_model()
-    assert VARIANTS["prune-ch50"].unsupported_reason("cpu", sequences) is None
-    prepared = VARIANTS["prune-ch50"].prepare(reference, "cpu", sequences)
+    assert get_variant("prune-ch50").unsupported_reason("cpu", sequences) is None
+    prepared = get_variant("prune-ch50").prepare(reference, "cpu", sequences)
     layers = list(prepared.module.encoder.layers)
     assert [(m.linear1.out_features, m.linear2.in_features) for m in layers] == [(16, 16)] * 2
     assert [m.linear2.out_features for m in layers] == [16, 16]  # the residual width stays
@@ -214,22 +214,22 @@ def test_structured_pruning_refuses_a_model_without_a_free_width() -> None:
         def build_model(self) -> nn.Module:
             return nn.Linear(8, 8)
 
-    reason = VARIANTS["prune-ch50"].unsupported_reason("cpu", OnlyResidual())
+    reason = get_variant("prune-ch50").unsupported_reason("cpu", OnlyResidual())
     assert reason is not None and "every output feeds" in reason
 
 
 def test_distilled_student_is_smaller_and_learns(blobs: Blobs) -> None:
     reference = blobs.reference_model()
-    prepared = VARIANTS["distilled"].prepare(reference, "cpu", blobs)
+    prepared = get_variant("distilled").prepare(reference, "cpu", blobs)
     student_params = sum(p.numel() for p in prepared.module.parameters())
     assert student_params < sum(p.numel() for p in reference.parameters()) / 5
     assert accuracy(prepared.module, blobs.held_out.inputs, blobs.held_out.labels) >= 0.85
-    assert VARIANTS["distilled"].unsupported_reason("cpu", Images()) is not None
+    assert get_variant("distilled").unsupported_reason("cpu", Images()) is not None
 
 
 def test_compiled_matches_eager(blobs: Blobs) -> None:
     reference = blobs.reference_model()
-    prepared = VARIANTS["compiled"].prepare(reference, "cpu", blobs)
+    prepared = get_variant("compiled").prepare(reference, "cpu", blobs)
     assert type(prepared.module).__name__ == "OptimizedModule"
     x = blobs.example_batch(1)
     with prepared.context():
@@ -240,7 +240,7 @@ def test_int8_runs_a_transformer_encoder() -> None:
     layer = nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, dropout=0.0, batch_first=True)
     model = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False).eval()
     blobs = Blobs()
-    prepared = VARIANTS["int8"].prepare(model, "cpu", blobs)
+    prepared = get_variant("int8").prepare(model, "cpu", blobs)
     assert "2 of 3 nn.Linear" in prepared.detail  # attention's out_proj is not quantizable
     with prepared.context():
         assert prepared.module(torch.randn(2, 5, 16)).shape == (2, 5, 16)

@@ -14,14 +14,14 @@ import torch
 
 from benchsuite import Case
 from benchsuite.discovery import discover_workloads
-from benchsuite.runner import skip_reason
-from benchsuite.variants import VARIANTS
+from benchsuite.scenarios import skip_reason
+from benchsuite.variants import all_variants, get_variant
 
 WORKLOADS = discover_workloads(Path(__file__).parent)
 CASES = [
     Case(workload, variant, device, "single-stream", 1)
     for workload in WORKLOADS
-    for variant in VARIANTS
+    for variant in all_variants()
     for device in ("cpu", "cuda")
 ]
 
@@ -32,7 +32,7 @@ def test_standard_case(energy_benchmark, case: Case) -> None:  # type: ignore[no
     reason = skip_reason(case, workload)
     if reason is not None:
         pytest.skip(reason)
-    variant = VARIANTS[case.variant]
+    variant = get_variant(case.variant)
     prepared = variant.prepare(workload.reference_model(), case.device, workload)
     inputs = workload.example_batch(case.batch_size).to(case.device)
     with prepared.context():

@@ -28,8 +28,10 @@ import numpy as np
 import pandas as pd
 
 from benchsuite.case import Case
-from benchsuite.gate.rules import GATED_METRICS, Allowance, Rules
+from benchsuite.errors import UsageError
+from benchsuite.gate.rules import Allowance, Rules
 from benchsuite.gate.select import RunSamples, Side
+from benchsuite.scenarios import Metric, RawSamples, get_scenario, known_metrics
 from benchsuite.stats import median_interval
 
 PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
@@ -274,6 +276,15 @@ def _direct(
     )
 
 
+def _declared_metrics(row: pd.Series) -> tuple[Metric, ...]:
+    """The metrics the row's scenario declares; every known metric for a scenario this process
+    has not registered (a plug-in's rows read without the plug-in)."""
+    try:
+        return get_scenario(str(row.get("scenario"))).metrics
+    except UsageError:
+        return tuple(known_metrics().values())
+
+
 def compare_case(
     case_id: str,
     base_row: pd.Series,
@@ -284,14 +295,17 @@ def compare_case(
 ) -> CaseVerdict:
     result = CaseVerdict(case_id)
     case = Case.from_id(case_id) if case_id.count("/") >= 4 else None
-    for metric in GATED_METRICS:
-        allowance = rules.allowance(case, metric) if case else rules.metrics[metric]
+    for metric in _declared_metrics(cand_row):
+        if metric.column not in rules.metrics:
+            continue  # the rules do not gate it
+        column = metric.column
+        allowance = rules.allowance(case, column) if case else rules.metrics[column]
         for side, row in (("baseline", base_row), ("candidate", cand_row)):
             if row["status"] != "ok":
                 result.metrics.append(
                     MetricVerdict(
                         case_id,
-                        metric,
+                        column,
                         INCONCLUSIVE,
                         f"{side} case {row['status']}: {row['error']}",
                         allowance.describe(),
@@ -305,58 +319,50 @@ def compare_case(
     return result
 
 
+_POINT_TO_SAMPLE_UNIT = {RawSamples.LATENCY: 1e6, RawSamples.ENERGY: 1.0}
+"""From the row's column (latency in ms) to the raw samples' unit (ns), per kind of raw data."""
+
+
+def _unusable_energy(base_row: pd.Series, cand_row: pd.Series) -> str:
+    """Why the energy of either side cannot gate, or an empty string."""
+    for side, row in (("baseline", base_row), ("candidate", cand_row)):
+        if row.get("energy_kind") != "measured":
+            return (
+                f"{side} energy is {row.get('energy_kind') or 'missing'} "
+                f"({row.get('energy_source')}): an estimate cannot gate"
+            )
+        if row.get("energy_valid") is False:
+            return f"{side} energy invalid: {row.get('energy_invalid_reason')}"
+    return ""
+
+
 def _metric(
     case_id: str,
-    metric: str,
+    metric: Metric,
     allowance: Allowance,
     base_row: pd.Series,
     cand_row: pd.Series,
     baseline: Side,
     candidate: Side,
 ) -> MetricVerdict:
-    if metric == "latency_p50_ms":
-        if cand_row.get("scenario") == "training":
-            return MetricVerdict(
-                case_id, metric, PASS, "training case: no latency", allowance.describe()
-            )
-        base = baseline.latency_ns.get(case_id)
-        point = base_row.get("latency_p50_ms")
-        return _sampled(
-            case_id,
-            metric,
-            allowance,
-            base,
-            candidate.latency_ns.get(case_id),
-            None if point is None or pd.isna(point) else float(point) * 1e6,
-        )
-    if metric == "energy_per_sample_j":
-        for side, row in (("baseline", base_row), ("candidate", cand_row)):
-            if row.get("energy_kind") != "measured":
-                return MetricVerdict(
-                    case_id,
-                    metric,
-                    INCONCLUSIVE,
-                    f"{side} energy is {row.get('energy_kind') or 'missing'} "
-                    f"({row.get('energy_source')}): an estimate cannot gate",
-                    allowance.describe(),
-                )
-            if row.get("energy_valid") is False:
-                return MetricVerdict(
-                    case_id,
-                    metric,
-                    INCONCLUSIVE,
-                    f"{side} energy invalid: {row.get('energy_invalid_reason')}",
-                    allowance.describe(),
-                )
-        return _sampled(
-            case_id,
-            metric,
-            allowance,
-            baseline.energy_per_sample_j.get(case_id),
-            candidate.energy_per_sample_j.get(case_id),
-            base_row.get(metric),
-        )
-    return _direct(case_id, metric, allowance, base_row.get(metric), cand_row.get(metric))
+    """One metric's verdict, decided on raw samples when the metric has them."""
+    column = metric.column
+    if metric.needs_measured_energy:
+        problem = _unusable_energy(base_row, cand_row)
+        if problem:
+            return MetricVerdict(case_id, column, INCONCLUSIVE, problem, allowance.describe())
+    if metric.raw_samples is None:
+        return _direct(case_id, column, allowance, base_row.get(column), cand_row.get(column))
+    point = base_row.get(column)
+    scale = _POINT_TO_SAMPLE_UNIT[metric.raw_samples]
+    return _sampled(
+        case_id,
+        column,
+        allowance,
+        getattr(baseline, metric.raw_samples.value).get(case_id),
+        getattr(candidate, metric.raw_samples.value).get(case_id),
+        None if point is None or pd.isna(point) else float(point) * scale,
+    )
 
 
 def compare(baseline: Side, candidate: Side, rules: Rules) -> GateResult:

@@ -10,8 +10,8 @@ from typing import Any
 
 from benchsuite.case import Case
 from benchsuite.errors import UsageError, did_you_mean
+from benchsuite.scenarios import known_metrics
 
-GATED_METRICS = ("latency_p50_ms", "energy_per_sample_j", "accuracy", "peak_rss_bytes")
 _METRIC_KEYS = ("direction", "max_increase", "max_decrease", "max_increase_abs", "max_decrease_abs")
 _OVERRIDE_KEYS = ("workload", "case", "metric", *_METRIC_KEYS[1:])
 
@@ -103,11 +103,12 @@ def parse_rules(text: str, source: str, base: Rules | None = None) -> Rules:
                 "; allowed: metrics, overrides"
             )
     metrics = dict(base.metrics) if base else {}
+    gateable = known_metrics()  # what the registered scenarios declare
     for metric, table in document.get("metrics", {}).items():
-        if metric not in GATED_METRICS:
+        if metric not in gateable:
             raise UsageError(
-                f"{source}: unknown metric {metric!r}{did_you_mean(metric, GATED_METRICS)}"
-                f"; gated metrics: {', '.join(GATED_METRICS)}"
+                f"{source}: unknown metric {metric!r}{did_you_mean(metric, gateable)}"
+                f"; metrics the scenarios declare: {', '.join(gateable)}"
             )
         metrics[metric] = _allowance(source, metric, table)
     overrides = []

@@ -39,6 +39,7 @@ __all__ = [
     "RaplMeter",
     "all_meters",
     "choose_meter",
+    "meter_for",
 ]
 
 METER_CHOICES = ("auto", "rapl", "nvml", "codecarbon", "estimate")
@@ -79,6 +80,20 @@ def _auto(device: str) -> MeterChoice:
     return MeterChoice(EstimateMeter(), f"RAPL unavailable: {info.detail}")
 
 
+def meter_for(source: str, device: str) -> Meter:
+    """A new meter of ``source`` (not ``auto``) for ``device``'s cases, available or not: a case
+    worker builds the very meter its parent chose, by its source."""
+    if source == "rapl":
+        return RaplMeter()
+    if source == "nvml":
+        return NvmlMeter([_cuda_index(device)] if device.startswith("cuda") else None)
+    if source == "codecarbon":
+        return CodeCarbonMeter()
+    if source == "estimate":
+        return EstimateMeter()
+    raise ValueError(f"no meter has source {source!r}")
+
+
 def choose_meter(device: str, requested: str = "auto") -> MeterChoice:
     """The meter for cases on ``device``: ``requested`` when it works here, else the best
     available one with a note that says why (measurement goes on with what there is)."""
@@ -89,15 +104,7 @@ def choose_meter(device: str, requested: str = "auto") -> MeterChoice:
         )
     if requested == "auto":
         return _auto(device)
-    meter: Meter
-    if requested == "rapl":
-        meter = RaplMeter()
-    elif requested == "nvml":
-        meter = NvmlMeter([_cuda_index(device)] if device.startswith("cuda") else None)
-    elif requested == "codecarbon":
-        meter = CodeCarbonMeter()
-    else:
-        meter = EstimateMeter()
+    meter = meter_for(requested, device)
     info = meter.info()
     if info.available:
         return MeterChoice(meter)

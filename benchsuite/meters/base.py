@@ -8,7 +8,8 @@ domains it covers and the meter's resolution.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -55,8 +56,36 @@ class EnergyReading:
         return self.energy_j / self.duration_s if self.duration_s > 0 else float("nan")
 
 
+class MeterWindow:
+    """An open window of a meter; :attr:`reading` is set when the ``with`` block ends."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.meter = meter
+        self._reading: EnergyReading | None = None
+
+    @property
+    def reading(self) -> EnergyReading:
+        if self._reading is None:
+            raise RuntimeError("the energy window is still open: read it after the with block")
+        return self._reading
+
+
 class Meter(ABC):
-    """One source of energy figures. Subclasses implement one vendor or model each."""
+    """One source of energy figures. Subclasses implement one vendor or model each.
+
+    Use :meth:`window` rather than ``start``/``stop``: it closes the window (and stops a polling
+    thread, for NVML) even when the measured code raises.
+    """
+
+    @contextmanager
+    def window(self) -> Iterator[MeterWindow]:
+        """``with meter.window() as w: work()``, then ``w.reading``; always closed."""
+        window = MeterWindow(self)
+        self.start()
+        try:
+            yield window
+        finally:
+            window._reading = self.stop()
 
     source: str
     kind: MeterKind

@@ -16,7 +16,7 @@ packages and are ignored.
 
 Counters wrap at ``max_energy_range_uj``; a counter lower at the end of a window than at its
 start is taken as one wrap, unless the energy that implies is impossible for the window
-(above ``MAX_PLAUSIBLE_POWER_W``), in which case the counter went backwards (a reset) and the
+(above ``MAX_PLAUSIBLE_ZONE_POWER_W``), in which case the counter went backwards (a reset) and the
 reading is marked invalid. A window must be shorter than one full wrap (minutes at full power).
 
 pyRAPL is not used: it reads these same files, has had no release since 2019, and does not
@@ -37,7 +37,7 @@ from benchsuite.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
 POWERCAP_ROOT_ENV = "BENCHSUITE_POWERCAP_ROOT"
 DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
 RESOLUTION_S = 0.001  # RAPL updates its counters about every millisecond
-MAX_PLAUSIBLE_POWER_W = 2_000.0  # per zone; far above any CPU socket or DRAM channel
+MAX_PLAUSIBLE_ZONE_POWER_W = 2_000.0  # per zone; far above any CPU socket or DRAM channel
 _ZONE = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
 
 PERMISSION_FIX = (
@@ -169,7 +169,7 @@ class RaplMeter(Meter):
             if delta_uj < 0:
                 delta_uj += zone.max_energy_range_uj
                 implied_w = delta_uj / 1e6 / duration_s if duration_s > 0 else float("inf")
-                if implied_w > MAX_PLAUSIBLE_POWER_W:
+                if implied_w > MAX_PLAUSIBLE_ZONE_POWER_W:
                     problems.append(
                         f"{zone.domain} counter went backwards without a wrap "
                         f"({start_readings[zone.domain]} -> {end_readings[zone.domain]} uJ)"

@@ -26,6 +26,7 @@ from benchsuite.report.data import (
     load_report_data,
     missing,
 )
+from benchsuite.scenarios import Role, scenario_role
 from benchsuite.store import ResultStore
 
 __all__ = ["render_report"]
@@ -74,6 +75,7 @@ def _environment() -> jinja2.Environment:
         caveats_for=caveats_for,
         label_rule=LABEL_RULE,
         isfinite=math.isfinite,
+        is_training=lambda row: scenario_role(row["scenario"]) is Role.TRAINING,
     )
     return env
 

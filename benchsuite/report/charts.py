@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from benchsuite.report.data import Row, pareto_front
+from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
 
 plt.rcParams.update(
     {
@@ -57,7 +58,7 @@ def quality_vs_cost(rows: Sequence[Row], cost: str, cost_label: str, workload: s
         r
         for r in rows
         if r["status"] == "ok"
-        and r["scenario"] == "single-stream"
+        and r["scenario"] in single_batch_scenarios()
         and r.get("accuracy") is not None
         and r.get(cost) is not None
     ]
@@ -97,7 +98,7 @@ def batch_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
         r
         for r in rows
         if r["status"] == "ok"
-        and r["scenario"] != "training"
+        and scenario_role(r["scenario"]) is Role.INFERENCE
         and r.get("latency_p50_ms") is not None
     ]
     series: dict[str, list[Row]] = {}
@@ -135,7 +136,7 @@ def trend(history: pd.DataFrame, workload: str, column: str, label: str) -> Char
     frame = history[
         (history["workload"] == workload)
         & (history["status"] == "ok")
-        & (history["scenario"] == "single-stream")
+        & (history["scenario"].isin(single_batch_scenarios()))
     ]
     frame = frame.dropna(subset=[column])
     if frame["run_id"].nunique() < 2:
@@ -170,7 +171,7 @@ def cost_bars(rows: Sequence[Row], workload: str) -> Chart | None:
         r
         for r in rows
         if r["status"] == "ok"
-        and r["scenario"] == "single-stream"
+        and r["scenario"] in single_batch_scenarios()
         and r.get("latency_p50_ms") is not None
     ]
     if not points:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
 from benchsuite.store import ResultStore
 
 Row = dict[str, Any]
@@ -107,8 +108,12 @@ class Card:
     @property
     def primary(self) -> Row:
         """The row the label rests on: single-stream if measured, else the first inference row."""
-        inference = [r for r in self.rows if r["scenario"] != "training" and r["status"] == "ok"]
-        single = [r for r in inference if r["scenario"] == "single-stream"]
+        inference = [
+            r
+            for r in self.rows
+            if scenario_role(r["scenario"]) is Role.INFERENCE and r["status"] == "ok"
+        ]
+        single = [r for r in inference if r["scenario"] in single_batch_scenarios()]
         return (single or inference or self.rows)[0]
 
 
@@ -191,7 +196,7 @@ def caveats_for(row: Row) -> list[str]:
             f"{row['sparsity']:.0%} of weights are zero but kernels are dense: no "
             "speed-up is expected from sparsity alone"
         )
-    if row.get("quality_metric") is None and row["scenario"] != "training":
+    if row.get("quality_metric") is None and scenario_role(row["scenario"]) is Role.INFERENCE:
         notes.append("quality not applicable: the model is untrained (cost only)")
     return notes
 
@@ -210,7 +215,7 @@ def _hf_yaml(card: Card, rows: Sequence[Row]) -> str:
         for r in rows
         if r["workload"] == card.workload
         and r["device"] == card.device
-        and r["scenario"] == "training"
+        and scenario_role(r["scenario"]) is Role.TRAINING
         and r["status"] == "ok"
         and r.get("train_co2e_g") is not None
     }

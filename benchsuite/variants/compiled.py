@@ -13,6 +13,7 @@ from typing import cast
 import torch
 from torch import nn
 
+from benchsuite.batch import batch_to, call_model
 from benchsuite.variants.base import PreparedModel
 from benchsuite.workload import Workload
 
@@ -29,7 +30,8 @@ def compiled(model: nn.Module, device: str, workload: Workload) -> PreparedModel
         warnings.simplefilter("ignore")  # Inductor imports deprecated torch.jit helpers
         optimised = cast(nn.Module, torch.compile(model))
         with torch.inference_mode():
-            optimised(workload.example_batch(1).to(device))  # compile now, outside timing
+            # compile now, outside timing
+            call_model(optimised, batch_to(workload.example_batch(1), device))
     return PreparedModel(
         optimised, device, detail="torch.compile, Inductor default mode", flops_module=model
     )

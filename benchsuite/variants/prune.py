@@ -26,6 +26,7 @@ import torch
 from torch import fx, nn
 from torch.nn.utils import prune
 
+from benchsuite.batch import call_model
 from benchsuite.variants.base import PreparedModel, Transform, weight_sparsity
 from benchsuite.workload import Workload
 
@@ -194,7 +195,7 @@ def structured_channels(fraction: float) -> Transform:
         if not changes:
             raise ValueError(_no_pairs_reason(trace_error))
         with torch.inference_mode():
-            model.eval()(example)  # the shrunken model must still run
+            call_model(model.eval(), example)  # the shrunken model must still run
         after = sum(p.numel() for p in model.parameters())
         return PreparedModel(
             model.to(device).eval(),

@@ -1,0 +1,102 @@
+"""The package's own imports form no cycle, and only scenario modules name a scenario."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import benchsuite
+from benchsuite.scenarios import all_scenarios
+
+PACKAGE = Path(benchsuite.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """benchsuite modules ``path`` imports, at any depth of the file (a function's import
+    counts: it runs too), except under ``if TYPE_CHECKING``."""
+    found: set[str] = set()
+    tree = ast.parse(path.read_text())
+    skip = {
+        id(node)
+        for branch in ast.walk(tree)
+        if isinstance(branch, ast.If) and "TYPE_CHECKING" in ast.unparse(branch.test)
+        for node in ast.walk(branch)
+    }
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path.parent)
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            # `from package import submodule` depends on the submodule; any other name imported
+            # from a package comes from its __init__
+            submodules = [f"{base}.{alias.name}" for alias in node.names]
+            names = submodules if all(name in modules for name in submodules) else [base]
+        else:
+            continue
+        found |= {name for name in names if name in modules}
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    paths = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+    modules = set(paths)
+    return {name: _imports(path, modules) - {name} for name, path in paths.items()}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                return [*stack[stack.index(target) :], target]
+            if target not in state:
+                found = visit(target)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_the_package_imports_form_no_cycle() -> None:
+    graph = _graph()
+    assert len(graph) > 40 and "benchsuite.runner" in graph["benchsuite.cli"]
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_no_module_outside_the_scenarios_names_a_scenario() -> None:
+    names = set(all_scenarios())
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.parent.name == "scenarios":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in names:
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.value!r}")
+    assert offenders == []
