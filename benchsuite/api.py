@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchsuite.batch import Batch, batch_to, call_model
+from benchsuite.batch import Batch, batch_to, bound_call
 from benchsuite.case import Case
 from benchsuite.energy import EnergyConfig
 from benchsuite.flops import count_flops
@@ -66,10 +66,7 @@ def measure(
     scenario = SingleStream.name if batch_size == 1 else Offline.name
     case = Case(name, CUSTOM_VARIANT, device, scenario, batch_size, threads)
     config = MeasureConfig(sampling or SamplingConfig(), energy or EnergyConfig())
-    moved = batch_to(batch, device) if batch is not None else None
-
-    def call() -> object:
-        return target() if moved is None else call_model(target, moved)
+    call = target if batch is None else bound_call(target, batch_to(batch, device))
 
     is_module = isinstance(target, nn.Module)
     context = torch.inference_mode if is_module else contextlib.nullcontext

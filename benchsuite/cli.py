@@ -34,16 +34,19 @@ from benchsuite.discovery import (
     user_workloads_dir,
     workload_source,
 )
-from benchsuite.errors import RunInterrupted, UsageError
+from benchsuite.errors import RunInterrupted, UsageError, did_you_mean
 from benchsuite.gate import INCONCLUSIVE, REGRESSION, run_gate
 from benchsuite.gate.outputs import to_json, to_junit, to_markdown
 from benchsuite.meters import METER_CHOICES, all_meters
+from benchsuite.model_suite import model_suite
 from benchsuite.report import render_report
 from benchsuite.runner import run_suite
-from benchsuite.scenarios import get_scenario
+from benchsuite.scenarios import Role, all_scenarios, get_scenario
+from benchsuite.scenarios.single_stream import SingleStream
 from benchsuite.schema import Status
+from benchsuite.sources import TASKS, ModelSpec, build_workload
 from benchsuite.store import ResultStore, StoreWarning
-from benchsuite.suite import bundled_suites, load_suite
+from benchsuite.suite import Suite, bundled_suites, load_suite
 from benchsuite.variants import all_variants
 
 DEFAULT_RESULTS_DIR = Path("results")
@@ -128,8 +131,11 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
         args.suite = args.suite or manifest.get("suite_spec") or manifest.get("suite")
         if args.workloads is None and manifest.get("workloads_dir"):
             args.workloads = Path(manifest["workloads_dir"])
-    args.suite = args.suite or "standard"
-    suite = load_suite(args.suite)
+    if args.model is not None:
+        suite = _suite_of_model(args)
+    else:
+        args.suite = args.suite or "standard"
+        suite = load_suite(args.suite)
     if args.case_timeout is not None:
         if args.case_timeout <= 0:
             raise UsageError(
@@ -139,6 +145,10 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
             suite, measure=dataclasses.replace(suite.measure, case_timeout_s=args.case_timeout)
         )
     workloads = load_workloads(args.workloads)
+    for spec in suite.models:  # load each named model now: a bad name fails before measuring
+        console.print(f"loading {spec.source} ({spec.task})")
+        workloads[spec.name] = build_workload(spec)
+        workloads[spec.name].check()  # type: ignore[attr-defined]
     suite.check_workloads(workloads)
     if not args.no_report:
         _check_writable_folder(args.reports, "--reports")
@@ -182,6 +192,63 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
         page = render_report(store, result.run_id, args.reports)
         console.print(f"report: {page}")
     return 1 if result.count("failed") else 0
+
+
+def _names(value: str | None, option: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not names:
+        raise UsageError(f"{option} {value!r}: give a comma-separated list")
+    return names
+
+
+def _suite_of_model(args: argparse.Namespace) -> Suite:
+    if args.task is None:
+        raise UsageError(f"--model {args.model}: needs --task ({', '.join(TASKS)})")
+    spec = ModelSpec(
+        args.model,
+        args.task,
+        name=args.name or "",
+        sequence_length=args.sequence_length,
+        image_size=args.image_size,
+        eval_data=args.eval_data,
+        text_column=args.text_column,
+        image_column=args.image_column,
+        label_column=args.label_column,
+        student=args.student,
+    )
+    sizes = []
+    for size in _names(args.batch_sizes, "--batch-sizes"):
+        if not size.isdigit() or int(size) < 1:
+            raise UsageError(f"--batch-sizes {args.batch_sizes}: positive integers, e.g. 1,8,32")
+        sizes.append(int(size))
+    scenarios = _names(args.scenarios, "--scenarios") or (SingleStream.name,)
+    known = all_scenarios()
+    for name in scenarios:
+        if name not in known or known[name].role is not Role.INFERENCE:
+            inference = [n for n, s in known.items() if s.role is Role.INFERENCE]
+            raise UsageError(
+                f"--scenarios {name}: a named model runs {', '.join(inference)}"
+                f"{did_you_mean(name, inference)}"
+            )
+    variants = _names(args.variants, "--variants")
+    known_variants = all_variants()
+    for variant in variants:
+        if variant not in known_variants:
+            raise UsageError(
+                f"--variants {variant}: unknown variant{did_you_mean(variant, known_variants)}; "
+                f"known: {', '.join(known_variants)}"
+            )
+    measure = load_suite(args.suite).measure if args.suite else None
+    return model_suite(
+        spec,
+        variants,
+        _names(args.devices, "--devices") or ("cpu",),
+        scenarios,
+        sizes,
+        measure,
+    )
 
 
 def _folder_for_manifest(given: Path | None) -> str | None:
@@ -317,8 +384,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--suite",
         default=None,
-        help="bundled suite name or path of a .toml file (default: standard)",
+        help="bundled suite name or path of a .toml file (default: standard); with --model, "
+        "only its [measure] settings are used",
     )
+    named = run.add_argument_group(
+        "a model by name (instead of a suite): benchsuite run --model hf:./my-bert "
+        "--task text-classification"
+    )
+    named.add_argument("--model", metavar="hf:ID|hf:DIR", help="hub id (local cache) or folder")
+    named.add_argument("--task", choices=TASKS, help="what the model does")
+    named.add_argument("--name", help="workload name in case ids (default: from the source)")
+    named.add_argument("--variants", metavar="A,B", help="default: fp32,bf16,int8 (+distilled)")
+    named.add_argument("--devices", metavar="A,B", help="default: cpu")
+    named.add_argument("--scenarios", metavar="A,B", help="single-stream (default) and/or offline")
+    named.add_argument("--batch-sizes", metavar="N,M", help="offline batch sizes (default 8)")
+    named.add_argument("--sequence-length", type=int, default=128, metavar="TOKENS")
+    named.add_argument("--image-size", type=int, metavar="PIXELS")
+    named.add_argument(
+        "--eval-data", metavar="FILE", help="JSONL, CSV or Parquet with text/image and label"
+    )
+    named.add_argument("--text-column", default="text")
+    named.add_argument("--image-column", default="image")
+    named.add_argument("--label-column", default="label")
+    named.add_argument("--student", metavar="hf:ID|hf:DIR", help="its distilled variant")
     run.add_argument(
         "--workloads",
         type=Path,

@@ -29,6 +29,10 @@ class WorkloadError(UsageError):
     """A workloads folder or workload module that cannot be loaded."""
 
 
+class ModelSourceError(UsageError):
+    """A model named by the user (``hf:...``) that cannot be found or loaded, or its eval data."""
+
+
 class StoreError(UsageError):
     """A results folder that cannot be written or read."""
 

@@ -45,9 +45,12 @@ class ModelFacts:
     param_count: int | None = None
     model_size_bytes: int | None = None
     flops_per_sample: int | None = None
+    flops_note: str = ""
+    """How FLOPs were obtained when not counted by torch, or why there is no figure."""
 
     def columns(self) -> dict[str, Any]:
         return {
+            "flops_note": self.flops_note or None,
             "variant_recipe": self.variant_recipe,
             "variant_detail": self.variant_detail or None,
             "sparsity": self.sparsity,
@@ -189,6 +192,28 @@ class TrainingResult:
             "train_repeats": self.repeats,
             "train_energy_j": self.energy_per_run_j,
             "train_energy_per_sample_j": self.energy_per_run_j / outcome.samples,
+        }
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """Where a model named by the user came from, and what fed it."""
+
+    model_source: str
+    model_task: str
+    model_revision: str
+    model_library: str
+    model_library_versions: str
+    input_note: str
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "model_source": self.model_source,
+            "model_task": self.model_task,
+            "model_revision": self.model_revision,
+            "model_library": self.model_library,
+            "model_library_versions": self.model_library_versions,
+            "input_note": self.input_note,
         }
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 3  # 2: output_rel_error; 3: cosine_similarity, error_traceback
+SCHEMA_VERSION = 4  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
+# 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note
 
 
 class Status(StrEnum):
@@ -47,6 +48,13 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "started_at_utc": _str,
     "finished_at_utc": _str,
     "case_wall_s": _float,
+    # what was measured: a model named by the user (hf:...), where it came from
+    "model_source": _str,  # hf:<hub id or folder>
+    "model_task": _str,
+    "model_revision": _str,  # the hub commit, or local:<digest of the folder's files>
+    "model_library": _str,  # transformers, sentence-transformers, scikit-learn
+    "model_library_versions": _str,
+    "input_note": _str,  # what fed the model: its tokenizer on which texts, or synthetic inputs
     # what was measured: model
     "variant_recipe": _str,
     "variant_detail": _str,
@@ -54,6 +62,7 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "param_count": _int,
     "model_size_bytes": _int,
     "flops_per_sample": _int,
+    "flops_note": _str,  # how FLOPs were stated, or why there are none (scikit-learn models)
     # quality
     "quality_metric": _str,
     "accuracy": _float,

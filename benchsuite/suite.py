@@ -20,6 +20,14 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     country = "FRA"           # CodeCarbon's offline data for this country, or
     # g_co2e_per_kwh = 56     # a figure of your own
 
+    [[models]]                # optional: a model by name, listed in a matrix by its name
+    name = "my-bert"
+    source = "hf:./my-bert"   # hf:<hub id> (local cache), or a folder relative to this file
+    task = "text-classification"  # feature-extraction, image-classification, text-generation
+    sequence_length = 128     # or image_size = 224
+    eval_data = "eval.jsonl"  # optional, with text (or image) and label columns
+    student = "hf:./my-distilbert"  # optional: its "distilled" variant
+
     [[matrix]]                # each table adds the product of its lists
     workloads = ["digits-cnn"]
     variants = ["fp32", "bf16"]
@@ -41,14 +49,28 @@ from typing import Any
 from benchsuite.case import Case
 from benchsuite.devices import KNOWN_DEVICES
 from benchsuite.energy import EnergyConfig
-from benchsuite.errors import SuiteError, did_you_mean
+from benchsuite.errors import SuiteError, UsageError, did_you_mean
 from benchsuite.protocol import MeasureConfig
 from benchsuite.scenarios import all_scenarios
 from benchsuite.scenarios.single_stream import SingleStream
+from benchsuite.sources import HF_PREFIX, ModelSpec
 from benchsuite.timing import SamplingConfig
 from benchsuite.variants import all_variants
 
-_TOP_KEYS = ("name", "description", "measure", "carbon", "matrix")
+_TOP_KEYS = ("name", "description", "measure", "carbon", "models", "matrix")
+_MODEL_KEYS = (
+    "name",
+    "source",
+    "task",
+    "sequence_length",
+    "image_size",
+    "eval_data",
+    "text_column",
+    "image_column",
+    "label_column",
+    "eval_limit",
+    "student",
+)
 _CARBON_KEYS = ("country", "g_co2e_per_kwh")
 _SAMPLING_KEYS = ("warmup_max_s", "ci_target_rel", "budget_s", "min_samples")
 _ENERGY_KEYS = {"energy_windows": "windows", "energy_window_s": "window_s", "idle_s": "idle_s"}
@@ -75,6 +97,8 @@ class Suite:
     matrix: tuple[MatrixEntry, ...] = ()
     carbon_country: str | None = None
     carbon_g_co2e_per_kwh: float | None = None
+    models: tuple[ModelSpec, ...] = ()
+    """Models named by source (``[[models]]``): workloads the matrix can list by name."""
 
     def cases(self) -> list[Case]:
         """Every case of the matrix, in file order, each once."""
@@ -115,7 +139,9 @@ def load_suite(spec: str) -> Suite:
     if spec.endswith(".toml") or path.is_file():
         if not path.is_file():
             raise SuiteError(f"--suite {spec}: no such file; check the path")
-        return parse_suite(path.read_bytes(), source=str(path), default_name=path.stem)
+        return parse_suite(
+            path.read_bytes(), source=str(path), default_name=path.stem, base=path.parent
+        )
     bundled = bundled_suites()
     if spec not in bundled:
         raise SuiteError(
@@ -225,7 +251,32 @@ def _parse_entry(source: str, index: int, table: Any) -> MatrixEntry:
     return MatrixEntry(workloads, variants, device_names, scenario, batch_sizes, threads)
 
 
-def parse_suite(text: bytes | str, source: str, default_name: str = "suite") -> Suite:
+def _parse_model(source: str, index: int, table: Any, base: Path | None) -> ModelSpec:
+    where = f"[[models]] #{index + 1}"
+    if not isinstance(table, dict):
+        raise SuiteError(f"{source}: {where} must be a table")
+    _check_keys(source, where, table, _MODEL_KEYS)
+    for key in ("source", "task"):
+        if not isinstance(table.get(key), str):
+            raise SuiteError(
+                f'{source}: {where} needs {key} = "..." (e.g. source = "hf:./my-bert")'
+            )
+    values = dict(table)
+    if base is not None:  # folders and eval files are relative to the suite file
+        location = values["source"].removeprefix(HF_PREFIX)
+        if location.startswith("."):
+            values["source"] = HF_PREFIX + str((base / location).resolve())
+        if isinstance(values.get("eval_data"), str) and not Path(values["eval_data"]).is_absolute():
+            values["eval_data"] = str((base / values["eval_data"]).resolve())
+    try:
+        return ModelSpec(**values)
+    except (TypeError, UsageError) as error:
+        raise SuiteError(f"{source}: {where}: {error}") from None
+
+
+def parse_suite(
+    text: bytes | str, source: str, default_name: str = "suite", base: Path | None = None
+) -> Suite:
     """Parse and validate a suite; every problem is a :class:`SuiteError` naming ``source``."""
     try:
         document = tomllib.loads(text.decode() if isinstance(text, bytes) else text)
@@ -252,7 +303,11 @@ def parse_suite(text: bytes | str, source: str, default_name: str = "suite") -> 
         raise SuiteError(
             f"{source}: [carbon] g_co2e_per_kwh must be a number >= 0, got {intensity!r}"
         )
+    models = document.get("models", [])
+    if not isinstance(models, list):
+        raise SuiteError(f"{source}: models must be [[models]] tables")
     return Suite(
+        models=tuple(_parse_model(source, i, entry, base) for i, entry in enumerate(models)),
         carbon_country=country,
         carbon_g_co2e_per_kwh=float(intensity) if intensity is not None else None,
         name=str(document.get("name", default_name)),

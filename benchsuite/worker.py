@@ -25,6 +25,8 @@ from typing import Any
 from benchsuite.case import Case
 from benchsuite.protocol import MeasureConfig
 from benchsuite.results import CaseResult
+from benchsuite.sources.spec import ModelSpec
+from benchsuite.workload import Workload
 
 _PRELOAD = ["benchsuite.worker", "benchsuite.scenarios", "torch"]
 
@@ -36,13 +38,46 @@ class WorkerOutcome:
     traceback: str | None = None
 
 
-def workload_origin(workload: object) -> tuple[str, str] | None:
-    """(source file, class name) a worker can rebuild the workload from, or ``None``."""
+@dataclass(frozen=True)
+class FileOrigin:
+    """A workload class in a file: the worker imports the file and instantiates the class."""
+
+    path: str
+    class_name: str
+
+    def build(self) -> Workload:
+        from benchsuite.discovery import import_workload_file
+
+        workload: Workload = getattr(import_workload_file(Path(self.path)), self.class_name)()
+        return workload
+
+
+@dataclass(frozen=True)
+class SpecOrigin:
+    """A model named by the user: the worker loads it again from its spec."""
+
+    spec: ModelSpec
+
+    def build(self) -> Workload:
+        from benchsuite.sources import build_workload
+
+        return build_workload(self.spec)
+
+
+WorkloadOrigin = FileOrigin | SpecOrigin
+
+
+def workload_origin(workload: Workload) -> WorkloadOrigin | None:
+    """What a worker can rebuild the workload from (only plain data crosses the process
+    boundary), or ``None`` when it cannot (a class defined inside a function)."""
+    rebuild_spec = getattr(workload, "rebuild_spec", None)
+    if rebuild_spec is not None:
+        return SpecOrigin(rebuild_spec())
     cls = type(workload)
     source = inspect.getsourcefile(cls)
     if source is None or "<locals>" in cls.__qualname__:
         return None
-    return source, cls.__name__
+    return FileOrigin(source, cls.__name__)
 
 
 def _context() -> Any:
@@ -56,7 +91,7 @@ def _context() -> Any:
 
 def _child(
     conn: Connection,
-    origin: tuple[str, str],
+    origin: WorkloadOrigin,
     case: Case,
     config: MeasureConfig,
     meter: str,
@@ -68,12 +103,10 @@ def _child(
     os.environ.update(environment)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
-        from benchsuite.discovery import import_workload_file
         from benchsuite.meters import meter_for
         from benchsuite.scenarios import run_case
 
-        module = import_workload_file(Path(origin[0]))
-        workload = getattr(module, origin[1])()
+        workload = origin.build()
         result = run_case(case, workload, meter_for(meter, case.device), config)
         _reply(conn, ("ok", result))
     except BaseException as error:  # everything a case can raise becomes its row's error
@@ -104,7 +137,7 @@ def _death(exitcode: int | None) -> str:
 
 
 def run_in_worker(
-    origin: tuple[str, str], case: Case, config: MeasureConfig, meter: str, timeout_s: float
+    origin: WorkloadOrigin, case: Case, config: MeasureConfig, meter: str, timeout_s: float
 ) -> WorkerOutcome:
     """Measure ``case`` in a fresh worker process; never raises for what the case does."""
     context = _context()

@@ -9,12 +9,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import nn
 
 from benchsuite.batch import Batch, first_tensor, output_tensor
+from benchsuite.results import SourceFacts
+
+if TYPE_CHECKING:  # variants import this module: the names are for annotations only
+    from benchsuite.variants.base import PreparedModel, Variant
 from benchsuite.training import TrainingSpec, train_classifier
 from benchsuite.weights import cached_weights, definition_hash
 
@@ -94,6 +98,25 @@ class Workload(ABC):
         """The tensor quality is judged on, from what the model returned (default: the tensor,
         a ``ModelOutput``'s ``logits``, or the first tensor of a tuple or mapping)."""
         return output_tensor(output)
+
+    def prepare_variant(self, variant: Variant, device: str) -> PreparedModel:
+        """``variant`` applied to a copy of the reference (a workload whose model is not a torch
+        module prepares its own)."""
+        return variant.prepare(self.reference_model(), device, self)
+
+    def variant_unsupported_reason(self, variant: Variant, device: str) -> str | None:
+        """Why this workload cannot take ``variant`` on ``device``, beyond the variant's own
+        requirements; ``None`` when it can."""
+        return None
+
+    def pretrained_student(self) -> nn.Module | None:
+        """A smaller pretrained model that stands for this one's ``distilled`` variant (DistilBERT
+        for BERT); ``None``: the student, if any, is trained from :meth:`build_student`."""
+        return None
+
+    def source_facts(self) -> SourceFacts | None:
+        """Where the model came from (a model named by the user), for every row."""
+        return None
 
     def quality_metric_names(self) -> tuple[str, ...]:
         """The quality metrics computed for this workload's variants."""

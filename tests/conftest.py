@@ -61,14 +61,63 @@ def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     )
 
 
+TORCH_PIN = "torch==2.13.0"  # the CPU build tox.ini pins; the package itself asks for a range
+
+
+def _checked(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, f"{command}: {done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """benchsuite as a user installs it: this checkout built into a wheel, installed into a fresh
+    virtual environment. Returns (wheel, the venv's bin folder)."""
+    root = tmp_path_factory.mktemp("install")
+    _checked(
+        sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", root / "dist", REPO, cwd=root
+    )
+    (wheel,) = (root / "dist").glob("benchsuite-*.whl")
+    _checked(sys.executable, "-m", "venv", root / "venv", cwd=root)
+    _checked(root / "venv" / "bin" / "pip", "install", "-q", TORCH_PIN, wheel, cwd=root)
+    return wheel, root / "venv" / "bin"
+
+
+def user_env() -> dict[str, str]:
+    """The environment of a user's shell: no source tree on the path, no active venv."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+
 @pytest.fixture(scope="session")
 def smoke_run(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, installed: tuple[Path, Path]
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """One real ``benchsuite run --suite smoke`` for the whole session: results in out/r,
-    the report in out/h."""
+    """One real ``benchsuite run --suite smoke`` for the whole session, by the installed wheel's
+    command in an empty folder: results in out/r, the report in out/h."""
     out = tmp_path_factory.mktemp("out")
-    done = run_cli(
-        "run", "--suite", "smoke", "--results", str(out / "r"), "--reports", str(out / "h")
+    done = subprocess.run(
+        [
+            str(installed[1] / "benchsuite"),
+            "run",
+            "--suite",
+            "smoke",
+            "--results",
+            "r",
+            "--reports",
+            "h",
+        ],
+        cwd=out,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     return done, out

@@ -59,4 +59,11 @@ def test_the_custom_workload_example_is_found() -> None:
 
 def test_shared_base_classes_are_not_registered() -> None:
     found = discover_workloads(REPO / "workloads")
-    assert set(found) == {"digits-cnn", "text-transformer", "resnet18-224", "mobilenetv2-224"}
+    assert set(found) == {
+        "digits-cnn",
+        "digits-forest",
+        "digits-logistic",
+        "text-transformer",
+        "resnet18-224",
+        "mobilenetv2-224",
+    }

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from benchsuite.batch import batch_slice, call_model, output_tensor
+from benchsuite.batch import batch_slice, bound_call, call_model, output_tensor
 from benchsuite.discovery import discover_workloads
 from benchsuite.runner import run_suite
 from benchsuite.store import ResultStore
@@ -77,6 +77,8 @@ def test_batches_are_called_and_sliced_by_their_shape() -> None:
     assert call_model(spread, mapping) == (0, ["attention_mask", "input_ids"])
     assert call_model(spread, (torch.zeros(2), torch.zeros(2))) == (2, [])
     assert call_model(spread, torch.zeros(2)) == (1, [])
+    assert bound_call(spread, mapping)() == (0, ["attention_mask", "input_ids"])
+    assert bound_call(spread, (torch.zeros(2),))() == (1, [])
     sliced = batch_slice(mapping, 1, 3)
     assert isinstance(sliced, dict) and sliced["input_ids"].shape == (2, 3)
 

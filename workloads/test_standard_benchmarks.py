@@ -33,7 +33,7 @@ def test_standard_case(energy_benchmark, case: Case) -> None:  # type: ignore[no
     if reason is not None:
         pytest.skip(reason)
     variant = get_variant(case.variant)
-    prepared = variant.prepare(workload.reference_model(), case.device, workload)
+    prepared = workload.prepare_variant(variant, case.device)
     inputs = workload.example_batch(case.batch_size).to(case.device)
     with prepared.context():
         output = energy_benchmark(prepared.module, inputs, case=case)

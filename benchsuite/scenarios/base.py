@@ -76,7 +76,9 @@ class Scenario(ABC):
 
     def unsupported_reason(self, case: Case, workload: Workload, variant: Variant) -> str | None:
         """Why this workload and variant cannot run here, or ``None`` (a ``skipped`` row)."""
-        return variant.unsupported_reason(case.device, workload)
+        return workload.variant_unsupported_reason(
+            variant, case.device
+        ) or variant.unsupported_reason(case.device, workload)
 
     @abstractmethod
     def run(

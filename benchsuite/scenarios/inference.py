@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from benchsuite.batch import batch_to, call_model
+from benchsuite.batch import Batch, batch_to, bound_call
 from benchsuite.case import Case
 from benchsuite.meters.base import Meter
 from benchsuite.protocol import (
@@ -33,7 +33,7 @@ from benchsuite.scenarios.base import (
     SummaryCells,
     energy_flag,
 )
-from benchsuite.variants import Variant, get_variant
+from benchsuite.variants import PreparedModel, Variant, get_variant
 from benchsuite.workload import Workload
 
 INFERENCE_METRICS = (
@@ -50,37 +50,53 @@ INFERENCE_METRICS = (
 )
 
 
+def _model_facts(
+    variant: Variant, prepared: PreparedModel, batch: Batch, batch_size: int
+) -> ModelFacts:
+    """Parameters, size and FLOPs: counted by torch, or as the model's wrapper states them."""
+    stated = prepared.stated
+    if stated is not None:
+        param_count, size_bytes = stated.param_count, stated.model_size_bytes
+        flops, note = stated.flops_per_sample, stated.flops_note
+    else:
+        param_count, size_bytes = count_parameters(prepared.module)
+        flops, note = count_flops_per_sample(prepared, batch, batch_size), ""
+    return ModelFacts(
+        variant_recipe=variant.recipe,
+        variant_detail=prepared.detail,
+        sparsity=prepared.sparsity,
+        param_count=param_count,
+        model_size_bytes=size_bytes,
+        flops_per_sample=flops,
+        flops_note=note,
+    )
+
+
 def measure_inference(
     case: Case, workload: Workload, variant: Variant, meter: Meter, config: MeasureConfig
 ) -> CaseResult:
     with torch_threads(case.threads), memory_peaks(case.device) as peaks:
-        reference = workload.reference_model()
-        prepared = variant.prepare(reference, case.device, workload)
+        prepared = workload.prepare_variant(variant, case.device)
         fp32 = get_variant("fp32")
-        baseline = prepared if variant is fp32 else fp32.prepare(reference, case.device, workload)
+        baseline = prepared if variant is fp32 else workload.prepare_variant(fp32, case.device)
         quality = evaluate_quality(workload, prepared, baseline)
         del baseline
         batch = batch_to(workload.example_batch(case.batch_size), case.device)
-        param_count, size_bytes = count_parameters(prepared.module)
-        model = ModelFacts(
-            variant_recipe=variant.recipe,
-            variant_detail=prepared.detail,
-            sparsity=prepared.sparsity,
-            param_count=param_count,
-            model_size_bytes=size_bytes,
-            flops_per_sample=count_flops_per_sample(prepared, batch, case.batch_size),
-        )
-        module = prepared.module
-
-        def call() -> object:
-            return call_model(module, batch)
-
+        model = _model_facts(variant, prepared, batch, case.batch_size)
+        call = bound_call(prepared.module, batch)
         latency, energy = time_and_meter(
             call, case.device, meter, case.batch_size, config, prepared.context
         )
         memory = peaks()
+    source = workload.source_facts()
     return CaseResult(
-        case, model=model, quality=quality, latency=latency, energy=energy, memory=memory
+        case,
+        model=model,
+        quality=quality,
+        latency=latency,
+        energy=energy,
+        memory=memory,
+        extra=(source,) if source is not None else (),
     )
 
 

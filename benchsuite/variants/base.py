@@ -20,6 +20,18 @@ from benchsuite.workload import Workload
 
 
 @dataclass(frozen=True)
+class StatedFacts:
+    """Size and arithmetic of a model that torch's counters cannot see into (a scikit-learn
+    estimator), stated by the code that wraps it; ``flops_note`` says how, or why there is no
+    figure."""
+
+    param_count: int | None
+    model_size_bytes: int | None
+    flops_per_sample: int | None
+    flops_note: str
+
+
+@dataclass(frozen=True)
 class PreparedModel:
     """A model ready to time: call ``module(x)`` inside ``context()``."""
 
@@ -34,6 +46,8 @@ class PreparedModel:
     mha_fastpath: bool = True
     """False turns off the fused Transformer/attention fast path while the model runs (it reads
     ``linear.weight`` as a tensor, which quantized linear layers do not have)."""
+    stated: StatedFacts | None = None
+    """Parameters, size and FLOPs given rather than counted (see :class:`StatedFacts`)."""
 
     @contextlib.contextmanager
     def context(self) -> Iterator[None]:

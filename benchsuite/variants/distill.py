@@ -17,8 +17,13 @@ from benchsuite.workload import Workload, seeded
 
 
 def requires_student(workload: Workload) -> str | None:
+    if workload.pretrained_student() is not None:
+        return None
     if workload.training is None or workload.build_student() is None:
-        return "the workload defines no student model (build_student) and training spec"
+        return (
+            "the workload defines no student: a student model to train (build_student and a "
+            "training spec) or a pretrained one (--student hf:...)"
+        )
     return None
 
 
@@ -44,13 +49,21 @@ def build_student(workload: Workload) -> nn.Module:
 
 
 def distilled(model: nn.Module, device: str, workload: Workload) -> PreparedModel:
+    teacher_params = sum(p.numel() for p in model.parameters())
+    pretrained = workload.pretrained_student()
+    if pretrained is not None:
+        student_params = sum(p.numel() for p in pretrained.parameters())
+        return PreparedModel(
+            pretrained.float().to(device).eval(),
+            device,
+            detail=f"pretrained student {student_params} parameters vs teacher {teacher_params}",
+        )
     student, from_cache = cached_weights(
         f"{workload.name}-student",
         definition_hash(workload, "distilled student"),
         lambda: build_student(workload),
         lambda fresh: train_student(workload, fresh, stop_at_target=False),
     )
-    teacher_params = sum(p.numel() for p in model.parameters())
     student_params = sum(p.numel() for p in student.parameters())
     return PreparedModel(
         student.to(device).eval(),

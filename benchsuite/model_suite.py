@@ -1,0 +1,41 @@
+"""``benchsuite run --model hf:... --task ...``: a one-model suite made from the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from benchsuite.protocol import MeasureConfig
+from benchsuite.scenarios import all_scenarios
+from benchsuite.scenarios.single_stream import SingleStream
+from benchsuite.sources import ModelSpec
+from benchsuite.suite import MatrixEntry, Suite
+
+DEFAULT_VARIANTS = ("fp32", "bf16", "int8")
+DEFAULT_BATCH_SIZES = (8,)
+
+
+def model_suite(
+    spec: ModelSpec,
+    variants: Sequence[str] = (),
+    devices: Sequence[str] = ("cpu",),
+    scenarios: Sequence[str] = (SingleStream.name,),
+    batch_sizes: Sequence[int] = (),
+    measure: MeasureConfig | None = None,
+) -> Suite:
+    """The matrix of one model: each scenario × the variants × the devices. A single-batch
+    scenario runs batch 1; the others run ``batch_sizes`` (default 8). Without variants: fp32,
+    bf16 and int8, plus ``distilled`` when a student is given."""
+    chosen = tuple(variants) or DEFAULT_VARIANTS + (("distilled",) if spec.student else ())
+    known = all_scenarios()
+    matrix = []
+    for name in scenarios:
+        sizes = (1,) if known[name].single_batch else tuple(batch_sizes) or DEFAULT_BATCH_SIZES
+        matrix.append(MatrixEntry((spec.name,), chosen, tuple(devices), name, sizes, (None,)))
+    return Suite(
+        name=f"model-{spec.name}",
+        description=f"{spec.source} ({spec.task}) from the command line",
+        source=f"--model {spec.source}",
+        measure=measure or MeasureConfig(),
+        matrix=tuple(matrix),
+        models=(spec,),
+    )

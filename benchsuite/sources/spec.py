@@ -1,0 +1,66 @@
+"""A model named by the user (``hf:<hub id or folder>``) and how to feed it: a frozen value that
+crosses into a case's worker process, where the model is loaded again from it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from benchsuite.errors import UsageError, did_you_mean
+
+HF_PREFIX = "hf:"
+TASKS = ("text-classification", "feature-extraction", "image-classification", "text-generation")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """``source``: ``hf:<hub id>`` (read from the local Hugging Face cache) or ``hf:<folder>``
+    (anything ``save_pretrained`` or sentence-transformers wrote). ``task`` picks the Auto class
+    and the quality metrics. Inputs come from the model's own tokenizer or image processor at
+    ``sequence_length`` tokens or ``image_size`` pixels; ``eval_data`` (JSONL, CSV or Parquet with
+    ``text_column`` or ``image_column`` and ``label_column``) gives accuracy. ``student`` pairs
+    the model with a smaller pretrained one (its ``distilled`` variant)."""
+
+    source: str
+    task: str
+    name: str = ""
+    sequence_length: int = 128
+    image_size: int | None = None
+    eval_data: str | None = None
+    text_column: str = "text"
+    image_column: str = "image"
+    label_column: str = "label"
+    eval_limit: int = 512
+    student: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.source.startswith(HF_PREFIX) or len(self.source) == len(HF_PREFIX):
+            raise UsageError(
+                f"--model {self.source}: a model source starts with hf: (hf:<hub id> or "
+                "hf:<folder>), e.g. --model hf:./my-bert"
+            )
+        if self.task not in TASKS:
+            raise UsageError(
+                f"--task {self.task}: unknown task{did_you_mean(self.task, TASKS)}; tasks: "
+                f"{', '.join(TASKS)}"
+            )
+        if self.student is not None and not self.student.startswith(HF_PREFIX):
+            raise UsageError(f"--student {self.student}: a student is hf:<hub id or folder> too")
+        if self.sequence_length < 1 or (self.image_size is not None and self.image_size < 1):
+            raise UsageError("--sequence-length and --image-size must be positive")
+        if not self.name:
+            object.__setattr__(self, "name", default_name(self.source))
+
+    @property
+    def location(self) -> str:
+        """The hub id or folder, without ``hf:``."""
+        return self.source.removeprefix(HF_PREFIX)
+
+
+def default_name(source: str) -> str:
+    """A workload name from a source: its last path part (hub ids keep their owner), with
+    characters a case id cannot hold replaced."""
+    location = source.removeprefix(HF_PREFIX).rstrip("/")
+    if location.startswith((".", "/", "~")):
+        location = location.rsplit("/", 1)[-1]
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "--", location) or "model"
