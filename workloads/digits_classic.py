@@ -7,31 +7,19 @@ stratified, seed 0), as 64 features scaled to [0, 1].
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import torch
-from sklearn.datasets import load_digits
+from _digits import SEED, digits_split
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
 
 from benchsuite import EvalData
 from benchsuite.sources.sklearn import EstimatorWorkload
 
-SEED = 0
-HELD_OUT_FRACTION = 0.25
 
-
-@functools.cache
 def _split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    digits = load_digits()
-    features = torch.tensor(digits.data / 16.0, dtype=torch.float32)
-    labels = torch.tensor(digits.target, dtype=torch.long)
-    train_x, test_x, train_y, test_y = train_test_split(
-        features, labels, test_size=HELD_OUT_FRACTION, random_state=SEED, stratify=labels
-    )
-    return train_x, train_y, test_x, test_y
+    return digits_split(as_images=False)
 
 
 class _DigitsFeatures(EstimatorWorkload):

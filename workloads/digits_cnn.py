@@ -7,17 +7,11 @@ accuracy; a student a tenth its size is distilled from it by the ``distilled`` v
 
 from __future__ import annotations
 
-import functools
-
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+from _digits import digits_split
 from torch import nn
 
 from benchsuite import EvalData, TrainingSpec, Workload
-
-SEED = 0
-HELD_OUT_FRACTION = 0.25
 
 
 class DigitsNet(nn.Module):
@@ -44,15 +38,8 @@ class DigitsNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-@functools.cache
 def _split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    digits = load_digits()
-    images = torch.tensor(digits.images / 16.0, dtype=torch.float32).unsqueeze(1)
-    labels = torch.tensor(digits.target, dtype=torch.long)
-    train_x, test_x, train_y, test_y = train_test_split(
-        images, labels, test_size=HELD_OUT_FRACTION, random_state=SEED, stratify=labels
-    )
-    return train_x, train_y, test_x, test_y
+    return digits_split(as_images=True)
 
 
 class DigitsCNN(Workload):
