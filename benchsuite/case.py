@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 _ID_PATTERN = re.compile(
     r"^(?P<workload>[^/]+)/(?P<variant>[^/]+)/(?P<device>[^/]+)/(?P<scenario>[^/]+)"
-    r"/b(?P<batch_size>\d+)(?:/t(?P<threads>\d+))?$"
+    r"/b(?P<batch_size>\d+)(?:/t(?P<threads>\d+))?"
+    r"(?:/p(?P<prompt_tokens>\d+)-o(?P<output_tokens>\d+))?$"
 )
 
 
@@ -16,7 +17,8 @@ class Case:
     """workload × variant × device × scenario × batch size (× CPU threads).
 
     ``threads`` is the number of intra-op CPU threads torch uses for the case; ``None`` leaves
-    torch's default and is left out of the id.
+    torch's default and is left out of the id. ``prompt_tokens`` and ``output_tokens`` are the
+    token axes of a generation case (``/p64-o32`` in the id), ``None`` elsewhere.
     """
 
     workload: str
@@ -25,6 +27,8 @@ class Case:
     scenario: str
     batch_size: int
     threads: int | None = None
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
 
     def __post_init__(self) -> None:
         for field_name in ("workload", "variant", "device", "scenario"):
@@ -37,12 +41,22 @@ class Case:
             raise ValueError(f"case batch_size must be at least 1, got {self.batch_size}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"case threads must be at least 1, got {self.threads}")
+        if (self.prompt_tokens is None) != (self.output_tokens is None):
+            raise ValueError("a case has both prompt_tokens and output_tokens, or neither")
+        for name in ("prompt_tokens", "output_tokens"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"case {name} must be at least 1, got {value}")
 
     @property
     def id(self) -> str:
         """Stable, readable id, e.g. ``digits-cnn/fp32/cpu/single-stream/b1``."""
         base = f"{self.workload}/{self.variant}/{self.device}/{self.scenario}/b{self.batch_size}"
-        return base if self.threads is None else f"{base}/t{self.threads}"
+        if self.threads is not None:
+            base += f"/t{self.threads}"
+        if self.prompt_tokens is not None:
+            base += f"/p{self.prompt_tokens}-o{self.output_tokens}"
+        return base
 
     def as_columns(self) -> dict[str, object]:
         """The store's identity columns of this case."""
@@ -54,6 +68,8 @@ class Case:
             "scenario": self.scenario,
             "batch_size": self.batch_size,
             "threads": self.threads,
+            "prompt_tokens": self.prompt_tokens,
+            "output_tokens": self.output_tokens,
         }
 
     @classmethod
@@ -62,16 +78,22 @@ class Case:
         match = _ID_PATTERN.match(case_id)
         if match is None:
             raise ValueError(
-                f"not a case id: {case_id!r} (expected workload/variant/device/scenario/bN[/tN])"
+                f"not a case id: {case_id!r} (expected "
+                "workload/variant/device/scenario/bN[/tN][/pN-oN])"
             )
-        threads = match["threads"]
+
+        def number(group: str) -> int | None:
+            return int(match[group]) if match[group] is not None else None
+
         return cls(
             workload=match["workload"],
             variant=match["variant"],
             device=match["device"],
             scenario=match["scenario"],
             batch_size=int(match["batch_size"]),
-            threads=int(threads) if threads is not None else None,
+            threads=number("threads"),
+            prompt_tokens=number("prompt_tokens"),
+            output_tokens=number("output_tokens"),
         )
 
     def __str__(self) -> str:

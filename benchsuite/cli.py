@@ -79,15 +79,16 @@ class _ProgressObserver:
 
 def _summary_row(row: Mapping[str, Any]) -> tuple[str, ...]:
     """One line of the summary: quality, then the cells the row's scenario gives."""
-    accuracy = row.get("accuracy")
-    quality = f"{accuracy:.4f}" if accuracy is not None else "n/a"
+    metric = row.get("quality_metric")
+    value = row.get(metric) if metric else None
+    quality = f"{value:.4f}" if value is not None else "n/a"
     cells = get_scenario(row["scenario"]).summary(row)
     return (quality, cells.latency, cells.throughput, cells.energy, cells.notes)
 
 
 def _summary_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     table = Table(title="benchsuite run summary", title_justify="left")
-    headers = ("case", "status", "acc", "p50 ms ± CI", "samples/s", "energy/sample J", "notes")
+    headers = ("case", "status", "quality", "p50 ms ± CI", "samples/s", "energy/sample J", "notes")
     for header in headers:
         table.add_column(
             header,
@@ -203,6 +204,15 @@ def _names(value: str | None, option: str) -> tuple[str, ...]:
     return names
 
 
+def _counts(value: str | None, option: str) -> tuple[int, ...]:
+    counts = []
+    for part in _names(value, option):
+        if not part.isdigit() or int(part) < 1:
+            raise UsageError(f"{option} {value}: positive integers, e.g. 1,8,32")
+        counts.append(int(part))
+    return tuple(counts)
+
+
 def _suite_of_model(args: argparse.Namespace) -> Suite:
     if args.task is None:
         raise UsageError(f"--model {args.model}: needs --task ({', '.join(TASKS)})")
@@ -218,11 +228,7 @@ def _suite_of_model(args: argparse.Namespace) -> Suite:
         label_column=args.label_column,
         student=args.student,
     )
-    sizes = []
-    for size in _names(args.batch_sizes, "--batch-sizes"):
-        if not size.isdigit() or int(size) < 1:
-            raise UsageError(f"--batch-sizes {args.batch_sizes}: positive integers, e.g. 1,8,32")
-        sizes.append(int(size))
+    sizes = _counts(args.batch_sizes, "--batch-sizes")
     scenarios = _names(args.scenarios, "--scenarios") or (SingleStream.name,)
     known = all_scenarios()
     for name in scenarios:
@@ -241,6 +247,8 @@ def _suite_of_model(args: argparse.Namespace) -> Suite:
                 f"known: {', '.join(known_variants)}"
             )
     measure = load_suite(args.suite).measure if args.suite else None
+    prompts = _counts(args.prompt_tokens, "--prompt-tokens") or (32,)
+    outputs = _counts(args.output_tokens, "--output-tokens") or (32,)
     return model_suite(
         spec,
         variants,
@@ -248,6 +256,7 @@ def _suite_of_model(args: argparse.Namespace) -> Suite:
         scenarios,
         sizes,
         measure,
+        [(p, o) for p in prompts for o in outputs],
     )
 
 
@@ -396,8 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
     named.add_argument("--name", help="workload name in case ids (default: from the source)")
     named.add_argument("--variants", metavar="A,B", help="default: fp32,bf16,int8 (+distilled)")
     named.add_argument("--devices", metavar="A,B", help="default: cpu")
-    named.add_argument("--scenarios", metavar="A,B", help="single-stream (default) and/or offline")
-    named.add_argument("--batch-sizes", metavar="N,M", help="offline batch sizes (default 8)")
+    named.add_argument(
+        "--scenarios", metavar="A,B", help="single-stream (default), offline, generation"
+    )
+    named.add_argument(
+        "--batch-sizes", metavar="N,M", help="offline and generation batch sizes (default 8)"
+    )
+    named.add_argument("--prompt-tokens", metavar="N,M", help="generation prompts (default 32)")
+    named.add_argument("--output-tokens", metavar="N,M", help="generated tokens (default 32)")
     named.add_argument("--sequence-length", type=int, default=128, metavar="TOKENS")
     named.add_argument("--image-size", type=int, metavar="PIXELS")
     named.add_argument(

@@ -21,6 +21,7 @@ def model_suite(
     scenarios: Sequence[str] = (SingleStream.name,),
     batch_sizes: Sequence[int] = (),
     measure: MeasureConfig | None = None,
+    token_shapes: Sequence[tuple[int, int]] = ((32, 32),),
 ) -> Suite:
     """The matrix of one model: each scenario × the variants × the devices. A single-batch
     scenario runs batch 1; the others run ``batch_sizes`` (default 8). Without variants: fp32,
@@ -29,8 +30,14 @@ def model_suite(
     known = all_scenarios()
     matrix = []
     for name in scenarios:
-        sizes = (1,) if known[name].single_batch else tuple(batch_sizes) or DEFAULT_BATCH_SIZES
-        matrix.append(MatrixEntry((spec.name,), chosen, tuple(devices), name, sizes, (None,)))
+        scenario = known[name]
+        sizes = (1,) if scenario.single_batch else tuple(batch_sizes) or DEFAULT_BATCH_SIZES
+        shapes: tuple[tuple[int | None, int | None], ...] = (
+            tuple(token_shapes) if scenario.token_axes else ((None, None),)
+        )
+        matrix.append(
+            MatrixEntry((spec.name,), chosen, tuple(devices), name, sizes, (None,), shapes)
+        )
     return Suite(
         name=f"model-{spec.name}",
         description=f"{spec.source} ({spec.task}) from the command line",

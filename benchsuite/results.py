@@ -60,7 +60,14 @@ class ModelFacts:
         }
 
 
-QUALITY_COLUMNS = ("accuracy", "top1_agreement", "output_rel_error", "cosine_similarity")
+QUALITY_COLUMNS = (
+    "accuracy",
+    "top1_agreement",
+    "output_rel_error",
+    "cosine_similarity",
+    "token_agreement",
+    "perplexity",
+)
 
 
 @dataclass(frozen=True)

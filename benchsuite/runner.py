@@ -21,7 +21,7 @@ from benchsuite.environment import Fingerprint, capture_fingerprint
 from benchsuite.errors import RunInterrupted
 from benchsuite.meters import MeterChoice, choose_meter
 from benchsuite.results import CaseResult
-from benchsuite.scenarios import run_case, skip_reason
+from benchsuite.scenarios import get_scenario, run_case, skip_reason
 from benchsuite.schema import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
 from benchsuite.store import ResultStore
 from benchsuite.suite import Suite
@@ -79,6 +79,8 @@ def run_suite(
     """
     suite.check_workloads(workloads)
     cases = suite.cases()
+    for case in cases:  # a case that makes no sense is bad input: refused before measuring
+        get_scenario(case.scenario).check_case(case, workloads[case.workload])
     grid = grid_intensity(suite.carbon_country, suite.carbon_g_co2e_per_kwh)
     meters: dict[str, MeterChoice] = {}
     fingerprint = fingerprint or capture_fingerprint()

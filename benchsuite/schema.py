@@ -12,8 +12,9 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 4  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
-# 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note
+SCHEMA_VERSION = 5  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
+# 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note;
+# 5: generation (prompt_tokens, output_tokens, ttft_*, tpot_*, energy per request and token, ...)
 
 
 class Status(StrEnum):
@@ -42,6 +43,8 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "scenario": _str,
     "batch_size": _int,
     "threads": _int,
+    "prompt_tokens": _int,  # generation cases: tokens in each prompt
+    "output_tokens": _int,  # generation cases: tokens generated per request (forced)
     "status": _str,
     "error": _str,
     "error_traceback": _str,  # where a failed case raised (benchsuite run --in-process prints it)
@@ -82,6 +85,25 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "train_energy_j": _float,
     "train_energy_per_sample_j": _float,
     "train_co2e_g": _float,
+    # generation cases (scenario "generation"); latency_* is then end to end per request
+    "ttft_p50_ms": _float,  # time to first token: the prefill and the first token
+    "ttft_p90_ms": _float,
+    "ttft_p99_ms": _float,
+    "tpot_p50_ms": _float,  # time per output token after the first, per request
+    "tpot_p90_ms": _float,
+    "tpot_p99_ms": _float,
+    "output_tokens_per_s": _float,  # batch x output tokens / median request latency
+    "prefill_tokens_per_s": _float,  # batch x prompt tokens / median TTFT
+    "energy_per_request_j": _float,
+    "energy_per_output_token_j": _float,
+    "energy_prefill_per_request_j": _float,  # a prefill-only window
+    "energy_prefill_per_request_low_j": _float,
+    "energy_prefill_per_request_high_j": _float,
+    "energy_decode_per_request_j": _float,  # full request minus prefill
+    "energy_decode_per_request_low_j": _float,
+    "energy_decode_per_request_high_j": _float,
+    "token_agreement": _float,  # greedy tokens equal to the fp32 model's, over generated tokens
+    "perplexity": _float,  # exp(mean NLL) over a fixed token stream
     # warm-up
     "warmup_calls": _int,
     "warmup_s": _float,

@@ -35,6 +35,7 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     scenario = "single-stream"  # batch 1; "offline" with batch_sizes = [16, 256];
                                 # "training" with batch_sizes = [64] (training batch size)
     threads = [1, 2]            # CPU intra-op threads; omit for torch's default
+    # scenario = "generation": batch_sizes = [1, 4], prompt_tokens = [32], output_tokens = [32]
 """
 
 from __future__ import annotations
@@ -75,7 +76,16 @@ _CARBON_KEYS = ("country", "g_co2e_per_kwh")
 _SAMPLING_KEYS = ("warmup_max_s", "ci_target_rel", "budget_s", "min_samples")
 _ENERGY_KEYS = {"energy_windows": "windows", "energy_window_s": "window_s", "idle_s": "idle_s"}
 _MEASURE_KEYS = (*_SAMPLING_KEYS, *_ENERGY_KEYS, "case_timeout_s")
-_MATRIX_KEYS = ("workloads", "variants", "devices", "scenario", "batch_sizes", "threads")
+_TOKEN_KEYS = ("prompt_tokens", "output_tokens")
+_MATRIX_KEYS = (
+    "workloads",
+    "variants",
+    "devices",
+    "scenario",
+    "batch_sizes",
+    "threads",
+    *_TOKEN_KEYS,
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,8 @@ class MatrixEntry:
     scenario: str
     batch_sizes: tuple[int, ...]
     threads: tuple[int | None, ...]
+    token_shapes: tuple[tuple[int | None, int | None], ...] = ((None, None),)
+    """(prompt_tokens, output_tokens) pairs of a generation matrix; (None, None) elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -109,10 +121,18 @@ class Suite:
                     for device in entry.devices:
                         for threads in entry.threads:
                             for batch_size in entry.batch_sizes:
-                                case = Case(
-                                    workload, variant, device, entry.scenario, batch_size, threads
-                                )
-                                seen.setdefault(case)
+                                for prompt, output in entry.token_shapes:
+                                    case = Case(
+                                        workload,
+                                        variant,
+                                        device,
+                                        entry.scenario,
+                                        batch_size,
+                                        threads,
+                                        prompt,
+                                        output,
+                                    )
+                                    seen.setdefault(case)
         return list(seen)
 
     def check_workloads(self, known: Iterable[str]) -> None:
@@ -248,7 +268,25 @@ def _parse_entry(source: str, index: int, table: Any) -> MatrixEntry:
     threads: tuple[int | None, ...] = (None,)
     if "threads" in table:
         threads = _positive_ints(source, f"{where} threads", table["threads"])
-    return MatrixEntry(workloads, variants, device_names, scenario, batch_sizes, threads)
+    token_shapes: tuple[tuple[int | None, int | None], ...] = ((None, None),)
+    given = [key for key in _TOKEN_KEYS if key in table]
+    if scenarios[scenario].token_axes:
+        if len(given) != len(_TOKEN_KEYS):
+            raise SuiteError(
+                f"{source}: {where} {scenario} needs prompt_tokens = [...] and "
+                "output_tokens = [...], e.g. prompt_tokens = [32] and output_tokens = [32]"
+            )
+        prompts = _positive_ints(source, f"{where} prompt_tokens", table["prompt_tokens"])
+        outputs = _positive_ints(source, f"{where} output_tokens", table["output_tokens"])
+        token_shapes = tuple((p, o) for p in prompts for o in outputs)
+    elif given:
+        raise SuiteError(
+            f"{source}: {where} {', '.join(given)} apply to generation cases only; remove them "
+            f'or set scenario = "generation"'
+        )
+    return MatrixEntry(
+        workloads, variants, device_names, scenario, batch_sizes, threads, token_shapes
+    )
 
 
 def _parse_model(source: str, index: int, table: Any, base: Path | None) -> ModelSpec:

@@ -63,7 +63,9 @@ def test_shared_base_classes_are_not_registered() -> None:
         "digits-cnn",
         "digits-forest",
         "digits-logistic",
+        "llama-1b",
         "text-transformer",
+        "tiny-llama",
         "resnet18-224",
         "mobilenetv2-224",
     }

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from benchsuite import Case
+from benchsuite.batch import batch_to, bound_call
 from benchsuite.discovery import discover_workloads
 from benchsuite.scenarios import skip_reason
 from benchsuite.variants import all_variants, get_variant
@@ -34,7 +34,9 @@ def test_standard_case(energy_benchmark, case: Case) -> None:  # type: ignore[no
         pytest.skip(reason)
     variant = get_variant(case.variant)
     prepared = workload.prepare_variant(variant, case.device)
-    inputs = workload.example_batch(case.batch_size).to(case.device)
+    call = bound_call(
+        prepared.module, batch_to(workload.example_batch(case.batch_size), case.device)
+    )
     with prepared.context():
-        output = energy_benchmark(prepared.module, inputs, case=case)
-    assert isinstance(output, torch.Tensor) and output.shape[0] == case.batch_size
+        output = energy_benchmark(call, case=case)
+    assert workload.read_output(output).shape[0] == case.batch_size

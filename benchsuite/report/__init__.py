@@ -111,6 +111,7 @@ def _workload_sections(data: ReportData) -> list[dict[str, Any]]:
                         if all(r.get("accuracy") is None for r in rows)
                         else None,
                         _chart(charts.batch_sweep(rows, workload)),
+                        _chart(charts.generation_sweep(rows, workload)),
                         _chart(
                             charts.trend(
                                 data.history, workload, "latency_p50_ms", "p50 latency (ms)"

@@ -100,6 +100,7 @@ def batch_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
         if r["status"] == "ok"
         and scenario_role(r["scenario"]) is Role.INFERENCE
         and r.get("latency_p50_ms") is not None
+        and r.get("ttft_p50_ms") is None  # generation rows have their own sweep
     ]
     series: dict[str, list[Row]] = {}
     for row in inference:
@@ -127,6 +128,42 @@ def batch_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
     latency_axes.legend(frameon=False, fontsize=7)
     alt = (
         f"{workload}: p50 latency and energy per sample against batch size for {', '.join(series)}."
+    )
+    return Chart(_to_svg(figure), alt)
+
+
+GENERATION_PANELS = (
+    ("ttft_p50_ms", "time to first token p50 (ms)"),
+    ("tpot_p50_ms", "time per output token p50 (ms)"),
+    ("energy_per_output_token_j", "energy per output token (J)"),
+)
+
+
+def generation_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
+    """TTFT, TPOT and energy per output token against batch size, a line per variant and
+    prompt/output length, for generation rows measured at two batch sizes or more."""
+    series: dict[str, list[Row]] = {}
+    for row in rows:
+        if row["status"] == "ok" and row.get("ttft_p50_ms") is not None:
+            shape = f"p{row['prompt_tokens']}-o{row['output_tokens']}"
+            series.setdefault(f"{row['variant']} ({row['device']}, {shape})", []).append(row)
+    series = {k: v for k, v in series.items() if len({r["batch_size"] for r in v}) >= 2}
+    if not series:
+        return None
+    figure, panels = plt.subplots(1, len(GENERATION_PANELS), figsize=(10.5, 3.0))
+    for name, members in series.items():
+        members = sorted(members, key=lambda r: r["batch_size"])
+        sizes = [r["batch_size"] for r in members]
+        for axes, (column, _) in zip(panels, GENERATION_PANELS, strict=True):
+            axes.plot(sizes, [r.get(column) for r in members], marker="o", label=name)
+    for axes, (_, label) in zip(panels, GENERATION_PANELS, strict=True):
+        axes.set_xscale("log", base=2)
+        axes.set_xlabel("batch size")
+        axes.set_ylabel(label)
+    panels[0].legend(frameon=False, fontsize=7)
+    alt = (
+        f"{workload}: time to first token, time per output token and energy per output token "
+        f"against batch size for {', '.join(series)}."
     )
     return Chart(_to_svg(figure), alt)
 

@@ -36,7 +36,15 @@ HISTORY_COLUMNS = [
     "accuracy",
     "env_hardware_id",
 ]
-_MATCH_KEYS = ("workload", "device", "scenario", "batch_size", "threads")
+_MATCH_KEYS = (
+    "workload",
+    "device",
+    "scenario",
+    "batch_size",
+    "threads",
+    "prompt_tokens",
+    "output_tokens",
+)
 
 
 def missing(value: Any) -> bool:

@@ -5,6 +5,7 @@
 | single-stream | inference | 1 | the latency one user sees |
 | offline | inference | any | throughput and energy per sample in large batches |
 | training | training | training batch | what training to the target costs |
+| generation | inference | any | per request and per output token: TTFT, TPOT, energy per token |
 
 A new scenario subclasses :class:`~benchsuite.scenarios.base.Scenario` and is registered with
 :func:`register_scenario`; the suite parser, runner, gate, report and CLI learn its metrics from
@@ -20,6 +21,7 @@ from benchsuite.meters.base import Meter
 from benchsuite.protocol import MeasureConfig
 from benchsuite.results import CaseResult
 from benchsuite.scenarios.base import Metric, RawSamples, Role, Scenario, SummaryCells
+from benchsuite.scenarios.generation import Generation
 from benchsuite.scenarios.offline import Offline
 from benchsuite.scenarios.single_stream import SingleStream
 from benchsuite.scenarios.training import Training
@@ -53,7 +55,7 @@ def register_scenario(scenario: Scenario) -> Scenario:
     return scenario
 
 
-for _bundled in (SingleStream(), Offline(), Training()):
+for _bundled in (SingleStream(), Offline(), Training(), Generation()):
     register_scenario(_bundled)
 
 

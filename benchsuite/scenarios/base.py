@@ -73,6 +73,14 @@ class Scenario(ABC):
     metrics: tuple[Metric, ...]
     single_batch: bool = False
     """True: batch size 1 only (a suite that asks for more is refused)."""
+    token_axes: bool = False
+    """True: its cases have prompt_tokens and output_tokens (a suite must give them)."""
+
+    def check_case(self, case: Case, workload: Workload) -> None:
+        """Raise :class:`~benchsuite.errors.UsageError` when the case cannot make sense for this
+        workload (checked for every case before a run starts: bad input, not a skipped row).
+        The default accepts every case."""
+        return None
 
     def unsupported_reason(self, case: Case, workload: Workload, variant: Variant) -> str | None:
         """Why this workload and variant cannot run here, or ``None`` (a ``skipped`` row)."""

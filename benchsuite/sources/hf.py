@@ -380,6 +380,23 @@ class HuggingFaceWorkload(Workload):
         )
         return self._accepted(dict(encoded))
 
+    def generation_prompt(self, batch_size: int, prompt_tokens: int) -> torch.Tensor:
+        """Prompts of exactly ``prompt_tokens`` tokens: the texts tokenized end to end and cut
+        (no padding, so every position is real text), or seeded random ids without a tokenizer."""
+        tokenizer = self.loaded.tokenizer
+        if tokenizer is None:
+            vocabulary = int(getattr(self.loaded.config, "vocab_size", 1000))
+            generator = torch.Generator().manual_seed(SEED)
+            return torch.randint(0, vocabulary, (batch_size, prompt_tokens), generator=generator)
+        rows = []
+        for index in range(batch_size):
+            ids: list[int] = []
+            texts = itertools.cycle(self._texts(len(SAMPLE_TEXTS) + index)[index:])
+            while len(ids) < prompt_tokens:
+                ids += tokenizer(next(texts), add_special_tokens=False)["input_ids"]
+            rows.append(ids[:prompt_tokens])
+        return torch.tensor(rows, dtype=torch.long)
+
     def example_batch(self, batch_size: int) -> Batch:
         return self._inputs(batch_size)
 

@@ -1,0 +1,132 @@
+"""The generation scenario with a tiny causal LM: exact token counts, TTFT below the request,
+energy per token that adds back up to the window, prefill + decode = the whole, bad configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+
+from benchsuite import Case
+from benchsuite.decode import greedy_generate
+from benchsuite.discovery import load_workloads
+from benchsuite.energy import EnergyConfig
+from benchsuite.meters import EstimateMeter
+from benchsuite.protocol import MeasureConfig
+from benchsuite.scenarios import run_case, skip_reason
+from benchsuite.timing import SamplingConfig
+from tests.conftest import FakeClock, run_cli
+
+QUICK = MeasureConfig(
+    SamplingConfig(warmup_max_s=0.3, budget_s=0.3, ci_target_rel=0.05),
+    EnergyConfig(windows=5, window_s=0.2, idle_s=0.1),
+)
+
+
+class CountingLM(torch.nn.Module):
+    """Counts its forward passes and moves a fake clock: 5 ms a prompt pass, 1 ms a token."""
+
+    def __init__(self, clock: FakeClock, vocabulary: int = 11) -> None:
+        super().__init__()
+        self.clock, self.vocabulary, self.calls = clock, vocabulary, []
+
+    def forward(self, input_ids: torch.Tensor, past_key_values: Any = None, use_cache: bool = True):  # type: ignore[no-untyped-def]
+        self.calls.append(input_ids.shape[1])
+        self.clock.advance(5_000_000 if past_key_values is None else 1_000_000)
+        seen = input_ids.shape[1] + (past_key_values or 0)
+        logits = torch.zeros(input_ids.shape[0], input_ids.shape[1], self.vocabulary)
+        logits[:, -1, seen % self.vocabulary] = 1.0  # next token: the position, mod vocabulary
+        return SimpleNamespace(logits=logits, past_key_values=seen)
+
+
+def test_token_counts_are_exact_and_time_splits_into_first_token_and_the_rest(
+    fake_clock: FakeClock,
+) -> None:
+    model = CountingLM(fake_clock)
+    generated = greedy_generate(model, torch.zeros(3, 7, dtype=torch.long), 9, clock=fake_clock)
+    assert generated.tokens.shape == (3, 9)  # every sequence, exactly 9 tokens
+    assert model.calls == [7] + [1] * 8  # one prompt pass, then one token per pass, cached
+    assert generated.tokens[0].tolist() == [(7 + i) % 11 for i in range(9)]  # fed back
+    assert generated.ttft_ns == 5_000_000  # the prompt pass and its first token
+    assert generated.e2e_ns == 5_000_000 + 8 * 1_000_000  # TTFT + 8 decode steps
+
+
+@pytest.fixture(scope="module")
+def llama_row() -> dict[str, Any]:
+    llama = load_workloads()["tiny-llama"]
+    case = Case("tiny-llama", "int8", "cpu", "generation", 2, 1, prompt_tokens=12, output_tokens=6)
+    result = run_case(case, llama, EstimateMeter(), QUICK)
+    return {"row": result.row(), "windows": result.energy_window_rows()}
+
+
+def test_a_generation_case_of_the_tiny_llama(llama_row: dict[str, Any]) -> None:
+    row = llama_row["row"]
+    assert row["case_id"] == "tiny-llama/int8/cpu/generation/b2/t1/p12-o6"
+    assert row["prompt_tokens"] == 12 and row["output_tokens"] == 6
+    assert 0 < row["ttft_p50_ms"] < row["latency_p50_ms"]  # the first token comes before the last
+    assert row["tpot_p50_ms"] > 0
+    assert row["output_tokens_per_s"] == pytest.approx(2 * 6 / (row["latency_p50_ms"] / 1e3))
+    assert 0 <= row["token_agreement"] <= 1 and row["perplexity"] > 1
+    assert row["quality_metric"] == "token_agreement"
+    assert "nn.Linear -> int8" in row["variant_detail"]
+    assert row["param_count"] > 4_000_000 and row["flops_per_sample"] > 0
+
+
+def test_energy_per_token_times_tokens_is_the_window_and_parts_add_up(
+    llama_row: dict[str, Any],
+) -> None:
+    row, windows = llama_row["row"], llama_row["windows"]
+    busy = [w for w in windows if w["window"] >= 0]
+    assert len(busy) == 5  # an odd count: the median is one window's
+    per_token = row["energy_per_output_token_j"]
+    median = sorted(busy, key=lambda w: w["energy_j"] / w["samples"])[2]
+    tokens = median["samples"] * row["output_tokens"]  # sequences x tokens each
+    assert per_token * tokens == pytest.approx(median["energy_j"], rel=1e-9)
+    assert row["energy_per_request_j"] == pytest.approx(per_token * row["output_tokens"])
+    assert row["energy_prefill_per_request_j"] + row[
+        "energy_decode_per_request_j"
+    ] == pytest.approx(row["energy_per_request_j"], rel=1e-9)
+    assert row["energy_decode_per_request_low_j"] <= row["energy_decode_per_request_j"]
+    assert row["energy_decode_per_request_j"] <= row["energy_decode_per_request_high_j"]
+    assert 0 < row["energy_prefill_per_request_j"] < row["energy_per_request_j"]
+
+
+def test_compiled_generation_is_a_skipped_row_with_the_reason() -> None:
+    llama = load_workloads()["tiny-llama"]
+    case = Case("tiny-llama", "compiled", "cpu", "generation", 1, prompt_tokens=4, output_tokens=4)
+    reason = skip_reason(case, llama)
+    assert reason is not None and "recompiles" in reason
+
+
+def test_a_prompt_longer_than_the_context_is_one_line_exit_2(tmp_path: Path) -> None:
+    suite = tmp_path / "long.toml"
+    suite.write_text(
+        '[[matrix]]\nworkloads = ["tiny-llama"]\nscenario = "generation"\nbatch_sizes = [1]\n'
+        "prompt_tokens = [500]\noutput_tokens = [32]\n"
+    )
+    done = run_cli("run", "--suite", str(suite), "--results", str(tmp_path / "r"), "--no-report")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "prompt_tokens 500 + output_tokens 32 = 532 tokens, longer than the model's" in lines[0]
+    assert "context of 512" in lines[0]
+    runs = list((tmp_path / "r").iterdir()) if (tmp_path / "r").exists() else []
+    assert runs == []  # refused before a run was started
+
+
+def test_a_generation_matrix_needs_its_token_axes(tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        '[[matrix]]\nworkloads = ["tiny-llama"]\nscenario = "generation"\nbatch_sizes = [1]\n'
+    )
+    done = run_cli("run", "--suite", str(suite), "--results", str(tmp_path / "r"))
+    assert done.returncode == 2 and "needs prompt_tokens = [...] and output_tokens" in done.stderr
+
+
+def test_the_stored_rows_keep_the_token_axes_in_the_id(tmp_path: Path) -> None:
+    case = Case.from_id("tiny-llama/fp32/cpu/generation/b4/t2/p64-o32")
+    assert (case.batch_size, case.threads, case.prompt_tokens, case.output_tokens) == (4, 2, 64, 32)
+    assert Case.from_id(case.id) == case
