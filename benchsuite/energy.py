@@ -245,9 +245,11 @@ def measure_energy(
     meter: Meter,
     samples_per_call: int,
     config: EnergyConfig,
+    idle: EnergyReading | None = None,
 ) -> EnergyResult:
-    """Run the idle window and ``config.windows`` busy windows of back-to-back calls."""
-    idle = read_idle(meter, config.idle_s)
+    """Run the idle window (unless ``idle`` was just read by this meter) and ``config.windows``
+    busy windows of back-to-back calls."""
+    idle = idle if idle is not None else read_idle(meter, config.idle_s)
     idle_power_w = idle.average_power_w
     window_s = max(config.window_s, resolution_window_s(idle.resolution_s))
     window_ns = int(window_s * 1e9)

@@ -200,7 +200,9 @@ class Generation(Scenario):
                 sampling = timer.sample(config.sampling, typical_ns)
                 sampled_ttft = np.asarray(first_token_ns[-sampling.samples_ns.size :], float)
                 full = measure_energy(request, sync, meter, batch, config.energy)
-                prefill_energy = measure_energy(prefill_only, sync, meter, batch, config.energy)
+                prefill_energy = measure_energy(  # the same idle reading serves both
+                    prefill_only, sync, meter, batch, config.energy, idle=full.idle
+                )
             memory = peaks()
         param_count, size_bytes = count_parameters(module)
         latency = LatencyResult(
