@@ -29,7 +29,7 @@ from benchsuite.meters.base import Meter
 from benchsuite.quality import evaluate, quality_metrics
 from benchsuite.results import LatencyResult, MemoryResult, QualityResult
 from benchsuite.timing import SamplingConfig, Timer
-from benchsuite.variants import PreparedModel
+from benchsuite.variants import PreparedModel, Variant, get_variant
 from benchsuite.workload import Workload
 
 EVAL_BATCH_SIZE = 256
@@ -128,6 +128,12 @@ def evaluate_quality(
     reference_outputs = model_outputs(workload, reference, data.inputs, count)
     values = evaluate(metrics, outputs, reference_outputs, data.labels)
     return QualityResult(workload.quality_metric, values, count)
+
+
+def fp32_twin(workload: Workload, variant: Variant, prepared: PreparedModel) -> PreparedModel:
+    """The fp32 model a variant's quality is judged against (``prepared`` itself for fp32)."""
+    fp32 = get_variant("fp32")
+    return prepared if variant is fp32 else workload.prepare_variant(fp32, prepared.device)
 
 
 def time_and_meter(

@@ -32,7 +32,13 @@ from benchsuite.energy import EnergyResult, measure_energy
 from benchsuite.errors import UsageError
 from benchsuite.flops import count_flops
 from benchsuite.meters.base import Meter
-from benchsuite.protocol import MeasureConfig, count_parameters, memory_peaks, torch_threads
+from benchsuite.protocol import (
+    MeasureConfig,
+    count_parameters,
+    fp32_twin,
+    memory_peaks,
+    torch_threads,
+)
 from benchsuite.results import CaseResult, LatencyResult, ModelFacts, QualityResult
 from benchsuite.scenarios.base import (
     Metric,
@@ -43,7 +49,7 @@ from benchsuite.scenarios.base import (
     energy_flag,
 )
 from benchsuite.timing import Timer
-from benchsuite.variants import PreparedModel, Variant, get_variant
+from benchsuite.variants import PreparedModel, Variant
 from benchsuite.workload import Workload
 
 QUALITY_PROMPTS = 4
@@ -174,10 +180,9 @@ class Generation(Scenario):
         sync = devices.synchronizer(case.device)
         with torch_threads(case.threads), memory_peaks(case.device) as peaks:
             prepared = workload.prepare_variant(variant, case.device)
-            fp32 = get_variant("fp32")
-            baseline = prepared if variant is fp32 else workload.prepare_variant(fp32, case.device)
-            quality = self._quality(workload, prepared, baseline, case)
-            del baseline
+            quality = self._quality(
+                workload, prepared, fp32_twin(workload, variant, prepared), case
+            )
             prompts = prompt_ids(workload, batch, prompt).to(case.device)
             module = prepared.module
             first_token_ns: list[int] = []

@@ -20,6 +20,7 @@ from benchsuite.protocol import (
     count_flops_per_sample,
     count_parameters,
     evaluate_quality,
+    fp32_twin,
     memory_peaks,
     time_and_meter,
     torch_threads,
@@ -33,7 +34,7 @@ from benchsuite.scenarios.base import (
     SummaryCells,
     energy_flag,
 )
-from benchsuite.variants import PreparedModel, Variant, get_variant
+from benchsuite.variants import PreparedModel, Variant
 from benchsuite.workload import Workload
 
 INFERENCE_METRICS = (
@@ -77,10 +78,7 @@ def measure_inference(
 ) -> CaseResult:
     with torch_threads(case.threads), memory_peaks(case.device) as peaks:
         prepared = workload.prepare_variant(variant, case.device)
-        fp32 = get_variant("fp32")
-        baseline = prepared if variant is fp32 else workload.prepare_variant(fp32, case.device)
-        quality = evaluate_quality(workload, prepared, baseline)
-        del baseline
+        quality = evaluate_quality(workload, prepared, fp32_twin(workload, variant, prepared))
         batch = batch_to(workload.example_batch(case.batch_size), case.device)
         model = _model_facts(variant, prepared, batch, case.batch_size)
         call = bound_call(prepared.module, batch)
