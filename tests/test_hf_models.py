@@ -414,3 +414,27 @@ def test_a_hub_id_loads_from_the_local_cache_with_its_revision(
     row = _cases(tmp_path / "r").iloc[0]
     assert row["case_id"] == "tiny-org--tiny-bert/fp32/cpu/single-stream/b1"
     assert row["model_source"] == "hf:tiny-org/tiny-bert" and row["model_revision"] == commit
+
+
+def test_an_uncached_hub_id_without_network_is_one_line_too(tmp_path: Path) -> None:
+    """No HF_HUB_OFFLINE, but the hub does not answer (an endpoint on a closed loopback port):
+    one quick probe, one line, instead of huggingface_hub's half minute of retries."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"},
+        "HF_HOME": str(tmp_path / "hf-home"),
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+    }
+    done = run_cli_env(
+        env,
+        "run",
+        "--model",
+        "hf:someone/not-downloaded-bert",
+        "--task",
+        "text-classification",
+        "--results",
+        str(tmp_path / "r"),
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "the hub cannot be reached" in lines[0] and "hf:/path/to/folder" in lines[0]

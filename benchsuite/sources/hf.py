@@ -18,6 +18,8 @@ import importlib.metadata
 import inspect
 import itertools
 import os
+import socket
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -130,23 +132,51 @@ def _hub_revision(location: str, config: Any) -> str:
     return "unknown"
 
 
+class HubUnreachable(OSError):
+    """The hub's host did not answer a connection within a few seconds."""
+
+
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the hub's host (``HF_ENDPOINT``, default huggingface.co) takes a connection: one
+    quick probe, instead of huggingface_hub's five retries over half a minute."""
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urllib.parse.urlparse(endpoint)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname or "", port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def _from_pretrained(cls: Any, location: str, **kwargs: Any) -> Any:
-    """``cls.from_pretrained`` from local files first; from the hub only when it may be asked."""
+    """``cls.from_pretrained`` from local files first; from the hub only when it may be asked
+    and answers."""
     try:
         return cls.from_pretrained(location, local_files_only=True, **kwargs)
     except OSError:
         if _offline() or Path(location).expanduser().is_dir():
             raise
+    if not _hub_reachable():
+        raise HubUnreachable(location)
     return cls.from_pretrained(location, **kwargs)
 
 
 def _not_cached(location: str, error: Exception) -> ModelSourceError:
     return ModelSourceError(
         f"hf:{location}: not in the local Hugging Face cache, and the hub is offline "
-        f"({'HF_HUB_OFFLINE is set' if _offline() else type(error).__name__}); download it once "
+        f"({_why_offline(error)}); download it once "
         f"where the hub is reachable (hf download {location}), or pass a folder that "
         "save_pretrained wrote: --model hf:/path/to/folder"
     )
+
+
+def _why_offline(error: Exception) -> str:
+    if _offline():
+        return "HF_HUB_OFFLINE is set"
+    if isinstance(error, HubUnreachable):
+        return "the hub cannot be reached"
+    return f"{type(error).__name__}: {error}"
 
 
 def _is_sentence_transformers(location: str, folder: Path | None) -> bool:
