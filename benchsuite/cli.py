@@ -148,8 +148,9 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
     workloads = load_workloads(args.workloads)
     for spec in suite.models:  # load each named model now: a bad name fails before measuring
         console.print(f"loading {spec.source} ({spec.task})")
-        workloads[spec.name] = build_workload(spec)
-        workloads[spec.name].check()  # type: ignore[attr-defined]
+        named = build_workload(spec)
+        named.check()
+        workloads[spec.name] = named
     suite.check_workloads(workloads)
     if not args.no_report:
         _check_writable_folder(args.reports, "--reports")

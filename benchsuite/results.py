@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -97,8 +98,9 @@ class LatencyResult:
     confidence: float = 0.95
     warmup: WarmupResult | None = None
 
-    @property
+    @cached_property
     def summary(self) -> Summary:
+        """Computed once: ``p50_ms``, throughput and ``columns()`` all read it."""
         return summarize(self.sampling.samples_ns, self.confidence)
 
     @property

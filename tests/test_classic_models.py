@@ -52,10 +52,14 @@ def test_torch_variants_and_gpus_are_skipped_with_the_reason() -> None:
     assert skip_reason(Case("digits-forest", "fp32", "cpu", "single-stream", 1), forest) is None
 
 
+def _data() -> tuple[np.ndarray, np.ndarray]:
+    """60 samples of 5 normal features; the label is the sign of the first."""
+    features = np.random.default_rng(0).normal(size=(60, 5))
+    return features, (features[:, 0] > 0).astype(int)
+
+
 def _fit(estimator: Any) -> tuple[Any, np.ndarray]:
-    generator = np.random.default_rng(0)
-    features = generator.normal(size=(60, 5))
-    labels = (features[:, 0] > 0).astype(int)
+    features, labels = _data()
     return estimator.fit(features, labels), features
 
 
@@ -90,10 +94,8 @@ class _Tiny(EstimatorWorkload):
         return torch.zeros(batch_size, 5)
 
     def train_data(self) -> EvalData:
-        _, features = _fit(LogisticRegression())
-        return EvalData(
-            torch.tensor(features, dtype=torch.float32), torch.tensor(features[:, 0] > 0).long()
-        )
+        features, labels = _data()
+        return EvalData(torch.tensor(features, dtype=torch.float32), torch.tensor(labels))
 
     def eval_data(self) -> EvalData:
         return self.train_data()

@@ -6,13 +6,17 @@ workload classes (:class:`benchsuite.sources.sklearn.EstimatorWorkload`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from benchsuite.sources.spec import HF_PREFIX, TASKS, ModelSpec
-from benchsuite.workload import Workload
+
+if TYPE_CHECKING:  # transformers is imported only when a model is asked for
+    from benchsuite.sources.hf import HuggingFaceWorkload
 
 __all__ = ["HF_PREFIX", "TASKS", "ModelSpec", "build_workload"]
 
 
-def build_workload(spec: ModelSpec) -> Workload:
+def build_workload(spec: ModelSpec) -> HuggingFaceWorkload:
     """The workload for ``spec`` (its model is loaded on first use)."""
     from benchsuite.sources.hf import HuggingFaceWorkload  # transformers only when asked for
 
