@@ -6,6 +6,13 @@ pass, each fed back with the cache. The output is forced to its length: no end-o
 stops it, so every request of a case produces exactly ``output_tokens`` tokens per sequence. It
 works with any model whose forward takes ``input_ids``, ``past_key_values`` and ``use_cache`` and
 returns ``logits`` and ``past_key_values`` (every transformers causal LM).
+
+A compiled model is specialised to the shapes it has seen: a cache that grows by one token per
+step makes it recompile at the second length and then fall back to a graph with a dynamic
+length, which generation would measure instead of the specialised one. For such a model the
+loop takes a *static* cache (transformers' ``StaticCache``, allocated for the whole request up
+front) and passes each step's ``cache_position``: the prefill and the decode step then each
+have one fixed shape, as ``generate(cache_implementation="static")`` does.
 """
 
 from __future__ import annotations
@@ -16,6 +23,42 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+CacheFactory = Callable[[int, int], Any]
+"""``cache(batch_size, max_tokens)``: a fresh key/value cache of fixed size for one request."""
+
+
+def static_cache_factory(model: object) -> CacheFactory | None:
+    """transformers' ``StaticCache`` for ``model``, or ``None`` when ``model`` is not a
+    transformers model (it has no config a static cache can be laid out from)."""
+    try:
+        from transformers import PreTrainedModel, StaticCache
+    except ImportError:
+        return None
+    if not isinstance(model, PreTrainedModel):
+        return None
+    config = model.config
+
+    def cache(batch_size: int, max_tokens: int) -> Any:
+        # the batch size is taken from the first write into the cache
+        del batch_size
+        return StaticCache(config=config, max_cache_len=max_tokens)
+
+    return cache
+
+
+def _step(
+    model: Callable[..., Any], ids: torch.Tensor, past: Any, position: int, fixed: bool
+) -> Any:
+    """One forward pass over ``ids``, which start at ``position`` in the sequence."""
+    inputs: dict[str, Any] = {"input_ids": ids, "use_cache": True}
+    if past is not None:
+        inputs["past_key_values"] = past
+    if fixed:
+        inputs["cache_position"] = torch.arange(
+            position, position + ids.shape[1], device=ids.device
+        )
+    return model(**inputs)
 
 
 @dataclass(frozen=True)
@@ -33,18 +76,23 @@ def greedy_generate(
     output_tokens: int,
     sync: Callable[[], None] | None = None,
     clock: Callable[[], int] = time.perf_counter_ns,
+    cache: CacheFactory | None = None,
 ) -> Generated:
-    """Generate ``output_tokens`` tokens for each prompt row, greedily, with the KV cache."""
+    """Generate ``output_tokens`` tokens for each prompt row, greedily, with the KV cache (a
+    fixed-size one from ``cache`` when given; else the model's own, which grows)."""
     start = clock()
-    out = model(input_ids=prompt_ids, use_cache=True)
+    batch_size, prompt_tokens = prompt_ids.shape
+    fixed = cache is not None
+    past = cache(batch_size, prompt_tokens + output_tokens) if cache is not None else None
+    out = _step(model, prompt_ids, past, 0, fixed)
     token = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
     if sync is not None:
         sync()
     first = clock()
     tokens = [token]
     past = out.past_key_values
-    for _ in range(output_tokens - 1):
-        out = model(input_ids=token, past_key_values=past, use_cache=True)
+    for step in range(output_tokens - 1):
+        out = _step(model, token, past, prompt_tokens + step, fixed)
         past = out.past_key_values
         token = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
         tokens.append(token)
@@ -54,9 +102,17 @@ def greedy_generate(
     return Generated(torch.cat(tokens, dim=1), first - start, end - start)
 
 
-def prefill(model: Callable[..., Any], prompt_ids: torch.Tensor) -> torch.Tensor:
-    """The prompt's forward pass and its first token: a request's prefill part alone."""
-    out = model(input_ids=prompt_ids, use_cache=True)
+def prefill(
+    model: Callable[..., Any],
+    prompt_ids: torch.Tensor,
+    output_tokens: int,
+    cache: CacheFactory | None = None,
+) -> torch.Tensor:
+    """The prompt's forward pass and its first token: a request's prefill part alone (with
+    the same cache as the whole request, sized for ``output_tokens`` more)."""
+    batch_size, prompt_tokens = prompt_ids.shape
+    past = cache(batch_size, prompt_tokens + output_tokens) if cache is not None else None
+    out = _step(model, prompt_ids, past, 0, cache is not None)
     return out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
 
 

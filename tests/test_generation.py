@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import torch
 
-from benchsuite import Case
-from benchsuite.decode import greedy_generate
+from benchsuite import Case, Workload
+from benchsuite.decode import greedy_generate, prefill, static_cache_factory
 from benchsuite.discovery import load_workloads
 from benchsuite.energy import EnergyConfig
 from benchsuite.meters import EstimateMeter
@@ -57,21 +57,24 @@ def test_token_counts_are_exact_and_time_splits_into_first_token_and_the_rest(
 @pytest.fixture(scope="module")
 def llama_row() -> dict[str, Any]:
     llama = load_workloads()["tiny-llama"]
-    case = Case("tiny-llama", "int8", "cpu", "generation", 2, 1, prompt_tokens=12, output_tokens=6)
+    case = Case(
+        "tiny-llama", "int8-weight", "cpu", "generation", 2, 1, prompt_tokens=12, output_tokens=6
+    )
     result = run_case(case, llama, EstimateMeter(), QUICK)
     return {"row": result.row(), "windows": result.energy_window_rows()}
 
 
 def test_a_generation_case_of_the_tiny_llama(llama_row: dict[str, Any]) -> None:
     row = llama_row["row"]
-    assert row["case_id"] == "tiny-llama/int8/cpu/generation/b2/t1/p12-o6"
+    assert row["case_id"] == "tiny-llama/int8-weight/cpu/generation/b2/t1/p12-o6"
     assert row["prompt_tokens"] == 12 and row["output_tokens"] == 6
     assert 0 < row["ttft_p50_ms"] < row["latency_p50_ms"]  # the first token comes before the last
     assert row["tpot_p50_ms"] > 0
     assert row["output_tokens_per_s"] == pytest.approx(2 * 6 / (row["latency_p50_ms"] / 1e3))
     assert 0 <= row["token_agreement"] <= 1 and row["perplexity"] > 1
     assert row["quality_metric"] == "token_agreement"
-    assert "nn.Linear -> int8" in row["variant_detail"]
+    assert "29 of 29 nn.Linear -> int8 weights" in row["variant_detail"]  # torchao, weight-only
+    assert "torchao" in row["variant_detail"]
     assert row["param_count"] > 4_000_000 and row["flops_per_sample"] > 0
 
 
@@ -94,11 +97,88 @@ def test_energy_per_token_times_tokens_is_the_window_and_parts_add_up(
     assert 0 < row["energy_prefill_per_request_j"] < row["energy_per_request_j"]
 
 
-def test_compiled_generation_is_a_skipped_row_with_the_reason() -> None:
+def test_a_static_cache_generates_what_the_growing_cache_does() -> None:
+    model = load_workloads()["tiny-llama"].reference_model()
+    prompts = torch.randint(0, 2048, (2, 9), generator=torch.Generator().manual_seed(1))
+    cache = static_cache_factory(model)
+    assert cache is not None
+    with torch.inference_mode():
+        growing = greedy_generate(model, prompts, 7).tokens
+        static = greedy_generate(model, prompts, 7, cache=cache).tokens
+        first = prefill(model, prompts, 7, cache)
+    assert static.shape == (2, 7)
+    assert torch.equal(static, growing)
+    assert torch.equal(first, growing[:, :1])
+
+
+def _graphs_compiled_over(requests: int, cache_for_model: bool) -> int:
+    """Graphs Dynamo compiles for ``requests`` same-shaped requests of a 1-layer Llama (the
+    eager backend: the same tracing and guards as Inductor, without code generation)."""
+    from torch._dynamo.utils import counters
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
+    model = LlamaForCausalLM(config).eval()
+    compiled = torch.compile(model, backend="eager")
+    cache = static_cache_factory(model) if cache_for_model else None
+    torch._dynamo.reset()
+    counters.clear()
+    with torch.inference_mode():
+        for _ in range(requests):
+            greedy_generate(compiled, torch.ones(1, 5, dtype=torch.long), 6, cache=cache)
+    return int(counters["stats"]["unique_graphs"])
+
+
+def test_a_compiled_model_with_the_static_cache_stops_compiling_once_warm() -> None:
+    one, three = _graphs_compiled_over(1, True), _graphs_compiled_over(3, True)
+    assert one == three  # later requests reuse the graphs: nothing recompiles
+    assert one == 2  # the prefill and the decode step, each with one fixed shape
+    # a growing cache: a recompile at the second length, then a graph with a dynamic length
+    assert _graphs_compiled_over(1, False) > one
+
+
+def test_compiled_generation_runs_for_transformers_models_and_says_why_not_otherwise() -> None:
     llama = load_workloads()["tiny-llama"]
     case = Case("tiny-llama", "compiled", "cpu", "generation", 1, prompt_tokens=4, output_tokens=4)
+    assert skip_reason(case, llama) is None
+
+    class OwnLM(Workload):
+        name = "own-lm"
+
+        def build_model(self) -> torch.nn.Module:
+            return torch.nn.Linear(4, 4)
+
+        def example_batch(self, batch_size: int) -> torch.Tensor:
+            return torch.zeros(batch_size, 4)
+
+    reason = skip_reason(Case("own-lm", "compiled", "cpu", "generation", 1, 1, 4, 4), OwnLM())
+    assert reason is not None
+    assert "needs a static KV cache" in reason and "Linear is not a transformers model" in reason
+
+
+def test_int8_weight_without_torchao_is_a_skipped_row_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "torchao" else real_find_spec(name, *a),
+    )
+    llama = load_workloads()["tiny-llama"]
+    case = Case("tiny-llama", "int8-weight", "cpu", "generation", 1, 1, 4, 4)
     reason = skip_reason(case, llama)
-    assert reason is not None and "recompiles" in reason
+    assert reason is not None and "pip install 'benchsuite[torchao]'" in reason
 
 
 def test_a_prompt_longer_than_the_context_is_one_line_exit_2(tmp_path: Path) -> None:

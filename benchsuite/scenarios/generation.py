@@ -27,7 +27,13 @@ import torch
 
 from benchsuite import devices
 from benchsuite.case import Case
-from benchsuite.decode import greedy_generate, mean_negative_log_likelihood, prefill
+from benchsuite.decode import (
+    CacheFactory,
+    greedy_generate,
+    mean_negative_log_likelihood,
+    prefill,
+    static_cache_factory,
+)
 from benchsuite.energy import EnergyResult, measure_energy
 from benchsuite.errors import UsageError
 from benchsuite.flops import count_flops
@@ -145,12 +151,19 @@ class Generation(Scenario):
     )
 
     def unsupported_reason(self, case: Case, workload: Workload, variant: Variant) -> str | None:
-        if variant.name == "compiled":
-            return (
-                "torch.compile recompiles as the KV cache grows each step; compiled generation "
-                "is not measured"
-            )
-        return super().unsupported_reason(case, workload, variant)
+        reason = super().unsupported_reason(case, workload, variant)
+        if reason is None and variant.static_shapes:
+            try:
+                model = workload.reference_model()
+            except Exception:  # a model that cannot be built here: its row says why, later
+                return None
+            if static_cache_factory(model) is None:
+                return (
+                    f"variant {variant.name} is specialised to fixed shapes, so generation needs "
+                    "a static KV cache, which is laid out from a transformers model's config; "
+                    f"{type(model).__name__} is not a transformers model"
+                )
+        return reason
 
     def check_case(self, case: Case, workload: Workload) -> None:
         assert case.prompt_tokens is not None and case.output_tokens is not None
@@ -180,20 +193,23 @@ class Generation(Scenario):
         sync = devices.synchronizer(case.device)
         with torch_threads(case.threads), memory_peaks(case.device) as peaks:
             prepared = workload.prepare_variant(variant, case.device)
+            cache = (
+                static_cache_factory(workload.reference_model()) if variant.static_shapes else None
+            )
             quality = self._quality(
-                workload, prepared, fp32_twin(workload, variant, prepared), case
+                workload, prepared, fp32_twin(workload, variant, prepared), case, cache
             )
             prompts = prompt_ids(workload, batch, prompt).to(case.device)
             module = prepared.module
             first_token_ns: list[int] = []
 
             def request() -> object:
-                generated = greedy_generate(module, prompts, output, sync)
+                generated = greedy_generate(module, prompts, output, sync, cache=cache)
                 first_token_ns.append(generated.ttft_ns)
                 return generated
 
             def prefill_only() -> object:
-                return prefill(module, prompts)
+                return prefill(module, prompts, output, cache)
 
             with prepared.context():
                 flops = count_flops(
@@ -244,14 +260,26 @@ class Generation(Scenario):
 
     @staticmethod
     def _quality(
-        workload: Workload, prepared: PreparedModel, baseline: PreparedModel, case: Case
+        workload: Workload,
+        prepared: PreparedModel,
+        baseline: PreparedModel,
+        case: Case,
+        cache: CacheFactory | None,
     ) -> QualityResult:
         """Greedy-token agreement with fp32 on fixed prompts, and perplexity on a fixed
-        stream (as long as the case's prompt and output, at most 128 tokens)."""
+        stream (as long as the case's prompt and output, at most 128 tokens).
+
+        The prompts go through the variant in requests of the case's batch size, the shape
+        it is measured at (a compiled model then compiles once, here, outside timing)."""
         assert case.prompt_tokens is not None and case.output_tokens is not None
         prompts = prompt_ids(workload, QUALITY_PROMPTS, case.prompt_tokens).to(case.device)
         with prepared.context():
-            tokens = greedy_generate(prepared.module, prompts, case.output_tokens).tokens
+            tokens = torch.cat(
+                [
+                    greedy_generate(prepared.module, chunk, case.output_tokens, cache=cache).tokens
+                    for chunk in prompts.split(case.batch_size)
+                ]
+            )
         with baseline.context():
             reference = greedy_generate(baseline.module, prompts, case.output_tokens).tokens
         length = min(case.prompt_tokens + case.output_tokens, PERPLEXITY_TOKENS)

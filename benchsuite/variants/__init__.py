@@ -6,6 +6,7 @@
 | bf16 | autocast to bfloat16 | cpu, cuda |
 | fp16 | autocast to float16 | cuda |
 | int8 | dynamic int8 quantization of nn.Linear | cpu |
+| int8-weight | weight-only int8 nn.Linear through torchao | cpu, cuda |
 | prune50, prune90 | unstructured magnitude pruning | cpu, cuda |
 | prune-ch50 | structured channel pruning, half the channels removed | cpu, cuda |
 | distilled | a smaller student trained from the fp32 teacher | cpu, cuda |
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from benchsuite.variants import compiled, distill, precision, prune, quantize
+from benchsuite.variants import compiled, distill, precision, prune, quantize, weight_only
 from benchsuite.variants.base import PreparedModel, Variant, weight_sparsity
 from benchsuite.variants.registry import (
     ANY_DEVICE,
@@ -63,6 +64,12 @@ register_variant(
     requires=quantize.requires_linear_layers,
 )(quantize.int8_dynamic)
 register_variant(
+    "int8-weight",
+    recipe="weight-only int8 quantization of nn.Linear through torchao (one scale per output "
+    "channel, dequantized in the matmul; activations stay fp32)",
+    requires=weight_only.requires_torchao,
+)(weight_only.int8_weight_only)
+register_variant(
     "prune50",
     recipe="unstructured L1 magnitude pruning of 50% of Conv/Linear weights, dense kernels",
 )(prune.unstructured(0.5))
@@ -88,4 +95,5 @@ register_variant(
     recipe="torch.compile with Inductor, default mode; compile time is in the warm-up",
     devices=ANY_DEVICE,
     requires=compiled.requires_compiler,
+    static_shapes=True,
 )(compiled.compiled)

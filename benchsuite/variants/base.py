@@ -88,6 +88,10 @@ class Variant:
     devices: tuple[str, ...]
     transform: Transform
     requirement: Requirement | None = None
+    static_shapes: bool = False
+    """True when its module is specialised to the input shapes it has seen (a compiled graph):
+    a scenario whose inputs grow call by call (generation's KV cache) must then hold them fixed,
+    or every call would recompile."""
 
     def unsupported_reason(self, device: str, workload: Workload | None = None) -> str | None:
         device_type = torch.device(device).type

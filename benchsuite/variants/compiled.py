@@ -2,6 +2,11 @@
 
 Compilation happens on the first call, which the warm-up absorbs: warm-up runs until timings
 settle, so compile time never lands in a latency sample; it is visible in ``warmup_s``.
+
+The compiled graph is specialised to the shapes it has seen (the variant is registered with
+``static_shapes``): generation therefore runs it with a fixed-size KV cache, so that the prefill
+and the decode step each compile once, for fixed shapes, rather than recompiling as the cache
+grows.
 """
 
 from __future__ import annotations

@@ -54,17 +54,21 @@ def register_variant(
     recipe: str,
     devices: tuple[str, ...] = ANY_DEVICE,
     requires: Requirement | None = None,
+    static_shapes: bool = False,
     replace: bool = False,
 ) -> Callable[[Transform], Transform]:
     """Decorator: register ``transform(model, device, workload) -> PreparedModel`` as a variant.
 
     ``recipe`` is the sentence every row and report card shows; ``devices`` the device types it
     runs on (others become ``skipped`` rows); ``requires(workload)`` returns why a workload
-    cannot take it, or ``None``. The decorated function is returned unchanged.
+    cannot take it, or ``None``; ``static_shapes`` says its module is specialised to the shapes
+    it has seen (see :class:`Variant`). The decorated function is returned unchanged.
     """
 
     def decorate(transform: Transform) -> Transform:
-        add_variant(Variant(name, recipe, tuple(devices), transform, requires), replace)
+        add_variant(
+            Variant(name, recipe, tuple(devices), transform, requires, static_shapes), replace
+        )
         return transform
 
     return decorate
