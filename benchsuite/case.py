@@ -8,7 +8,8 @@ from dataclasses import dataclass
 _ID_PATTERN = re.compile(
     r"^(?P<workload>[^/]+)/(?P<variant>[^/]+)/(?P<device>[^/]+)/(?P<scenario>[^/]+)"
     r"/b(?P<batch_size>\d+)(?:/t(?P<threads>\d+))?"
-    r"(?:/p(?P<prompt_tokens>\d+)-o(?P<output_tokens>\d+))?$"
+    r"(?:/p(?P<prompt_tokens>\d+)-o(?P<output_tokens>\d+))?"
+    r"(?:/l(?P<load_pct>\d+))?$"
 )
 
 
@@ -18,7 +19,8 @@ class Case:
 
     ``threads`` is the number of intra-op CPU threads torch uses for the case; ``None`` leaves
     torch's default and is left out of the id. ``prompt_tokens`` and ``output_tokens`` are the
-    token axes of a generation case (``/p64-o32`` in the id), ``None`` elsewhere.
+    token axes of a generation case (``/p64-o32`` in the id), ``None`` elsewhere. ``load_pct`` is
+    a server case's offered load in percent of the maximum throughput measured (``/l50``).
     """
 
     workload: str
@@ -29,6 +31,7 @@ class Case:
     threads: int | None = None
     prompt_tokens: int | None = None
     output_tokens: int | None = None
+    load_pct: int | None = None
 
     def __post_init__(self) -> None:
         for field_name in ("workload", "variant", "device", "scenario"):
@@ -47,6 +50,8 @@ class Case:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"case {name} must be at least 1, got {value}")
+        if self.load_pct is not None and self.load_pct < 1:
+            raise ValueError(f"case load_pct must be at least 1, got {self.load_pct}")
 
     @property
     def id(self) -> str:
@@ -56,6 +61,8 @@ class Case:
             base += f"/t{self.threads}"
         if self.prompt_tokens is not None:
             base += f"/p{self.prompt_tokens}-o{self.output_tokens}"
+        if self.load_pct is not None:
+            base += f"/l{self.load_pct}"
         return base
 
     def as_columns(self) -> dict[str, object]:
@@ -70,6 +77,7 @@ class Case:
             "threads": self.threads,
             "prompt_tokens": self.prompt_tokens,
             "output_tokens": self.output_tokens,
+            "load_pct": self.load_pct,
         }
 
     @classmethod
@@ -79,7 +87,7 @@ class Case:
         if match is None:
             raise ValueError(
                 f"not a case id: {case_id!r} (expected "
-                "workload/variant/device/scenario/bN[/tN][/pN-oN])"
+                "workload/variant/device/scenario/bN[/tN][/pN-oN][/lN])"
             )
 
         def number(group: str) -> int | None:
@@ -94,6 +102,7 @@ class Case:
             threads=number("threads"),
             prompt_tokens=number("prompt_tokens"),
             output_tokens=number("output_tokens"),
+            load_pct=number("load_pct"),
         )
 
     def __str__(self) -> str:

@@ -250,6 +250,7 @@ def _suite_of_model(args: argparse.Namespace) -> Suite:
     measure = load_suite(args.suite).measure if args.suite else None
     prompts = _counts(args.prompt_tokens, "--prompt-tokens") or (32,)
     outputs = _counts(args.output_tokens, "--output-tokens") or (32,)
+    loads = _counts(args.load_pct, "--load-pct") or (10, 50, 90)
     return model_suite(
         spec,
         variants,
@@ -258,6 +259,7 @@ def _suite_of_model(args: argparse.Namespace) -> Suite:
         sizes,
         measure,
         [(p, o) for p in prompts for o in outputs],
+        loads,
     )
 
 
@@ -407,13 +409,20 @@ def build_parser() -> argparse.ArgumentParser:
     named.add_argument("--variants", metavar="A,B", help="default: fp32,bf16,int8 (+distilled)")
     named.add_argument("--devices", metavar="A,B", help="default: cpu")
     named.add_argument(
-        "--scenarios", metavar="A,B", help="single-stream (default), offline, generation"
+        "--scenarios",
+        metavar="A,B",
+        help="single-stream (default), offline, generation, server, server-capacity",
     )
     named.add_argument(
         "--batch-sizes", metavar="N,M", help="offline and generation batch sizes (default 8)"
     )
     named.add_argument("--prompt-tokens", metavar="N,M", help="generation prompts (default 32)")
     named.add_argument("--output-tokens", metavar="N,M", help="generated tokens (default 32)")
+    named.add_argument(
+        "--load-pct",
+        metavar="N,M",
+        help="server loads, percent of the measured maximum throughput (default 10,50,90)",
+    )
     named.add_argument("--sequence-length", type=int, default=128, metavar="TOKENS")
     named.add_argument("--image-size", type=int, metavar="PIXELS")
     named.add_argument(

@@ -22,10 +22,12 @@ def model_suite(
     batch_sizes: Sequence[int] = (),
     measure: MeasureConfig | None = None,
     token_shapes: Sequence[tuple[int, int]] = ((32, 32),),
+    load_pcts: Sequence[int] = (10, 50, 90),
 ) -> Suite:
     """The matrix of one model: each scenario × the variants × the devices. A single-batch
     scenario runs batch 1; the others run ``batch_sizes`` (default 8). Without variants: fp32,
-    bf16 and int8, plus ``distilled`` when a student is given."""
+    bf16 and int8, plus ``distilled`` when a student is given. A server scenario runs each
+    of ``load_pcts``."""
     chosen = tuple(variants) or DEFAULT_VARIANTS + (("distilled",) if spec.student else ())
     known = all_scenarios()
     matrix = []
@@ -35,8 +37,9 @@ def model_suite(
         shapes: tuple[tuple[int | None, int | None], ...] = (
             tuple(token_shapes) if scenario.token_axes else ((None, None),)
         )
+        loads: tuple[int | None, ...] = tuple(load_pcts) if scenario.load_axis else (None,)
         matrix.append(
-            MatrixEntry((spec.name,), chosen, tuple(devices), name, sizes, (None,), shapes)
+            MatrixEntry((spec.name,), chosen, tuple(devices), name, sizes, (None,), shapes, loads)
         )
     return Suite(
         name=f"model-{spec.name}",

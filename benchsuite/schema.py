@@ -12,9 +12,10 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 5  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
+SCHEMA_VERSION = 6  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
 # 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note;
 # 5: generation (prompt_tokens, output_tokens, ttft_*, tpot_*, energy per request and token, ...)
+# 6: server (load_pct, offered/achieved rps, latency bound, energy per request under load, ...)
 
 
 class Status(StrEnum):
@@ -45,6 +46,7 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "threads": _int,
     "prompt_tokens": _int,  # generation cases: tokens in each prompt
     "output_tokens": _int,  # generation cases: tokens generated per request (forced)
+    "load_pct": _int,  # server cases: offered load, percent of the measured maximum throughput
     "status": _str,
     "error": _str,
     "error_traceback": _str,  # where a failed case raised (benchsuite run --in-process prints it)
@@ -94,7 +96,27 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "tpot_p99_ms": _float,
     "output_tokens_per_s": _float,  # batch x output tokens / median request latency
     "prefill_tokens_per_s": _float,  # batch x prompt tokens / median TTFT
+    # server cases (scenarios "server" and "server-capacity"); latency_* is then per request,
+    # end to end with its time in the queue, and batch_size the largest batch the server forms
+    "max_throughput_rps": _float,  # the largest batch back to back: what load_pct is of
+    "offered_rps": _float,
+    "achieved_rps": _float,
+    "arrival_process": _str,  # poisson (seed), or the replayed trace
+    "planned_requests": _int,
+    "served_requests": _int,  # fewer than planned when the window stopped early
+    "max_queue_wait_ms": _float,
+    "latency_bound_ms": _float,  # on p99
+    "latency_bound_met": _bool,
     "energy_per_request_j": _float,
+    "energy_per_request_net_j": _float,  # net of idle power over the load window
+    "idle_energy_share": _float,  # idle power x window / window energy
+    "mean_batch_size_formed": _float,
+    "batch_size_histogram": _str,  # "size:batches ..."
+    "loadgen_overhead_us_per_request": _float,  # the serving loop's own time per request
+    "loadgen_overhead_share": _float,  # of the load window
+    "loadgen_late_wakeup_p99_us": _float,  # how late the loop's sleeps woke, p99
+    "capacity_rps": _float,  # server-capacity: the highest rate meeting the bound
+    "capacity_search": _str,  # how it was searched
     "energy_per_output_token_j": _float,
     "energy_prefill_per_request_j": _float,  # a prefill-only window
     "energy_prefill_per_request_low_j": _float,

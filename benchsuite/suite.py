@@ -36,13 +36,24 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
                                 # "training" with batch_sizes = [64] (training batch size)
     threads = [1, 2]            # CPU intra-op threads; omit for torch's default
     # scenario = "generation": batch_sizes = [1, 4], prompt_tokens = [32], output_tokens = [32]
+    # scenario = "server": batch_sizes = [8] (the largest batch formed), load_pct = [10, 50, 90]
+    # scenario = "server-capacity": batch_sizes = [8]; the highest rate meeting the bound
+
+    [server]                  # server and server-capacity cases; defaults shown
+    latency_bound_ms = 100.0  # the bound on p99 end-to-end latency, queue included
+    max_queue_wait_ms = 2.0   # a request waits at most this long for others to batch with
+    duration_s = 10.0         # each load window lasts this long at its offered rate ...
+    # requests = 2000         # ... or serves this many requests
+    # arrival_trace = "t.csv" # replay these timestamps (s), scaled to each level, not Poisson
+    seed = 0                  # of the Poisson arrivals
+    search_probes = 6         # bisection steps of server-capacity
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -54,11 +65,21 @@ from benchsuite.errors import SuiteError, UsageError, did_you_mean
 from benchsuite.protocol import MeasureConfig
 from benchsuite.scenarios import all_scenarios
 from benchsuite.scenarios.single_stream import SingleStream
+from benchsuite.serving import ServerConfig
 from benchsuite.sources import HF_PREFIX, ModelSpec
 from benchsuite.timing import SamplingConfig
 from benchsuite.variants import all_variants
 
-_TOP_KEYS = ("name", "description", "measure", "carbon", "models", "matrix")
+_TOP_KEYS = ("name", "description", "measure", "server", "carbon", "models", "matrix")
+_SERVER_KEYS = (
+    "latency_bound_ms",
+    "max_queue_wait_ms",
+    "duration_s",
+    "requests",
+    "arrival_trace",
+    "seed",
+    "search_probes",
+)
 _MODEL_KEYS = (
     "name",
     "source",
@@ -85,6 +106,7 @@ _MATRIX_KEYS = (
     "batch_sizes",
     "threads",
     *_TOKEN_KEYS,
+    "load_pct",
 )
 
 
@@ -98,6 +120,8 @@ class MatrixEntry:
     threads: tuple[int | None, ...]
     token_shapes: tuple[tuple[int | None, int | None], ...] = ((None, None),)
     """(prompt_tokens, output_tokens) pairs of a generation matrix; (None, None) elsewhere."""
+    load_pcts: tuple[int | None, ...] = (None,)
+    """Offered loads (percent of the maximum throughput) of a server matrix; (None,) elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -122,17 +146,19 @@ class Suite:
                         for threads in entry.threads:
                             for batch_size in entry.batch_sizes:
                                 for prompt, output in entry.token_shapes:
-                                    case = Case(
-                                        workload,
-                                        variant,
-                                        device,
-                                        entry.scenario,
-                                        batch_size,
-                                        threads,
-                                        prompt,
-                                        output,
-                                    )
-                                    seen.setdefault(case)
+                                    for load in entry.load_pcts:
+                                        case = Case(
+                                            workload,
+                                            variant,
+                                            device,
+                                            entry.scenario,
+                                            batch_size,
+                                            threads,
+                                            prompt,
+                                            output,
+                                            load,
+                                        )
+                                        seen.setdefault(case)
         return list(seen)
 
     def check_workloads(self, known: Iterable[str]) -> None:
@@ -214,10 +240,8 @@ def _parse_measure(source: str, table: Any) -> MeasureConfig:
     sampling = {k: table[k] for k in _SAMPLING_KEYS if k in table}
     energy = {field_name: table[key] for key, field_name in _ENERGY_KEYS.items() if key in table}
     try:
-        timeout = {}
-        if "case_timeout_s" in table:
-            timeout["case_timeout_s"] = float(table["case_timeout_s"])
-        return MeasureConfig(SamplingConfig(**sampling), EnergyConfig(**energy), **timeout)
+        timeout_s = float(table.get("case_timeout_s", MeasureConfig.case_timeout_s))
+        return MeasureConfig(SamplingConfig(**sampling), EnergyConfig(**energy), timeout_s)
     except (TypeError, ValueError) as error:
         raise SuiteError(f"{source}: [measure] {error}") from None
 
@@ -284,9 +308,54 @@ def _parse_entry(source: str, index: int, table: Any) -> MatrixEntry:
             f"{source}: {where} {', '.join(given)} apply to generation cases only; remove them "
             f'or set scenario = "generation"'
         )
+    load_pcts: tuple[int | None, ...] = (None,)
+    if scenarios[scenario].load_axis:
+        if "load_pct" not in table:
+            raise SuiteError(
+                f"{source}: {where} {scenario} needs load_pct = [...], the offered loads in "
+                "percent of the measured maximum throughput, e.g. load_pct = [10, 50, 90]"
+            )
+        load_pcts = _positive_ints(source, f"{where} load_pct", table["load_pct"])
+    elif "load_pct" in table:
+        loaded = [name for name, s in scenarios.items() if s.load_axis]
+        raise SuiteError(
+            f"{source}: {where} load_pct applies to {', '.join(loaded)} cases only; remove it "
+            f"or set scenario to one of them"
+        )
     return MatrixEntry(
-        workloads, variants, device_names, scenario, batch_sizes, threads, token_shapes
+        workloads, variants, device_names, scenario, batch_sizes, threads, token_shapes, load_pcts
     )
+
+
+def _parse_server(source: str, table: Any, base: Path | None) -> ServerConfig:
+    if not isinstance(table, dict):
+        raise SuiteError(f"{source}: [server] must be a table")
+    _check_keys(source, "[server]", table, _SERVER_KEYS)
+    settings = dict(table)
+    for key, value in settings.items():
+        if key == "arrival_trace":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SuiteError(f"{source}: [server] {key} must be a number, got {value!r}")
+        if key in ("requests", "seed", "search_probes") and not isinstance(value, int):
+            raise SuiteError(f"{source}: [server] {key} must be a whole number, got {value!r}")
+    trace = settings.get("arrival_trace")
+    if trace is not None:
+        if not isinstance(trace, str) or not trace:
+            raise SuiteError(f'{source}: [server] arrival_trace must be a path, e.g. "trace.csv"')
+        path = Path(trace)
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        if not path.is_file():
+            raise SuiteError(
+                f"{source}: [server] arrival_trace {trace!r}: no such file ({path}); give a "
+                "text file of timestamps in seconds, one per line, relative to the suite file"
+            )
+        settings["arrival_trace"] = path
+    try:
+        return ServerConfig(**settings)
+    except ValueError as error:
+        raise SuiteError(f"{source}: [server] {error}") from None
 
 
 def _parse_model(source: str, index: int, table: Any, base: Path | None) -> ModelSpec:
@@ -351,6 +420,9 @@ def parse_suite(
         name=str(document.get("name", default_name)),
         description=str(document.get("description", "")),
         source=source,
-        measure=_parse_measure(source, document.get("measure", {})),
+        measure=replace(
+            _parse_measure(source, document.get("measure", {})),
+            server=_parse_server(source, document.get("server", {}), base),
+        ),
         matrix=tuple(_parse_entry(source, i, entry) for i, entry in enumerate(matrix)),
     )

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -47,6 +48,8 @@ ci_target_rel = 0.05
 energy_windows = 5
 energy_window_s = 0.1
 idle_s = 0.1
+[server]
+duration_s = 0.5
 """
 
 
@@ -210,9 +213,11 @@ def test_a_sentence_embedding_model_is_judged_by_cosine_similarity(
         "--variants",
         "fp32,int8",
         "--scenarios",
-        "single-stream,offline",
+        "single-stream,offline,server",
         "--batch-sizes",
         "4",
+        "--load-pct",
+        "40",
     )
     assert (rows["status"] == "ok").all(), rows["error"].tolist()
     assert set(rows["model_library"]) == {"sentence-transformers"}
@@ -225,6 +230,15 @@ def test_a_sentence_embedding_model_is_judged_by_cosine_similarity(
     assert (single["quality_metric"] == "cosine_similarity").all()
     assert "built-in sample sentences" in single.loc["fp32", "input_note"]
     assert set(rows[rows["scenario"] == "offline"]["batch_size"]) == {4}
+    # the same model under a Poisson load, in-process, batched up to 4
+    served = rows[rows["scenario"] == "server"]
+    assert sorted(served["case_id"]) == [
+        "sentence-encoder/fp32/cpu/server/b4/l40",
+        "sentence-encoder/int8/cpu/server/b4/l40",
+    ]
+    assert np.allclose(served["offered_rps"], 0.4 * served["max_throughput_rps"])
+    assert (served["served_requests"] > 0).all() and served["energy_per_request_j"].gt(0).all()
+    assert (served["quality_metric"] == "cosine_similarity").all()
 
 
 @pytest.mark.slow

@@ -112,6 +112,7 @@ def _workload_sections(data: ReportData) -> list[dict[str, Any]]:
                         else None,
                         _chart(charts.batch_sweep(rows, workload)),
                         _chart(charts.generation_sweep(rows, workload)),
+                        _chart(charts.load_sweep(rows, workload)),
                         _chart(
                             charts.trend(
                                 data.history, workload, "latency_p50_ms", "p50 latency (ms)"

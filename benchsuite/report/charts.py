@@ -17,6 +17,7 @@ matplotlib.use("svg")  # no display, no GUI toolkit; only the SVG writer is need
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 
 from benchsuite.report.data import Row, pareto_front
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
@@ -137,6 +138,51 @@ GENERATION_PANELS = (
     ("tpot_p50_ms", "time per output token p50 (ms)"),
     ("energy_per_output_token_j", "energy per output token (J)"),
 )
+
+
+def load_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
+    """Energy per request and p99 latency against the offered request rate, a line per
+    variant (device and largest batch), with the latency bound drawn: variants compared at the
+    same rate."""
+    series: dict[str, list[Row]] = {}
+    for row in rows:
+        if row["status"] == "ok" and row.get("offered_rps") is not None:
+            name = f"{row['variant']} ({row['device']}, batch <= {row['batch_size']})"
+            series.setdefault(name, []).append(row)
+    if not series:
+        return None
+    figure, (energy, latency) = plt.subplots(1, 2, figsize=(10.0, 3.4))
+    bounds: set[float] = set()
+    for name, members in series.items():
+        members = sorted(members, key=lambda r: r["offered_rps"])
+        rates = [r["offered_rps"] for r in members]
+        energy.plot(rates, [r["energy_per_request_j"] for r in members], marker="o", label=name)
+        latency.plot(rates, [r["latency_p99_ms"] for r in members], marker="o", label=name)
+        bounds.update(r["latency_bound_ms"] for r in members)
+    for bound in sorted(bounds):
+        latency.axhline(bound, color="firebrick", linestyle="--", linewidth=1)
+        latency.annotate(
+            f"bound {bound:g} ms",
+            (0.02, bound),
+            xycoords=("axes fraction", "data"),
+            color="firebrick",
+            fontsize=7,
+            va="bottom",
+        )
+    energy.set_ylabel("energy per request (J)")
+    latency.set_ylabel("p99 latency, queue included (ms)")
+    latency.set_yscale("log")
+    latency.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    latency.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+    for axes in (energy, latency):
+        axes.set_xlabel("offered load (requests/s)")
+    energy.legend(frameon=False, fontsize=7)
+    bound_text = ", ".join(f"{bound:g} ms" for bound in sorted(bounds))
+    alt = (
+        f"{workload}: energy per request and p99 latency against the offered request rate for "
+        f"{', '.join(series)}, with the p99 latency bound ({bound_text})."
+    )
+    return Chart(_to_svg(figure), alt)
 
 
 def generation_sweep(rows: Sequence[Row], workload: str) -> Chart | None:

@@ -5,7 +5,9 @@
 | single-stream | inference | 1 | the latency one user sees |
 | offline | inference | any | throughput and energy per sample in large batches |
 | training | training | training batch | what training to the target costs |
-| generation | inference | any | per request and per output token: TTFT, TPOT, energy per token |
+| generation | inference | any | per request and per output token: TTFT, TPOT, energy/token |
+| server | inference | largest formed | at a load level: p99 against a bound, energy per request |
+| server-capacity | inference | largest formed | the highest rate whose p99 meets the bound |
 
 A new scenario subclasses :class:`~benchsuite.scenarios.base.Scenario` and is registered with
 :func:`register_scenario`; the suite parser, runner, gate, report and CLI learn its metrics from
@@ -23,6 +25,7 @@ from benchsuite.results import CaseResult
 from benchsuite.scenarios.base import Metric, RawSamples, Role, Scenario, SummaryCells
 from benchsuite.scenarios.generation import Generation
 from benchsuite.scenarios.offline import Offline
+from benchsuite.scenarios.server import Server, ServerCapacity
 from benchsuite.scenarios.single_stream import SingleStream
 from benchsuite.scenarios.training import Training
 from benchsuite.variants import get_variant
@@ -55,7 +58,7 @@ def register_scenario(scenario: Scenario) -> Scenario:
     return scenario
 
 
-for _bundled in (SingleStream(), Offline(), Training(), Generation()):
+for _bundled in (SingleStream(), Offline(), Training(), Generation(), Server(), ServerCapacity()):
     register_scenario(_bundled)
 
 

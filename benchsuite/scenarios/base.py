@@ -75,6 +75,8 @@ class Scenario(ABC):
     """True: batch size 1 only (a suite that asks for more is refused)."""
     token_axes: bool = False
     """True: its cases have prompt_tokens and output_tokens (a suite must give them)."""
+    load_axis: bool = False
+    """True: its cases have a load_pct, the offered load (a suite must give it)."""
 
     def check_case(self, case: Case, workload: Workload) -> None:
         """Raise :class:`~benchsuite.errors.UsageError` when the case cannot make sense for this

@@ -51,7 +51,7 @@ INFERENCE_METRICS = (
 )
 
 
-def _model_facts(
+def model_facts(
     variant: Variant, prepared: PreparedModel, batch: Batch, batch_size: int
 ) -> ModelFacts:
     """Parameters, size and FLOPs: counted by torch, or as the model's wrapper states them."""
@@ -80,7 +80,7 @@ def measure_inference(
         prepared = workload.prepare_variant(variant, case.device)
         quality = evaluate_quality(workload, prepared, fp32_twin(workload, variant, prepared))
         batch = batch_to(workload.example_batch(case.batch_size), case.device)
-        model = _model_facts(variant, prepared, batch, case.batch_size)
+        model = model_facts(variant, prepared, batch, case.batch_size)
         call = bound_call(prepared.module, batch)
         latency, energy = time_and_meter(
             call, case.device, meter, case.batch_size, config, prepared.context

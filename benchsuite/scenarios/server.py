@@ -1,0 +1,367 @@
+"""Scenarios ``server`` and ``server-capacity``: energy per request under a load, with a bound.
+
+A model in production is not called back to back: requests arrive at random, the server batches
+what is queued, and between bursts the hardware idles while still drawing power. MLPerf's server
+scenario measures this with Poisson arrivals and a p99 latency bound; these scenarios add energy.
+
+``server`` (one load level per case, ``/l50`` in the id):
+
+1. build the variant and judge its quality, as inference cases do;
+2. warm up at the largest batch, then measure the maximum throughput: the largest batch back to
+   back (its median call time), which is the rate the load levels are fractions of;
+3. read idle power (an idle window), then serve one load window at ``load_pct`` % of that rate:
+   Poisson arrivals (or a replayed trace scaled to the rate), batched dynamically
+   (:mod:`benchsuite.serving`), inside one meter window;
+4. per request: end-to-end latency (queue included, the samples table holds each one); per
+   window: offered and achieved rate, whether p99 met the bound, energy per request total and
+   net of idle, average power, the share of energy that idle power accounts for, the batches
+   formed (mean and histogram), and the load generator's own overhead.
+
+A window stops early once more than 1 % of its planned requests have missed the bound: its p99
+can no longer meet it, and an overloaded queue would otherwise grow for as long as the window.
+
+``server-capacity`` finds the highest offered rate whose p99 meets the bound, by bisection on the
+rate between 0 and the maximum throughput (MLPerf LoadGen's peak-performance search is a binary
+search too): each probe is a load window as above; a probe that meets the bound raises the lower
+end, one that misses it (or stops early) lowers the upper end. After N probes the rate is known
+to within the maximum throughput / 2^N. Its row holds that rate and the last passing probe's
+figures.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from benchsuite import devices
+from benchsuite.batch import batch_to, bound_call
+from benchsuite.case import Case
+from benchsuite.energy import EnergyResult, EnergyWindow, read_idle, validity
+from benchsuite.meters.base import EnergyReading, Meter
+from benchsuite.protocol import (
+    MeasureConfig,
+    evaluate_quality,
+    fp32_twin,
+    memory_peaks,
+    torch_threads,
+)
+from benchsuite.results import CaseResult, LatencyResult
+from benchsuite.scenarios.base import Metric, RawSamples, Role, Scenario, SummaryCells
+from benchsuite.scenarios.inference import model_facts
+from benchsuite.serving import (
+    ServedLoad,
+    ServerConfig,
+    ServingPolicy,
+    poisson_arrivals_ns,
+    read_trace_s,
+    serve,
+    sleep_until_ns,
+    trace_arrivals_ns,
+)
+from benchsuite.timing import SamplingResult, Timer
+from benchsuite.variants import Variant
+from benchsuite.workload import Workload
+
+LATENCY_PERCENTILE = 99
+VIOLATION_SHARE = 1 - LATENCY_PERCENTILE / 100
+_NS_PER_S = 1e9
+_NS_PER_MS = 1e6
+
+
+@dataclass(frozen=True)
+class LoadLevel:
+    """One load window: its rate, what the serving loop did, and the energy it read."""
+
+    offered_rps: float
+    arrival_process: str
+    served: ServedLoad
+    reading: EnergyReading
+    idle: EnergyReading
+    bound_ms: float
+
+    @property
+    def p99_ms(self) -> float:
+        latencies = self.served.latencies_ns
+        return float(np.percentile(latencies, LATENCY_PERCENTILE)) / _NS_PER_MS
+
+    @property
+    def bound_met(self) -> bool:
+        return not self.served.stopped_early and self.p99_ms <= self.bound_ms
+
+    def energy(self) -> EnergyResult:
+        """The load window as the store's energy columns: one window, so no interval."""
+        window = EnergyWindow(
+            0,
+            int(self.served.batch_sizes.size),
+            self.served.requests,
+            self.reading,
+            self.idle.average_power_w,
+        )
+        problem = validity(self.idle, (window,), 1)
+        return EnergyResult(
+            idle=self.idle,
+            windows=(window,),
+            window_s=self.reading.duration_s,
+            energy_per_sample_j=window.energy_per_sample_j,
+            energy_per_sample_low_j=math.nan,
+            energy_per_sample_high_j=math.nan,
+            interval_method="one load window: no interval",
+            net_energy_per_sample_j=window.net_energy_per_sample_j,
+            valid=not problem,
+            invalid_reason=problem,
+        )
+
+    def latency(self, warmup_samples: Any) -> LatencyResult:
+        served = self.served
+        sampling = SamplingResult(
+            served.latencies_ns,
+            served.duration_ns / _NS_PER_S,
+            "bound_exceeded" if served.stopped_early else "requests",
+            math.nan,
+        )
+        return LatencyResult(sampling, 1, None, warmup=warmup_samples)
+
+    def columns(self) -> dict[str, Any]:
+        served = self.served
+        duration_s = served.duration_ns / _NS_PER_S
+        idle_j = self.idle.average_power_w * self.reading.duration_s
+        requests = max(served.requests, 1)
+        histogram = served.batch_histogram()
+        late = served.late_wakeups_ns
+        return {
+            "offered_rps": self.offered_rps,
+            "achieved_rps": served.requests / duration_s if duration_s > 0 else math.nan,
+            "throughput_samples_per_s": served.requests / duration_s if duration_s else math.nan,
+            "arrival_process": self.arrival_process,
+            "planned_requests": served.planned_requests,
+            "served_requests": served.requests,
+            "latency_bound_ms": self.bound_ms,
+            "latency_bound_met": self.bound_met,
+            "energy_per_request_j": self.reading.energy_j / requests,
+            "energy_per_request_net_j": (self.reading.energy_j - idle_j) / requests,
+            "idle_energy_share": idle_j / self.reading.energy_j
+            if self.reading.energy_j > 0
+            else None,
+            "mean_batch_size_formed": float(served.batch_sizes.mean())
+            if served.batch_sizes.size
+            else None,
+            "batch_size_histogram": " ".join(f"{size}:{n}" for size, n in histogram.items()),
+            "loadgen_overhead_us_per_request": served.overhead_ns / requests / 1e3,
+            "loadgen_overhead_share": served.overhead_ns / served.duration_ns
+            if served.duration_ns
+            else None,
+            "loadgen_late_wakeup_p99_us": float(np.percentile(late, 99)) / 1e3
+            if late.size
+            else 0.0,
+            "stop_reason": "bound_exceeded" if served.stopped_early else "requests",
+        }
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """The maximum throughput the levels are fractions of, and the capacity search's outcome."""
+
+    max_throughput_rps: float
+    max_queue_wait_ms: float
+    level: LoadLevel
+    capacity_rps: float | None = None
+    capacity_search: str | None = None
+
+    def columns(self) -> dict[str, Any]:
+        columns = {
+            "max_throughput_rps": self.max_throughput_rps,
+            "max_queue_wait_ms": self.max_queue_wait_ms,
+            **self.level.columns(),
+        }
+        if self.capacity_search is not None:
+            columns.update(capacity_rps=self.capacity_rps, capacity_search=self.capacity_search)
+        return columns
+
+
+class LoadRunner:
+    """What every load window of one case shares: the model's batch calls, the policy, the
+    meter and the idle reading."""
+
+    def __init__(
+        self,
+        calls: Mapping[int, Callable[[], object]],
+        sync: Callable[[], None] | None,
+        meter: Meter,
+        idle: EnergyReading,
+        settings: ServerConfig,
+        max_batch_size: int,
+        clock: Callable[[], int] = time.perf_counter_ns,
+        sleep_until: Callable[[int], None] = sleep_until_ns,
+    ) -> None:
+        self.calls, self.sync, self.meter, self.idle = calls, sync, meter, idle
+        self.clock, self.sleep_until = clock, sleep_until
+        self.settings = settings
+        self.policy = ServingPolicy(max_batch_size, round(settings.max_queue_wait_ms * _NS_PER_MS))
+        self.trace_s = (
+            read_trace_s(settings.arrival_trace) if settings.arrival_trace is not None else None
+        )
+
+    def _run_batch(self, size: int) -> None:
+        self.calls[size]()
+        if self.sync is not None:
+            self.sync()
+
+    def arrivals(self, rate_per_s: float) -> tuple[np.ndarray, str]:
+        count = self.settings.planned_requests(rate_per_s)
+        if self.trace_s is None:
+            return (
+                poisson_arrivals_ns(rate_per_s, count, self.settings.seed),
+                f"poisson (seed {self.settings.seed})",
+            )
+        arrivals = trace_arrivals_ns(self.trace_s, rate_per_s)
+        name = self.settings.arrival_trace.name if self.settings.arrival_trace else "trace"
+        return arrivals, f"trace {name}, scaled to the rate"
+
+    def level(self, rate_per_s: float) -> LoadLevel:
+        arrivals, process = self.arrivals(rate_per_s)
+        bound_ns = round(self.settings.latency_bound_ms * _NS_PER_MS)
+        allowed = math.floor(arrivals.size * VIOLATION_SHARE)
+        with self.meter.window() as window:
+            served = serve(
+                self._run_batch,
+                arrivals,
+                self.policy,
+                self.clock,
+                self.sleep_until,
+                bound_ns=bound_ns,
+                allowed_violations=allowed,
+            )
+        return LoadLevel(
+            rate_per_s, process, served, window.reading, self.idle, self.settings.latency_bound_ms
+        )
+
+
+def capacity_search(
+    probe: Callable[[float], LoadLevel], max_rps: float, probes: int
+) -> tuple[float, LoadLevel | None, LoadLevel]:
+    """Bisection on the offered rate over [0, max_rps]: (highest passing rate, its level or
+    None when no probe passed, the last probe)."""
+    low, high = 0.0, max_rps
+    best: LoadLevel | None = None
+    last: LoadLevel | None = None
+    for _ in range(probes):
+        rate = (low + high) / 2
+        last = probe(rate)
+        if last.bound_met:
+            low, best = rate, last
+        else:
+            high = rate
+    assert last is not None
+    return low, best, last
+
+
+class ServerScenario(Scenario):
+    """The protocol both server scenarios share; subclasses choose the load windows."""
+
+    role = Role.INFERENCE
+    metrics = (
+        Metric("latency_p99_ms", "p99 latency under load"),
+        Metric("energy_per_request_j", "energy per request under load", needs_measured_energy=True),
+        Metric("latency_p50_ms", "latency p50 under load", raw_samples=RawSamples.LATENCY),
+        Metric("achieved_rps", "achieved requests per second", lower_is_better=False),
+        Metric("peak_rss_bytes", "peak RSS"),
+    )
+
+    def run(
+        self,
+        case: Case,
+        workload: Workload,
+        variant: Variant,
+        meter: Meter,
+        config: MeasureConfig,
+    ) -> CaseResult:
+        settings = config.server
+        largest = case.batch_size
+        sync = devices.synchronizer(case.device)
+        with torch_threads(case.threads), memory_peaks(case.device) as peaks:
+            prepared = workload.prepare_variant(variant, case.device)
+            quality = evaluate_quality(workload, prepared, fp32_twin(workload, variant, prepared))
+            batches = {
+                size: batch_to(workload.example_batch(size), case.device)
+                for size in range(1, largest + 1)
+            }
+            facts = model_facts(variant, prepared, batches[1], 1)
+            calls = {size: bound_call(prepared.module, batch) for size, batch in batches.items()}
+            with prepared.context():
+                for call in calls.values():  # every shape once: first calls may compile
+                    call()
+                timer = Timer(calls[largest], sync)
+                warmup = timer.warm_up(config.sampling)
+                typical_ns = float(np.median(warmup.samples_ns[-max(1, warmup.calls // 4) :]))
+                saturated = timer.sample(config.sampling, typical_ns)
+                max_rps = largest / (float(np.median(saturated.samples_ns)) / _NS_PER_S)
+                idle = read_idle(meter, config.energy.idle_s)
+                runner = LoadRunner(calls, sync, meter, idle, settings, largest)
+                level, capacity, method = self.load_windows(case, runner, max_rps, settings)
+            memory = peaks()
+        server = ServerFacts(
+            max_rps, settings.max_queue_wait_ms, level, capacity, method if method else None
+        )
+        source = workload.source_facts()
+        return CaseResult(
+            case,
+            model=facts,
+            quality=quality,
+            latency=level.latency(warmup),
+            energy=level.energy(),
+            memory=memory,
+            extra=(server, *((source,) if source is not None else ())),
+        )
+
+    def load_windows(
+        self, case: Case, runner: LoadRunner, max_rps: float, settings: ServerConfig
+    ) -> tuple[LoadLevel, float | None, str]:
+        """The level the row reports, the capacity found (or None) and how it was found."""
+        raise NotImplementedError
+
+    def summary(self, row: Mapping[str, Any]) -> SummaryCells:
+        met = "met" if row["latency_bound_met"] else "MISSED"
+        return SummaryCells(
+            latency=f"p99 {row['latency_p99_ms']:.4g} ({met} {row['latency_bound_ms']:g})",
+            throughput=f"{row['achieved_rps']:.4g} of {row['offered_rps']:.4g} req/s",
+            energy=f"{row['energy_per_request_j']:.3g}/req ({row['energy_kind']})"
+            + ("" if row["energy_valid"] else " invalid"),
+            notes=f"batch {row['mean_batch_size_formed']:.2g}, {row['stop_reason']}",
+        )
+
+
+class Server(ServerScenario):
+    name = "server"
+    description = (
+        "Poisson arrivals at load_pct % of the maximum throughput, dynamic batching: "
+        "p99 latency against a bound, energy per request under load"
+    )
+    load_axis = True
+
+    def load_windows(
+        self, case: Case, runner: LoadRunner, max_rps: float, settings: ServerConfig
+    ) -> tuple[LoadLevel, float | None, str]:
+        assert case.load_pct is not None
+        return runner.level(max_rps * case.load_pct / 100), None, ""
+
+
+class ServerCapacity(ServerScenario):
+    name = "server-capacity"
+    description = "the highest Poisson request rate whose p99 latency meets the bound (bisection)"
+
+    def load_windows(
+        self, case: Case, runner: LoadRunner, max_rps: float, settings: ServerConfig
+    ) -> tuple[LoadLevel, float | None, str]:
+        rate, best, last = capacity_search(runner.level, max_rps, settings.search_probes)
+        method = (
+            f"bisection on the offered rate over [0, {max_rps:.4g}] req/s (the maximum "
+            f"throughput), {settings.search_probes} probes, each a load window whose p99 must "
+            f"be <= {settings.latency_bound_ms:g} ms; precision "
+            f"{max_rps / 2**settings.search_probes:.3g} req/s"
+        )
+        return (best if best is not None else last), rate, method
