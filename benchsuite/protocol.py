@@ -147,11 +147,17 @@ def time_and_meter(
     config: MeasureConfig,
     context: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
 ) -> tuple[LatencyResult, EnergyResult]:
-    """Warm up, sample per-call latency, then read energy, all inside ``context()`` (entered
-    once around the loops, never per call). The device is synchronised inside the timer."""
+    """One untimed first call, then warm up, sample per-call latency and read energy, all inside
+    ``context()`` (entered once around the loops, never per call). The first call is where a
+    compiled model compiles for this batch's shape and kernels initialise lazily: kept out of the
+    warm-up, it cannot exhaust the warm-up's time limit. The device is synchronised inside the
+    timer."""
     sync = devices.synchronizer(device)
     timer = Timer(call, sync)
     with context():
+        call()
+        if sync is not None:
+            sync()
         warmup = timer.warm_up(config.sampling)
         typical_ns = float(np.median(warmup.samples_ns[-max(1, warmup.calls // 4) :]))
         sampling = timer.sample(config.sampling, typical_ns)

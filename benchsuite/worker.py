@@ -28,7 +28,10 @@ from benchsuite.results import CaseResult
 from benchsuite.sources.spec import ModelSpec
 from benchsuite.workload import Workload
 
-_PRELOAD = ["benchsuite.worker", "benchsuite.scenarios", "torch"]
+# torch._dynamo too: torch imports it lazily on the first FLOP count or compile, which cost every
+# case 1.5 s; it starts no thread, so the forkserver stays safe to fork. (transformers is not
+# preloaded: importing it starts native threads, and a fork keeps none of them.)
+_PRELOAD = ["benchsuite.worker", "benchsuite.scenarios", "torch", "torch._dynamo"]
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ register_variant(
 )(distill.distilled)
 register_variant(
     "compiled",
-    recipe="torch.compile with Inductor, default mode; compile time is in the warm-up",
+    recipe="torch.compile with Inductor, default mode; compiled on an untimed first call",
     devices=ANY_DEVICE,
     requires=compiled.requires_compiler,
     static_shapes=True,

@@ -1,7 +1,9 @@
 """``torch.compile`` (Inductor, default mode) of the fp32 model.
 
-Compilation happens on the first call, which the warm-up absorbs: warm-up runs until timings
-settle, so compile time never lands in a latency sample; it is visible in ``warmup_s``.
+Compilation happens on the first call for each input shape. Every scenario makes that call
+before it times anything: inference cases make one untimed call of the case's batch before the
+warm-up, generation compiles during its quality step, server cases call every batch size once.
+So compile time never lands in a latency sample.
 
 The compiled graph is specialised to the shapes it has seen (the variant is registered with
 ``static_shapes``): generation therefore runs it with a fixed-size KV cache, so that the prefill
@@ -18,7 +20,6 @@ from typing import cast
 import torch
 from torch import nn
 
-from benchsuite.batch import batch_to, call_model
 from benchsuite.variants.base import PreparedModel
 from benchsuite.workload import Workload
 
@@ -34,9 +35,6 @@ def compiled(model: nn.Module, device: str, workload: Workload) -> PreparedModel
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Inductor imports deprecated torch.jit helpers
         optimised = cast(nn.Module, torch.compile(model))
-        with torch.inference_mode():
-            # compile now, outside timing
-            call_model(optimised, batch_to(workload.example_batch(1), device))
     return PreparedModel(
         optimised, device, detail="torch.compile, Inductor default mode", flops_module=model
     )
