@@ -14,7 +14,7 @@ from benchsuite._version import __version__
 from benchsuite.api import energy_window, measure
 from benchsuite.case import Case
 from benchsuite.energy import EnergyConfig
-from benchsuite.library_noise import quiet_library_loggers
+from benchsuite.library_noise import quiet_library_loggers as _quiet_library_loggers
 from benchsuite.meters.base import EnergyReading
 from benchsuite.results import CaseResult
 from benchsuite.timing import SamplingConfig
@@ -22,7 +22,7 @@ from benchsuite.training import TrainingSpec
 from benchsuite.variants import PreparedModel, register_variant
 from benchsuite.workload import EvalData, Workload
 
-quiet_library_loggers()  # before any model load imports transformers (and with it torchao)
+_quiet_library_loggers()  # before any model load imports transformers (and with it torchao)
 
 __all__ = [
     "Case",

@@ -28,7 +28,7 @@ from benchsuite.flops import count_flops
 from benchsuite.meters.base import Meter
 from benchsuite.quality import evaluate, quality_metrics
 from benchsuite.results import LatencyResult, MemoryResult, QualityResult
-from benchsuite.serving import ServerConfig
+from benchsuite.serving import ServingConfig
 from benchsuite.timing import SamplingConfig, Timer
 from benchsuite.variants import PreparedModel, Variant, get_variant
 from benchsuite.workload import Workload
@@ -42,8 +42,8 @@ class MeasureConfig:
     energy: EnergyConfig = field(default_factory=EnergyConfig)
     case_timeout_s: float = 900.0
     """A case's worker is killed after this long and its row says so."""
-    server: ServerConfig = field(default_factory=ServerConfig)
-    """The load, batching policy and latency bound of server cases (a suite's ``[server]``)."""
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    """The load, batching policy and latency bound of server cases (a suite's ``[serving]``)."""
 
 
 @contextlib.contextmanager

@@ -82,8 +82,8 @@ def trace_arrivals_ns(stamps_s: np.ndarray, rate_per_s: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ServerConfig:
-    """A suite's ``[server]`` table: the load, the batching policy and the latency bound."""
+class ServingConfig:
+    """A suite's ``[serving]`` table: the load, the batching policy and the latency bound."""
 
     latency_bound_ms: float = 100.0
     """The bound on the p99 end-to-end latency (queue included) a load level must meet."""

@@ -39,7 +39,7 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     # scenario = "server": batch_sizes = [8] (the largest batch formed), load_pct = [10, 50, 90]
     # scenario = "server-capacity": batch_sizes = [8]; the highest rate meeting the bound
 
-    [server]                  # server and server-capacity cases; defaults shown
+    [serving]                 # server and server-capacity cases; defaults shown
     latency_bound_ms = 100.0  # the bound on p99 end-to-end latency, queue included
     max_queue_wait_ms = 2.0   # a request waits at most this long for others to batch with
     duration_s = 10.0         # each load window lasts this long at its offered rate ...
@@ -65,13 +65,13 @@ from benchsuite.errors import SuiteError, UsageError, did_you_mean
 from benchsuite.protocol import MeasureConfig
 from benchsuite.scenarios import all_scenarios
 from benchsuite.scenarios.single_stream import SingleStream
-from benchsuite.serving import ServerConfig
+from benchsuite.serving import ServingConfig
 from benchsuite.sources import HF_PREFIX, ModelSpec
 from benchsuite.timing import SamplingConfig
 from benchsuite.variants import all_variants
 
-_TOP_KEYS = ("name", "description", "measure", "server", "carbon", "models", "matrix")
-_SERVER_KEYS = (
+_TOP_KEYS = ("name", "description", "measure", "serving", "carbon", "models", "matrix")
+_SERVING_KEYS = (
     "latency_bound_ms",
     "max_queue_wait_ms",
     "duration_s",
@@ -327,35 +327,35 @@ def _parse_entry(source: str, index: int, table: Any) -> MatrixEntry:
     )
 
 
-def _parse_server(source: str, table: Any, base: Path | None) -> ServerConfig:
+def _parse_serving(source: str, table: Any, base: Path | None) -> ServingConfig:
     if not isinstance(table, dict):
-        raise SuiteError(f"{source}: [server] must be a table")
-    _check_keys(source, "[server]", table, _SERVER_KEYS)
+        raise SuiteError(f"{source}: [serving] must be a table")
+    _check_keys(source, "[serving]", table, _SERVING_KEYS)
     settings = dict(table)
     for key, value in settings.items():
         if key == "arrival_trace":
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SuiteError(f"{source}: [server] {key} must be a number, got {value!r}")
+            raise SuiteError(f"{source}: [serving] {key} must be a number, got {value!r}")
         if key in ("requests", "seed", "search_probes") and not isinstance(value, int):
-            raise SuiteError(f"{source}: [server] {key} must be a whole number, got {value!r}")
+            raise SuiteError(f"{source}: [serving] {key} must be a whole number, got {value!r}")
     trace = settings.get("arrival_trace")
     if trace is not None:
         if not isinstance(trace, str) or not trace:
-            raise SuiteError(f'{source}: [server] arrival_trace must be a path, e.g. "trace.csv"')
+            raise SuiteError(f'{source}: [serving] arrival_trace must be a path, e.g. "trace.csv"')
         path = Path(trace)
         if not path.is_absolute() and base is not None:
             path = base / path
         if not path.is_file():
             raise SuiteError(
-                f"{source}: [server] arrival_trace {trace!r}: no such file ({path}); give a "
+                f"{source}: [serving] arrival_trace {trace!r}: no such file ({path}); give a "
                 "text file of timestamps in seconds, one per line, relative to the suite file"
             )
         settings["arrival_trace"] = path
     try:
-        return ServerConfig(**settings)
+        return ServingConfig(**settings)
     except ValueError as error:
-        raise SuiteError(f"{source}: [server] {error}") from None
+        raise SuiteError(f"{source}: [serving] {error}") from None
 
 
 def _parse_model(source: str, index: int, table: Any, base: Path | None) -> ModelSpec:
@@ -422,7 +422,7 @@ def parse_suite(
         source=source,
         measure=replace(
             _parse_measure(source, document.get("measure", {})),
-            server=_parse_server(source, document.get("server", {}), base),
+            serving=_parse_serving(source, document.get("serving", {}), base),
         ),
         matrix=tuple(_parse_entry(source, i, entry) for i, entry in enumerate(matrix)),
     )

@@ -48,7 +48,7 @@ ci_target_rel = 0.05
 energy_windows = 5
 energy_window_s = 0.1
 idle_s = 0.1
-[server]
+[serving]
 duration_s = 0.5
 """
 

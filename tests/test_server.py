@@ -19,7 +19,7 @@ from benchsuite.protocol import MeasureConfig
 from benchsuite.scenarios import run_case
 from benchsuite.scenarios.server import LoadRunner, capacity_search
 from benchsuite.serving import (
-    ServerConfig,
+    ServingConfig,
     ServingPolicy,
     poisson_arrivals_ns,
     read_trace_s,
@@ -110,7 +110,7 @@ def test_energy_per_request_falls_as_load_rises(fake_clock: FakeClock) -> None:
     model = FixedServiceModel(fake_clock)
     meter = PowerProfileMeter(fake_clock, model, idle_w=20.0, busy_w=50.0)
     idle = EnergyReading("profile", MEASURED, ("all",), 20.0, 1.0, 1e-6)
-    settings = ServerConfig(latency_bound_ms=1_000, max_queue_wait_ms=0, requests=4_000)
+    settings = ServingConfig(latency_bound_ms=1_000, max_queue_wait_ms=0, requests=4_000)
     runner = LoadRunner(
         {1: lambda: model(1)}, None, meter, idle, settings, 1, fake_clock, model.sleep_until
     )
@@ -188,21 +188,21 @@ def test_server_suites_need_load_levels_and_a_valid_server_table(tmp_path: Path)
     with pytest.raises(UsageError, match=r"server needs load_pct = \[\.\.\.\]"):
         load_suite(str(suite(matrix)))
     parsed = load_suite(
-        str(suite(matrix + "load_pct = [10, 90]\n[server]\nlatency_bound_ms = 5\nrequests = 50\n"))
+        str(suite(matrix + "load_pct = [10, 90]\n[serving]\nlatency_bound_ms = 5\nrequests = 50\n"))
     )
     assert [c.id for c in parsed.cases()] == [
         "digits-cnn/fp32/cpu/server/b4/l10",
         "digits-cnn/fp32/cpu/server/b4/l90",
     ]
-    assert parsed.measure.server.latency_bound_ms == 5 and parsed.measure.server.requests == 50
+    assert parsed.measure.serving.latency_bound_ms == 5 and parsed.measure.serving.requests == 50
     assert Case.from_id("digits-cnn/fp32/cpu/server/b4/t1/l90").load_pct == 90
     with pytest.raises(UsageError, match=r"load_pct applies to server cases only"):
         load_suite(str(suite('[[matrix]]\nworkloads = ["digits-cnn"]\nload_pct = [5]\n')))
-    with pytest.raises(UsageError, match=r"\[server\] arrival_trace 'gone.csv': no such file"):
-        load_suite(str(suite(matrix + 'load_pct = [5]\n[server]\narrival_trace = "gone.csv"\n')))
-    done = run_cli("run", "--suite", str(suite(matrix + "load_pct = [5]\n[server]\nbound = 3\n")))
+    with pytest.raises(UsageError, match=r"\[serving\] arrival_trace 'gone.csv': no such file"):
+        load_suite(str(suite(matrix + 'load_pct = [5]\n[serving]\narrival_trace = "gone.csv"\n')))
+    done = run_cli("run", "--suite", str(suite(matrix + "load_pct = [5]\n[serving]\nbound = 3\n")))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
-    assert "s.toml: unknown key 'bound' in [server]; allowed keys: latency_bound_ms" in done.stderr
+    assert "s.toml: unknown key 'bound' in [serving]; allowed keys: latency_bound_ms" in done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +211,7 @@ def digits_under_load() -> dict[str, Any]:
     config = MeasureConfig(
         SamplingConfig(warmup_max_s=0.3, budget_s=0.3, ci_target_rel=0.05),
         EnergyConfig(windows=5, window_s=0.2, idle_s=0.2),
-        server=ServerConfig(latency_bound_ms=50, max_queue_wait_ms=1, duration_s=1.0),
+        serving=ServingConfig(latency_bound_ms=50, max_queue_wait_ms=1, duration_s=1.0),
     )
     case = Case("digits-cnn", "fp32", "cpu", "server", 8, 1, load_pct=30)
     result = run_case(case, load_workloads()["digits-cnn"], EstimateMeter(), config)
@@ -246,7 +246,7 @@ def test_a_real_model_under_poisson_load(digits_under_load: dict[str, Any]) -> N
 def test_a_server_run_reports_energy_and_p99_against_load(tmp_path: Path) -> None:
     suite = tmp_path / "load.toml"
     suite.write_text(
-        "[measure]\nwarmup_max_s = 0.3\nbudget_s = 0.3\nidle_s = 0.2\n[server]\nduration_s = 1.0\n"
+        "[measure]\nwarmup_max_s = 0.3\nbudget_s = 0.3\nidle_s = 0.2\n[serving]\nduration_s = 1.0\n"
         '[[matrix]]\nworkloads = ["digits-cnn"]\nscenario = "server"\nbatch_sizes = [4]\n'
         "load_pct = [20, 60]\nthreads = [1]\n"
     )

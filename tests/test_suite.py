@@ -61,7 +61,7 @@ def test_measure_settings_reach_the_config() -> None:
         ),
         (MATRIX + 'variants = ["fp23"]\n', r"unknown variant 'fp23'; did you mean 'fp32'\?"),
         (MATRIX + 'devices = ["gpu"]\n', r"unknown device 'gpu'"),
-        (MATRIX + 'scenario = "server"\n', r"unknown scenario 'server'"),
+        (MATRIX + 'scenario = "serverless"\n', r"unknown scenario 'serverless'"),
         (
             MATRIX + 'scenario = "offline"\nbatch_sizes = [0]\n',
             r"batch_sizes must be a non-empty list of positive integers, got \[0\]",

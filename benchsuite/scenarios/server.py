@@ -55,7 +55,7 @@ from benchsuite.scenarios.base import Metric, RawSamples, Role, Scenario, Summar
 from benchsuite.scenarios.inference import model_facts
 from benchsuite.serving import (
     ServedLoad,
-    ServerConfig,
+    ServingConfig,
     ServingPolicy,
     poisson_arrivals_ns,
     read_trace_s,
@@ -193,7 +193,7 @@ class LoadRunner:
         sync: Callable[[], None] | None,
         meter: Meter,
         idle: EnergyReading,
-        settings: ServerConfig,
+        settings: ServingConfig,
         max_batch_size: int,
         clock: Callable[[], int] = time.perf_counter_ns,
         sleep_until: Callable[[int], None] = sleep_until_ns,
@@ -280,7 +280,7 @@ class ServerScenario(Scenario):
         meter: Meter,
         config: MeasureConfig,
     ) -> CaseResult:
-        settings = config.server
+        settings = config.serving
         largest = case.batch_size
         sync = devices.synchronizer(case.device)
         with torch_threads(case.threads), memory_peaks(case.device) as peaks:
@@ -319,7 +319,7 @@ class ServerScenario(Scenario):
         )
 
     def load_windows(
-        self, case: Case, runner: LoadRunner, max_rps: float, settings: ServerConfig
+        self, case: Case, runner: LoadRunner, max_rps: float, settings: ServingConfig
     ) -> tuple[LoadLevel, float | None, str]:
         """The level the row reports, the capacity found (or None) and how it was found."""
         raise NotImplementedError
@@ -344,7 +344,7 @@ class Server(ServerScenario):
     load_axis = True
 
     def load_windows(
-        self, case: Case, runner: LoadRunner, max_rps: float, settings: ServerConfig
+        self, case: Case, runner: LoadRunner, max_rps: float, settings: ServingConfig
     ) -> tuple[LoadLevel, float | None, str]:
         assert case.load_pct is not None
         return runner.level(max_rps * case.load_pct / 100), None, ""
@@ -355,7 +355,7 @@ class ServerCapacity(ServerScenario):
     description = "the highest Poisson request rate whose p99 latency meets the bound (bisection)"
 
     def load_windows(
-        self, case: Case, runner: LoadRunner, max_rps: float, settings: ServerConfig
+        self, case: Case, runner: LoadRunner, max_rps: float, settings: ServingConfig
     ) -> tuple[LoadLevel, float | None, str]:
         rate, best, last = capacity_search(runner.level, max_rps, settings.search_probes)
         method = (
