@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +64,7 @@ from benchsuite.serving import (
     sleep_until_ns,
     trace_arrivals_ns,
 )
-from benchsuite.timing import SamplingResult, Timer
+from benchsuite.timing import SamplingResult, Timer, WarmupResult
 from benchsuite.variants import Variant
 from benchsuite.workload import Workload
 
@@ -116,7 +117,14 @@ class LoadLevel:
             invalid_reason=problem,
         )
 
-    def latency(self, warmup_samples: Any) -> LatencyResult:
+    @property
+    def achieved_rps(self) -> float:
+        duration_s = self.served.duration_ns / _NS_PER_S
+        return self.served.requests / duration_s if duration_s > 0 else math.nan
+
+    def latency(self, warmup: WarmupResult) -> LatencyResult:
+        """Each request's end-to-end latency as the case's samples (the warm-up is the largest
+        batch's, before the maximum throughput was measured)."""
         served = self.served
         sampling = SamplingResult(
             served.latencies_ns,
@@ -124,19 +132,18 @@ class LoadLevel:
             "bound_exceeded" if served.stopped_early else "requests",
             math.nan,
         )
-        return LatencyResult(sampling, 1, None, warmup=warmup_samples)
+        return LatencyResult(sampling, 1, None, warmup=warmup)
 
     def columns(self) -> dict[str, Any]:
         served = self.served
-        duration_s = served.duration_ns / _NS_PER_S
         idle_j = self.idle.average_power_w * self.reading.duration_s
         requests = max(served.requests, 1)
         histogram = served.batch_histogram()
         late = served.late_wakeups_ns
         return {
             "offered_rps": self.offered_rps,
-            "achieved_rps": served.requests / duration_s if duration_s > 0 else math.nan,
-            "throughput_samples_per_s": served.requests / duration_s if duration_s else math.nan,
+            "achieved_rps": self.achieved_rps,
+            "throughput_samples_per_s": self.achieved_rps,  # requests served per second
             "arrival_process": self.arrival_process,
             "planned_requests": served.planned_requests,
             "served_requests": served.requests,
@@ -318,11 +325,11 @@ class ServerScenario(Scenario):
             extra=(server, *((source,) if source is not None else ())),
         )
 
+    @abstractmethod
     def load_windows(
         self, case: Case, runner: LoadRunner, max_rps: float, settings: ServingConfig
     ) -> tuple[LoadLevel, float | None, str]:
         """The level the row reports, the capacity found (or None) and how it was found."""
-        raise NotImplementedError
 
     def summary(self, row: Mapping[str, Any]) -> SummaryCells:
         met = "met" if row["latency_bound_met"] else "MISSED"
