@@ -35,6 +35,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -94,15 +95,24 @@ class LoadLevel:
     def bound_met(self) -> bool:
         return not self.served.stopped_early and self.p99_ms <= self.bound_ms
 
-    def energy(self) -> EnergyResult:
-        """The load window as the store's energy columns: one window, so no interval."""
-        window = EnergyWindow(
+    @cached_property
+    def window(self) -> EnergyWindow:
+        """The load window as an energy window: its batches, requests and reading."""
+        return EnergyWindow(
             0,
             int(self.served.batch_sizes.size),
             self.served.requests,
             self.reading,
             self.idle.average_power_w,
         )
+
+    @property
+    def stop_reason(self) -> str:
+        return "bound_exceeded" if self.served.stopped_early else "requests"
+
+    def energy(self) -> EnergyResult:
+        """The load window as the store's energy columns: one window, so no interval."""
+        window = self.window
         problem = validity(self.idle, (window,), 1)
         return EnergyResult(
             idle=self.idle,
@@ -129,14 +139,13 @@ class LoadLevel:
         sampling = SamplingResult(
             served.latencies_ns,
             served.duration_ns / _NS_PER_S,
-            "bound_exceeded" if served.stopped_early else "requests",
+            self.stop_reason,
             math.nan,
         )
         return LatencyResult(sampling, 1, None, warmup=warmup)
 
     def columns(self) -> dict[str, Any]:
-        served = self.served
-        idle_j = self.idle.average_power_w * self.reading.duration_s
+        served, window = self.served, self.window
         requests = max(served.requests, 1)
         histogram = served.batch_histogram()
         late = served.late_wakeups_ns
@@ -149,9 +158,9 @@ class LoadLevel:
             "served_requests": served.requests,
             "latency_bound_ms": self.bound_ms,
             "latency_bound_met": self.bound_met,
-            "energy_per_request_j": self.reading.energy_j / requests,
-            "energy_per_request_net_j": (self.reading.energy_j - idle_j) / requests,
-            "idle_energy_share": idle_j / self.reading.energy_j
+            "energy_per_request_j": window.energy_per_sample_j if served.requests else None,
+            "energy_per_request_net_j": window.net_energy_per_sample_j if served.requests else None,
+            "idle_energy_share": 1 - window.net_energy_j / self.reading.energy_j
             if self.reading.energy_j > 0
             else None,
             "mean_batch_size_formed": float(served.batch_sizes.mean())
@@ -165,7 +174,7 @@ class LoadLevel:
             "loadgen_late_wakeup_p99_us": float(np.percentile(late, 99)) / 1e3
             if late.size
             else 0.0,
-            "stop_reason": "bound_exceeded" if served.stopped_early else "requests",
+            "stop_reason": self.stop_reason,
         }
 
 
