@@ -52,3 +52,9 @@ class RunInterrupted(BenchsuiteError):
             f"continue with `benchsuite run --resume {run_id}` (same --suite)"
         )
         self.run_id = run_id
+
+
+class VariantUnavailable(BenchsuiteError):
+    """Raised by a variant's transform when this model cannot take it here (its export fails, a
+    runtime lacks what the device needs): the case becomes a ``skipped`` row with the reason, the
+    same as a variant that declares a device or workload it cannot run on."""

@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
+import torch
 
 from benchsuite.case import Case
 from benchsuite.energy import EnergyResult
@@ -48,9 +49,13 @@ class ModelFacts:
     flops_per_sample: int | None = None
     flops_note: str = ""
     """How FLOPs were obtained when not counted by torch, or why there is no figure."""
+    runtime: str = "pytorch"
+    runtime_version: str = field(default_factory=lambda: torch.__version__)
 
     def columns(self) -> dict[str, Any]:
         return {
+            "runtime": self.runtime,
+            "runtime_version": self.runtime_version,
             "flops_note": self.flops_note or None,
             "variant_recipe": self.variant_recipe,
             "variant_detail": self.variant_detail or None,

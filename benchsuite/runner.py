@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from benchsuite.carbon import GridIntensity, carbon_columns, grid_intensity
 from benchsuite.case import Case
 from benchsuite.environment import Fingerprint, capture_fingerprint
-from benchsuite.errors import RunInterrupted
+from benchsuite.errors import RunInterrupted, VariantUnavailable
 from benchsuite.meters import MeterChoice, choose_meter
 from benchsuite.results import CaseResult
 from benchsuite.scenarios import get_scenario, run_case, skip_reason
@@ -160,12 +160,17 @@ def _run_one(
                 outcome = run_in_worker(
                     origin, case, suite.measure, meter.meter.source, suite.measure.case_timeout_s
                 )
+                if outcome.skipped is not None:
+                    raise VariantUnavailable(outcome.skipped)
                 if outcome.error is not None:
                     raise CaseFailed(outcome.error, outcome.traceback)
                 result = outcome.result
             assert result is not None
             row.update(result.row(), status=STATUS_OK, error=None)
             row.update(carbon_columns(row, grid), energy_meter_note=meter.note or None)
+    except VariantUnavailable as reason:  # the variant cannot be built for this model
+        result = None
+        row.update(status=STATUS_SKIPPED, error=str(reason))
     except CaseFailed as error:  # already described by the worker
         row.update(status=STATUS_FAILED, error=str(error), error_traceback=error.where)
     except Exception as error:  # a failing case is a row, and the run goes on

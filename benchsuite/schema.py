@@ -12,10 +12,11 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 6  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
+SCHEMA_VERSION = 7  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
 # 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note;
 # 5: generation (prompt_tokens, output_tokens, ttft_*, tpot_*, energy per request and token, ...)
 # 6: server (load_pct, offered/achieved rps, latency bound, energy per request under load, ...)
+# 7: runtime, runtime_version (PyTorch, ONNX Runtime, OpenVINO, scikit-learn)
 
 
 class Status(StrEnum):
@@ -63,6 +64,8 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     # what was measured: model
     "variant_recipe": _str,
     "variant_detail": _str,
+    "runtime": _str,  # what executed the calls: pytorch, onnxruntime, openvino, scikit-learn
+    "runtime_version": _str,
     "sparsity": _float,
     "param_count": _int,
     "model_size_bytes": _int,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchsuite.case import Case
+from benchsuite.errors import VariantUnavailable
 from benchsuite.protocol import MeasureConfig
 from benchsuite.results import CaseResult
 from benchsuite.sources.spec import ModelSpec
@@ -39,6 +40,8 @@ class WorkerOutcome:
     result: CaseResult | None
     error: str | None
     traceback: str | None = None
+    skipped: str | None = None
+    """Why the case's variant could not be built for this model (:class:`VariantUnavailable`)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,8 @@ def _child(
         workload = origin.build()
         result = run_case(case, workload, meter_for(meter, case.device), config)
         _reply(conn, ("ok", result))
+    except VariantUnavailable as reason:
+        _reply(conn, ("skipped", str(reason)))
     except BaseException as error:  # everything a case can raise becomes its row's error
         _reply(conn, ("error", (f"{type(error).__name__}: {error}", traceback.format_exc())))
     finally:
@@ -171,6 +176,8 @@ def run_in_worker(
                 process.join()
                 if status == "ok":
                     return WorkerOutcome(payload, None)
+                if status == "skipped":
+                    return WorkerOutcome(None, None, skipped=payload)
                 message, where = payload
                 return WorkerOutcome(None, message, where)
             if not process.is_alive():

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 # registered with pyarrow once, before pytester's sys.modules snapshots can drop and re-import it
@@ -13,10 +16,39 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
+def shared_folder(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """This session's temporary root, which pytest-xdist's workers share (each worker's own
+    base folder lies inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if hasattr(request.config, "workerinput") else base
+
+
+@contextlib.contextmanager
+def made_once(folder: Path) -> Iterator[bool]:
+    """Yields True to the one process (of the xdist workers) that must make ``folder``; the others
+    wait on a lock until it is made and get False. A folder is made once per session."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = folder / ".made"
+        if done.exists():
+            yield False
+            return
+        folder.mkdir(exist_ok=True)
+        yield True
+        done.touch()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _weights_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Trained weights go to a temporary cache (subprocesses inherit it), never to ~/.cache."""
-    os.environ["BENCHSUITE_CACHE_DIR"] = str(tmp_path_factory.mktemp("weights"))
+def _weights_cache(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> None:
+    """Trained weights go to a temporary cache (subprocesses inherit it), never to ~/.cache.
+    Under pytest-xdist the workers share one (the cache writes each file once, by rename), so
+    the standard classifiers train once per session, not once per worker."""
+    folder = shared_folder(tmp_path_factory, request) / "weights"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["BENCHSUITE_CACHE_DIR"] = str(folder)
 
 
 @pytest.fixture
@@ -78,16 +110,31 @@ def _checked(*command: str | Path, cwd: Path, env: dict[str, str] | None = None)
 
 
 @pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def installed(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> tuple[Path, Path]:
     """benchsuite as a user installs it: this checkout built into a wheel, installed into a fresh
-    virtual environment. Returns (wheel, the venv's bin folder)."""
-    root = tmp_path_factory.mktemp("install")
-    _checked(
-        sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", root / "dist", REPO, cwd=root
-    )
+    virtual environment, once per session (xdist workers share it). Returns (wheel, the venv's
+    bin folder)."""
+    root = shared_folder(tmp_path_factory, request) / "install"
+    with made_once(root) as making:
+        if making:
+            _checked(
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "-q",
+                "-w",
+                root / "dist",
+                REPO,
+                cwd=root,
+            )
+            (wheel,) = (root / "dist").glob("benchsuite-*.whl")
+            _checked(sys.executable, "-m", "venv", root / "venv", cwd=root)
+            _checked(root / "venv" / "bin" / "pip", "install", "-q", TORCH_PIN, wheel, cwd=root)
     (wheel,) = (root / "dist").glob("benchsuite-*.whl")
-    _checked(sys.executable, "-m", "venv", root / "venv", cwd=root)
-    _checked(root / "venv" / "bin" / "pip", "install", "-q", TORCH_PIN, wheel, cwd=root)
     return wheel, root / "venv" / "bin"
 
 
@@ -98,26 +145,27 @@ def user_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def smoke_run(
-    tmp_path_factory: pytest.TempPathFactory, installed: tuple[Path, Path]
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    installed: tuple[Path, Path],
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """One real ``benchsuite run --suite smoke`` for the whole session, by the installed wheel's
-    command in an empty folder: results in out/r, the report in out/h."""
-    out = tmp_path_factory.mktemp("out")
-    done = subprocess.run(
-        [
-            str(installed[1] / "benchsuite"),
-            "run",
-            "--suite",
-            "smoke",
-            "--results",
-            "r",
-            "--reports",
-            "h",
-        ],
-        cwd=out,
-        env=user_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
+    """One real ``benchsuite run --suite smoke`` for the whole session (xdist workers share it),
+    by the installed wheel's command in an empty folder: results in out/r, the report in out/h."""
+    out = shared_folder(tmp_path_factory, request) / "smoke"
+    command = [str(installed[1] / "benchsuite"), "run", "--suite", "smoke"]
+    command += ["--results", "r", "--reports", "h"]
+    with made_once(out) as making:
+        if making:
+            done = subprocess.run(
+                command, cwd=out, env=user_env(), capture_output=True, text=True, timeout=600
+            )
+            (out / ".returncode").write_text(str(done.returncode))
+            (out / ".stdout").write_text(done.stdout)
+            (out / ".stderr").write_text(done.stderr)
+    done = subprocess.CompletedProcess(
+        command,
+        int((out / ".returncode").read_text()),
+        (out / ".stdout").read_text(),
+        (out / ".stderr").read_text(),
     )
     return done, out

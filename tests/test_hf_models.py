@@ -53,6 +53,18 @@ duration_s = 0.5
 """
 
 
+BERT_WITH_EVAL_DATA = (
+    "--model",
+    "hf:./bert",
+    "--task",
+    "text-classification",
+    "--eval-data",
+    "eval.jsonl",
+    "--sequence-length",
+    "16",
+)
+
+
 def _vocab(folder: Path) -> Path:
     path = folder / "vocab.txt"
     path.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]))
@@ -165,14 +177,7 @@ def test_a_text_classifier_by_folder_with_eval_data_and_a_student(
     rows = _run_model(
         models,
         tmp_path / "r",
-        "--model",
-        "hf:./bert",
-        "--task",
-        "text-classification",
-        "--eval-data",
-        "eval.jsonl",
-        "--sequence-length",
-        "16",
+        *BERT_WITH_EVAL_DATA,
         "--student",
         "hf:./distilbert",
         "--variants",
@@ -195,6 +200,32 @@ def test_a_text_classifier_by_folder_with_eval_data_and_a_student(
     assert ok["model_library_versions"].str.contains("transformers ").all()
     assert ok["input_note"].str.contains("eval.jsonl").all()
     assert (ok["flops_per_sample"] > 0).all()
+
+
+@pytest.mark.slow
+def test_a_hub_classifier_runs_in_onnx_runtime_and_openvino(models: Path, tmp_path: Path) -> None:
+    rows = _run_model(
+        models,
+        tmp_path / "r",
+        *BERT_WITH_EVAL_DATA,
+        "--variants",
+        "fp32,ort,ort-int8,ort-int8-static,openvino,openvino-int8",
+        "--in-process",  # the exporter and runtimes are imported once for the six cases
+    )
+    assert (rows["status"] == "ok").all(), rows["error"].tolist()
+    fp32 = rows.loc["fp32"]
+    exported = rows.drop(index="fp32")
+    assert set(exported["runtime"]) == {"onnxruntime", "openvino"}
+    # inputs by name (input_ids, attention_mask, token_type_ids), quality against PyTorch fp32
+    assert (exported["eval_samples"] == 40).all()
+    assert (exported["top1_agreement"] >= 0.95).all()
+    assert (exported["accuracy"] - fp32["accuracy"]).abs().max() <= 0.05
+    assert exported.loc["ort", "output_rel_error"] < 1e-4
+    assert exported.loc["openvino", "output_rel_error"] < 1e-4
+    assert (exported["flops_per_sample"] == fp32["flops_per_sample"]).all()
+    # no training data: static int8 calibrates on the held-out texts, and says so
+    for name in ("ort-int8-static", "openvino-int8"):
+        assert "samples of the workload's held-out data" in exported.loc[name, "variant_detail"]
 
 
 @pytest.mark.slow

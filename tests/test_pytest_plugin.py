@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -49,7 +50,12 @@ def test_plain():
 
 
 @pytest.fixture
-def user_test(pytester: pytest.Pytester) -> pytest.Pytester:
+def user_test(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A user's test file, run by a pytest of its own. When this suite itself runs under
+    pytest-xdist, the worker's variables are removed: the user's pytest is not an xdist worker
+    (pytest-benchmark would otherwise disable itself there)."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(test_user=USER_TEST)
     return pytester
 
@@ -159,6 +165,7 @@ def test_standard_workloads_run_as_pytest_benchmarks_with_case_ids(tmp_path: Pat
             *FAST,
         ],
         cwd=repo,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")},
         capture_output=True,
         text=True,
         timeout=300,

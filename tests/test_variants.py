@@ -143,17 +143,46 @@ def test_fp32_and_bf16(blobs: Blobs) -> None:
     assert reference[0].weight.dtype == torch.float32
 
 
-def test_int8_quantizes_every_linear_layer(blobs: Blobs) -> None:
+def test_int8_quantizes_every_linear_layer_through_torchao(blobs: Blobs) -> None:
     reference = blobs.reference_model()
     prepared = get_variant("int8").prepare(reference, "cpu", blobs)
+    quantized = [
+        m
+        for m in prepared.module.modules()
+        if type(getattr(m, "weight", None)).__module__.startswith("torchao")
+    ]
+    assert len(quantized) == 3
+    assert "3 of 3 nn.Linear -> int8 dynamic activations, int8 weights (torchao " in prepared.detail
+    with prepared.context():
+        out = prepared.module(blobs.example_batch(8))
+    assert out.dtype == torch.float32 and out.shape == (8, 4)
+    with torch.inference_mode():
+        fp32 = reference(blobs.example_batch(8))
+    assert 0 < (out - fp32).abs().max() < 0.1 * fp32.abs().max()  # int8 moved the numbers a little
+    assert prepared.flops_module is not None  # FLOPs are counted on the fp32 twin
+
+
+def test_int8_without_torchao_falls_back_to_torch_ao_and_quotes_its_warning(
+    blobs: Blobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "torchao" else find_spec(name, *a),
+    )
+    prepared = get_variant("int8").prepare(blobs.reference_model(), "cpu", blobs)
     quantized = [m for m in prepared.module.modules() if "quantized.dynamic" in type(m).__module__]
     assert len(quantized) == 3
     assert not any(type(m) is nn.Linear for m in prepared.module.modules())
     assert "3 of 3 nn.Linear -> int8 dynamic" in prepared.detail
+    assert "torchao is not installed (pip install 'benchsuite[torchao]')" in prepared.detail
+    assert "It warned: " in prepared.detail and "deprecat" in prepared.detail.lower()
     with prepared.context():
         out = prepared.module(blobs.example_batch(8))
     assert out.dtype == torch.float32 and out.shape == (8, 4)
-    assert prepared.flops_module is not None  # FLOPs are counted on the fp32 twin
 
 
 @pytest.mark.parametrize(("name", "level"), [("prune50", 0.5), ("prune90", 0.9)])

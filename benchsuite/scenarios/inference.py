@@ -35,6 +35,7 @@ from benchsuite.scenarios.base import (
     energy_flag,
 )
 from benchsuite.variants import PreparedModel, Variant
+from benchsuite.variants.base import pytorch_runtime
 from benchsuite.workload import Workload
 
 INFERENCE_METRICS = (
@@ -60,8 +61,15 @@ def model_facts(
         param_count, size_bytes = stated.param_count, stated.model_size_bytes
         flops, note = stated.flops_per_sample, stated.flops_note
     else:
-        param_count, size_bytes = count_parameters(prepared.module)
+        # a model in another runtime has no torch parameters: count the model it was exported from
+        counted = prepared.module
+        if prepared.runtime is not None and prepared.flops_module is not None:
+            counted = prepared.flops_module
+        param_count, size_bytes = count_parameters(counted)
         flops, note = count_flops_per_sample(prepared, batch, batch_size), ""
+    runtime = prepared.runtime or pytorch_runtime()
+    if runtime.artifact_bytes is not None:
+        size_bytes = runtime.artifact_bytes
     return ModelFacts(
         variant_recipe=variant.recipe,
         variant_detail=prepared.detail,
@@ -70,6 +78,8 @@ def model_facts(
         model_size_bytes=size_bytes,
         flops_per_sample=flops,
         flops_note=note,
+        runtime=runtime.name,
+        runtime_version=runtime.version,
     )
 
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from benchsuite.results import SourceFacts
-from benchsuite.variants.base import PreparedModel, StatedFacts, Variant
+from benchsuite.variants.base import PreparedModel, RuntimeFacts, StatedFacts, Variant
 from benchsuite.workload import Workload
 
 AS_TRAINED = "fp32"  # the one variant an estimator takes: itself, as trained
@@ -119,6 +119,8 @@ class EstimatorWorkload(Workload):
         if not isinstance(sample, torch.Tensor):
             raise TypeError(f"workload {self.name}: features must be one float tensor")
         flops, note = flops_rule(estimator, sample.numpy())
+        import sklearn
+
         return PreparedModel(
             EstimatorModule(estimator),
             device,
@@ -126,6 +128,7 @@ class EstimatorWorkload(Workload):
             stated=StatedFacts(
                 parameter_count(estimator), len(pickle.dumps(estimator)), flops, note
             ),
+            runtime=RuntimeFacts("scikit-learn", sklearn.__version__),
         )
 
     def source_facts(self) -> SourceFacts:

@@ -11,6 +11,11 @@
 | prune-ch50 | structured channel pruning, half the channels removed | cpu, cuda |
 | distilled | a smaller student trained from the fp32 teacher | cpu, cuda |
 | compiled | torch.compile (Inductor) | cpu, cuda |
+| ort | exported to ONNX, run by ONNX Runtime | cpu, cuda |
+| ort-int8 | ONNX Runtime dynamic int8 (MatMul/Gemm) | cpu, cuda |
+| ort-int8-static | ONNX Runtime static int8, calibrated on the workload's data | cpu, cuda |
+| openvino | exported to ONNX, run by OpenVINO | cpu |
+| openvino-int8 | OpenVINO with NNCF post-training int8, calibrated on the workload's data | cpu |
 
 A pair that cannot run (a device the variant lacks, a workload without what it needs) is a
 ``skipped`` row with the reason, never a crash. Your own variants: see
@@ -21,7 +26,16 @@ from __future__ import annotations
 
 import torch
 
-from benchsuite.variants import compiled, distill, precision, prune, quantize, weight_only
+from benchsuite.variants import (
+    compiled,
+    distill,
+    onnx_runtime,
+    openvino_runtime,
+    precision,
+    prune,
+    quantize,
+    weight_only,
+)
 from benchsuite.variants.base import PreparedModel, Variant, weight_sparsity
 from benchsuite.variants.registry import (
     ANY_DEVICE,
@@ -97,3 +111,38 @@ register_variant(
     requires=compiled.requires_compiler,
     static_shapes=True,
 )(compiled.compiled)
+register_variant(
+    "ort",
+    recipe="exported to ONNX (torch.onnx, dynamo) and run by ONNX Runtime with every graph "
+    "optimisation, fp32",
+    requires=onnx_runtime.requires_onnxruntime,
+    runtime="onnxruntime",
+)(onnx_runtime.onnx_runtime())
+register_variant(
+    "ort-int8",
+    recipe="exported to ONNX, MatMul/Gemm dynamically quantized to int8 by ONNX Runtime",
+    requires=onnx_runtime.requires_onnxruntime,
+    runtime="onnxruntime",
+)(onnx_runtime.onnx_runtime(onnx_runtime.dynamic_int8))
+register_variant(
+    "ort-int8-static",
+    recipe="exported to ONNX, statically quantized to int8 by ONNX Runtime (QDQ, per-channel "
+    "weights), calibrated on the workload's own samples",
+    requires=onnx_runtime.requires_static_calibration,
+    runtime="onnxruntime",
+)(onnx_runtime.onnx_runtime(onnx_runtime.static_int8))
+register_variant(
+    "openvino",
+    recipe="exported to ONNX (torch.onnx, dynamo) and run by OpenVINO on the CPU, f32 precision",
+    devices=("cpu",),
+    requires=openvino_runtime.requires_openvino,
+    runtime="openvino",
+)(openvino_runtime.openvino_runtime())
+register_variant(
+    "openvino-int8",
+    recipe="exported to ONNX, post-training int8 by NNCF calibrated on the workload's own "
+    "samples, run by OpenVINO on the CPU",
+    devices=("cpu",),
+    requires=openvino_runtime.requires_nncf,
+    runtime="openvino",
+)(openvino_runtime.openvino_runtime(int8=True))

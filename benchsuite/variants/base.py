@@ -32,6 +32,22 @@ class StatedFacts:
 
 
 @dataclass(frozen=True)
+class RuntimeFacts:
+    """What executes a prepared model: PyTorch itself, or a runtime the model was exported to
+    (ONNX Runtime, OpenVINO), whose artifact's size is the model's size on the row."""
+
+    name: str
+    version: str
+    artifact_bytes: int | None = None
+    """Bytes of the exported model file(s) the runtime loaded; ``None`` when nothing was
+    exported (the size is then counted from the module's state dict)."""
+
+
+def pytorch_runtime() -> RuntimeFacts:
+    return RuntimeFacts("pytorch", torch.__version__)
+
+
+@dataclass(frozen=True)
 class PreparedModel:
     """A model ready to time: call ``module(x)`` inside ``context()``."""
 
@@ -48,6 +64,8 @@ class PreparedModel:
     ``linear.weight`` as a tensor, which quantized linear layers do not have)."""
     stated: StatedFacts | None = None
     """Parameters, size and FLOPs given rather than counted (see :class:`StatedFacts`)."""
+    runtime: RuntimeFacts | None = None
+    """What runs ``module``'s calls when it is not PyTorch (``None``: PyTorch)."""
 
     @contextlib.contextmanager
     def context(self) -> Iterator[None]:
@@ -92,6 +110,9 @@ class Variant:
     """True when its module is specialised to the input shapes it has seen (a compiled graph):
     a scenario whose inputs grow call by call (generation's KV cache) must then hold them fixed,
     or every call would recompile."""
+    runtime: str = "pytorch"
+    """What runs the prepared model: ``pytorch``, or the runtime it is exported to (whose
+    module takes the workload's batches, not generation's KV cache)."""
 
     def unsupported_reason(self, device: str, workload: Workload | None = None) -> str | None:
         device_type = torch.device(device).type

@@ -55,6 +55,7 @@ def register_variant(
     devices: tuple[str, ...] = ANY_DEVICE,
     requires: Requirement | None = None,
     static_shapes: bool = False,
+    runtime: str = "pytorch",
     replace: bool = False,
 ) -> Callable[[Transform], Transform]:
     """Decorator: register ``transform(model, device, workload) -> PreparedModel`` as a variant.
@@ -62,12 +63,14 @@ def register_variant(
     ``recipe`` is the sentence every row and report card shows; ``devices`` the device types it
     runs on (others become ``skipped`` rows); ``requires(workload)`` returns why a workload
     cannot take it, or ``None``; ``static_shapes`` says its module is specialised to the shapes
-    it has seen (see :class:`Variant`). The decorated function is returned unchanged.
+    it has seen, and ``runtime`` what runs it when that is not PyTorch (see :class:`Variant`).
+    The decorated function is returned unchanged.
     """
 
     def decorate(transform: Transform) -> Transform:
         add_variant(
-            Variant(name, recipe, tuple(devices), transform, requires, static_shapes), replace
+            Variant(name, recipe, tuple(devices), transform, requires, static_shapes, runtime),
+            replace,
         )
         return transform
 

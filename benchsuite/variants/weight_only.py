@@ -20,24 +20,19 @@ import importlib.util
 from torch import nn
 
 from benchsuite.variants.base import PreparedModel
-from benchsuite.variants.quantize import linear_layer_count, requires_linear_layers
+from benchsuite.variants.quantize import (
+    TORCHAO_EXTRA,
+    linear_layer_count,
+    quantized_linear_count,
+    requires_linear_layers,
+)
 from benchsuite.workload import Workload
-
-TORCHAO_EXTRA = "pip install 'benchsuite[torchao]'"
 
 
 def requires_torchao(workload: Workload) -> str | None:
     if importlib.util.find_spec("torchao") is None:
         return f"weight-only int8 uses torchao, which is not installed: {TORCHAO_EXTRA}"
     return requires_linear_layers(workload)
-
-
-def quantized_linear_count(model: nn.Module) -> int:
-    """Linear layers whose weight torchao replaced by a quantized tensor subclass."""
-    return sum(
-        isinstance(m, nn.Linear) and type(m.weight.data).__module__.startswith("torchao")
-        for m in model.modules()
-    )
 
 
 def int8_weight_only(model: nn.Module, device: str, workload: Workload) -> PreparedModel:
