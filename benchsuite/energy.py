@@ -36,17 +36,51 @@ def min_window_s(resolution_s: float) -> float:
     return max(MIN_WINDOW_S, resolution_window_s(resolution_s))
 
 
+ADAPTIVE_MIN_WINDOWS = 3  # an adaptive case never stops with fewer windows than this
+
+
 @dataclass(frozen=True)
 class EnergyConfig:
+    """``windows`` busy windows per case; with ``min_windows`` set, windows stop early once the
+    interval of the median energy per sample is within ``target_rel`` of it (at least
+    ``min_windows`` windows, at most ``windows``), as latency sampling stops once its interval
+    is tight."""
+
     windows: int = 5
     window_s: float = 1.0
     idle_s: float = 1.0
+    min_windows: int | None = None
+    """``None``: exactly ``windows`` windows (no early stop)."""
+    target_rel: float = 0.05
+    """The interval's half-width, relative to the median, at which adaptive windows stop."""
 
     def __post_init__(self) -> None:
         if self.windows < 1:
             raise ValueError(f"energy windows must be at least 1, got {self.windows}")
         if self.window_s <= 0 or self.idle_s <= 0:
             raise ValueError("energy window_s and idle_s must be positive")
+        if self.min_windows is not None and not (
+            ADAPTIVE_MIN_WINDOWS <= self.min_windows <= self.windows
+        ):
+            raise ValueError(
+                f"energy_min_windows must lie between {ADAPTIVE_MIN_WINDOWS} and energy_windows "
+                f"({self.windows}), got {self.min_windows}"
+            )
+        if not 0 < self.target_rel < 1:
+            raise ValueError(f"energy_target_rel must lie in (0, 1), got {self.target_rel}")
+
+    @property
+    def fewest_windows(self) -> int:
+        """The fewest windows a case takes, and the fewest a valid energy figure rests on."""
+        return MIN_WINDOWS if self.min_windows is None else self.min_windows
+
+    def policy(self) -> str:
+        if self.min_windows is None:
+            return f"{self.windows} windows of {self.window_s:g} s"
+        return (
+            f"{self.min_windows} to {self.windows} windows of {self.window_s:g} s, stopping once "
+            f"the interval is within ±{self.target_rel:.0%} of the median"
+        )
 
 
 @dataclass(frozen=True)
@@ -85,6 +119,8 @@ class EnergyResult:
     per_sample: bool = True
     """False for a training window: its samples are training samples, so the inference
     per-sample columns stay null (training has its own)."""
+    stop_reason: str = ""
+    """Why the windows stopped where they did: the policy and the interval reached."""
 
     @property
     def idle_power_w(self) -> float:
@@ -120,6 +156,7 @@ class EnergyResult:
             "energy_valid": self.valid,
             "energy_invalid_reason": self.invalid_reason or None,
             "energy_min_window_s": min_window_s(first.resolution_s),
+            "energy_stop_reason": self.stop_reason or None,
         }
         if self.per_sample:
             columns.update(
@@ -204,38 +241,61 @@ def read_idle(meter: Meter, idle_s: float) -> EnergyReading:
     return idle
 
 
+@dataclass(frozen=True)
+class WindowInterval:
+    """The median of per-window figures with its interval: order statistics from 6 windows,
+    else the min-max range (which covers the median with probability 1 - 2 x 0.5^n)."""
+
+    median: float
+    low: float
+    high: float
+    method: str
+
+    @classmethod
+    def of(cls, values: list[float]) -> WindowInterval:
+        median = median_interval(values).median
+        if len(values) >= MIN_WINDOWS_FOR_CI:
+            interval = median_interval(values)
+            return cls(
+                median, interval.low, interval.high, f"{len(values)} windows, 95% CI of median"
+            )
+        method = f"{len(values)} windows, min-max range"
+        return cls(median, min(values), max(values), method)
+
+    @property
+    def half_width_rel(self) -> float:
+        if self.median <= 0:
+            return float("inf")
+        return max(self.median - self.low, self.high - self.median) / self.median
+
+
 def summarize_windows(
     idle: EnergyReading,
     windows: tuple[EnergyWindow, ...],
     window_s: float,
     min_windows: int = MIN_WINDOWS,
     per_sample: bool = True,
+    stop_reason: str = "",
 ) -> EnergyResult:
-    """The case's energy from its windows: the median per sample with its interval (order
-    statistics from 6 windows, else the min-max range, labelled as such) and its validity."""
-    per_sample_j = [window.energy_per_sample_j for window in windows]
-    if len(per_sample_j) >= MIN_WINDOWS_FOR_CI:
-        interval = median_interval(per_sample_j)
-        low, high = interval.low, interval.high
-        method = f"{len(per_sample_j)} windows, 95% CI of median"
-    else:
-        low, high = min(per_sample_j), max(per_sample_j)
-        method = f"{len(per_sample_j)} windows, min-max range"
+    """The case's energy from its windows: the median per sample with its interval (see
+    :class:`WindowInterval`) and its validity."""
+    interval = WindowInterval.of([window.energy_per_sample_j for window in windows])
     reason = validity(idle, windows, min_windows)
     return EnergyResult(
         idle=idle,
         windows=windows,
         window_s=window_s,
-        energy_per_sample_j=median_interval(per_sample_j).median,
-        energy_per_sample_low_j=low,
-        energy_per_sample_high_j=high,
-        interval_method=method,
+        energy_per_sample_j=interval.median,
+        energy_per_sample_low_j=interval.low,
+        energy_per_sample_high_j=interval.high,
+        interval_method=interval.method,
         net_energy_per_sample_j=median_interval(
             [window.net_energy_per_sample_j for window in windows]
         ).median,
         valid=not reason,
         invalid_reason=reason,
         per_sample=per_sample,
+        stop_reason=stop_reason,
     )
 
 
@@ -247,13 +307,15 @@ def measure_energy(
     config: EnergyConfig,
     idle: EnergyReading | None = None,
 ) -> EnergyResult:
-    """Run the idle window (unless ``idle`` was just read by this meter) and ``config.windows``
-    busy windows of back-to-back calls."""
+    """Run the idle window (unless ``idle`` was just read by this meter), then busy windows of
+    back-to-back calls: ``config.windows`` of them, or with ``config.min_windows`` set, until the
+    interval of the median energy per sample is within ``config.target_rel`` of it."""
     idle = idle if idle is not None else read_idle(meter, config.idle_s)
     idle_power_w = idle.average_power_w
     window_s = max(config.window_s, resolution_window_s(idle.resolution_s))
     window_ns = int(window_s * 1e9)
-    windows = []
+    windows: list[EnergyWindow] = []
+    stop_reason = f"{config.windows} windows (a fixed count)"
     for index in range(config.windows):
         calls = 0
         with meter.window() as window:
@@ -266,4 +328,24 @@ def measure_energy(
         windows.append(
             EnergyWindow(index, calls, calls * samples_per_call, window.reading, idle_power_w)
         )
-    return summarize_windows(idle, tuple(windows), window_s)
+        if config.min_windows is not None and len(windows) >= config.min_windows:
+            stop_reason = _adaptive_stop(windows, config)
+            if stop_reason.startswith("interval"):
+                break
+    return summarize_windows(
+        idle, tuple(windows), window_s, config.fewest_windows, stop_reason=stop_reason
+    )
+
+
+def _adaptive_stop(windows: list[EnergyWindow], config: EnergyConfig) -> str:
+    """Why adaptive windows stop here ("interval ..."), or would stop at the cap otherwise."""
+    half = WindowInterval.of([window.energy_per_sample_j for window in windows]).half_width_rel
+    if half <= config.target_rel:
+        return (
+            f"interval ±{half:.1%} within the ±{config.target_rel:.0%} target after "
+            f"{len(windows)} windows ({config.policy()})"
+        )
+    return (
+        f"{len(windows)} windows, the most allowed: interval ±{half:.1%}, target "
+        f"±{config.target_rel:.0%} not reached ({config.policy()})"
+    )

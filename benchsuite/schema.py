@@ -16,7 +16,7 @@ SCHEMA_VERSION = 7  # 2: output_rel_error; 3: cosine_similarity, error_traceback
 # 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note;
 # 5: generation (prompt_tokens, output_tokens, ttft_*, tpot_*, energy per request and token, ...)
 # 6: server (load_pct, offered/achieved rps, latency bound, energy per request under load, ...)
-# 7: runtime, runtime_version (PyTorch, ONNX Runtime, OpenVINO, scikit-learn)
+# 7: runtime, runtime_version (PyTorch, ONNX Runtime, OpenVINO, scikit-learn); energy_stop_reason
 
 
 class Status(StrEnum):
@@ -172,6 +172,7 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "energy_valid": _bool,
     "energy_invalid_reason": _str,
     "energy_min_window_s": _float,
+    "energy_stop_reason": _str,  # the windows policy, and the interval it reached
     "energy_meter_note": _str,
     # carbon (see benchsuite.carbon)
     "co2e_g_per_1000_samples": _float,

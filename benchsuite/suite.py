@@ -11,9 +11,11 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     ci_target_rel = 0.01      # stop sampling when the 95% CI of the median is within ±1 %
     budget_s = 10.0           # ... or after this long
     min_samples = 30
-    energy_windows = 5        # busy windows per case
+    energy_windows = 5        # busy windows per case (with energy_min_windows: the most)
     energy_window_s = 1.0
     idle_s = 1.0              # idle window before them
+    # energy_min_windows = 3  # adaptive: stop after 3 or more windows once the interval of
+    # energy_target_rel = 0.05  # the median energy per sample is within ±5 % of it
     case_timeout_s = 900      # a case's worker process is killed after this long
 
     [carbon]                  # optional; default 475 gCO2e/kWh, the world average
@@ -95,7 +97,13 @@ _MODEL_KEYS = (
 )
 _CARBON_KEYS = ("country", "g_co2e_per_kwh")
 _SAMPLING_KEYS = ("warmup_max_s", "ci_target_rel", "budget_s", "min_samples")
-_ENERGY_KEYS = {"energy_windows": "windows", "energy_window_s": "window_s", "idle_s": "idle_s"}
+_ENERGY_KEYS = {
+    "energy_windows": "windows",
+    "energy_window_s": "window_s",
+    "idle_s": "idle_s",
+    "energy_min_windows": "min_windows",
+    "energy_target_rel": "target_rel",
+}
 _MEASURE_KEYS = (*_SAMPLING_KEYS, *_ENERGY_KEYS, "case_timeout_s")
 _TOKEN_KEYS = ("prompt_tokens", "output_tokens")
 _MATRIX_KEYS = (

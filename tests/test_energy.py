@@ -180,3 +180,87 @@ def test_carbon_by_country_from_codecarbon(monkeypatch: pytest.MonkeyPatch) -> N
         UsageError, match="grid country 'FRX' is not in CodeCarbon's data; did you mean"
     ):
         grid_intensity(country="FRX")
+
+
+class PerCallMeter(Meter):
+    """Reads ``joules_per_call`` x the calls made in the window, times the window's factor from
+    ``noise`` (1.0 when it runs out): energy per sample is exactly what the script says."""
+
+    source = "per-call"
+    kind = MEASURED
+    resolution_s = 0.001
+
+    def __init__(self, joules_per_call: float, noise: list[float]) -> None:
+        self.joules_per_call = joules_per_call
+        self.noise = iter(noise)
+        self.calls = 0
+        self._start_calls = 0
+        self._start_s = 0.0
+
+    def info(self) -> MeterInfo:
+        return MeterInfo(self.source, self.kind, True, "per call")
+
+    def start(self) -> None:
+        self._start_calls, self._start_s = self.calls, time.perf_counter()
+
+    def stop(self) -> EnergyReading:
+        calls = self.calls - self._start_calls
+        factor = next(self.noise, 1.0) if calls else 1.0
+        energy = max(calls, 1) * self.joules_per_call * factor
+        duration = time.perf_counter() - self._start_s
+        return EnergyReading(self.source, self.kind, ("pkg",), energy, duration, self.resolution_s)
+
+
+def _adaptive(noise: list[float], config: EnergyConfig):  # type: ignore[no-untyped-def]
+    meter = PerCallMeter(0.5, noise)
+
+    def call() -> None:
+        meter.calls += 1
+
+    return measure_energy(call, None, meter, 1, config)
+
+
+ADAPTIVE = EnergyConfig(windows=5, window_s=0.01, idle_s=0.01, min_windows=3, target_rel=0.05)
+
+
+def test_adaptive_windows_stop_at_the_minimum_once_the_interval_is_tight() -> None:
+    result = _adaptive([1.00, 1.01, 0.99], ADAPTIVE)
+    assert len(result.windows) == 3
+    assert result.energy_per_sample_j == pytest.approx(0.5)
+    assert result.interval_method == "3 windows, min-max range"
+    assert result.stop_reason.startswith("interval ±1.0% within the ±5% target after 3 windows")
+    assert "3 to 5 windows of 0.01 s" in result.stop_reason
+    assert result.columns()["energy_stop_reason"] == result.stop_reason
+    assert "3 energy windows" not in result.invalid_reason  # 3 is enough once adaptive
+
+
+def test_adaptive_windows_go_on_while_the_interval_is_wide_and_stop_at_the_most() -> None:
+    # a min-max range only widens as windows are added, so before 6 windows (the order-statistic
+    # interval) a case that is not tight after 3 runs to the most allowed
+    wide = _adaptive([1.0, 1.08, 1.0, 1.01, 1.0], ADAPTIVE)
+    assert len(wide.windows) == 5
+    assert wide.stop_reason.startswith("5 windows, the most allowed: interval ±8.0%")
+    assert "target ±5% not reached" in wide.stop_reason
+    longer = EnergyConfig(windows=12, window_s=0.01, idle_s=0.01, min_windows=3, target_rel=0.05)
+    settles = _adaptive([1.0, 1.3, 0.8, 1.0, 1.01, 0.99, 1.0, 1.0, 1.0], longer)
+    # the order-statistic interval drops the extremes from 9 windows on: it tightens, and stops
+    assert len(settles.windows) == 9
+    assert settles.stop_reason.startswith("interval ±1.0% within the ±5% target after 9 windows")
+
+
+def test_a_fixed_count_says_so_and_needs_five_windows_to_be_valid() -> None:
+    fixed = _adaptive([], EnergyConfig(windows=5, window_s=0.01, idle_s=0.01))
+    assert len(fixed.windows) == 5 and fixed.stop_reason == "5 windows (a fixed count)"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"windows": 5, "min_windows": 2}, "energy_min_windows must lie between 3 and"),
+        ({"windows": 5, "min_windows": 6}, "energy_min_windows must lie between 3 and"),
+        ({"min_windows": 3, "target_rel": 1.5}, "energy_target_rel must lie in (0, 1)"),
+    ],
+)
+def test_adaptive_settings_out_of_range_are_refused(fields: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        EnergyConfig(**fields)

@@ -106,6 +106,7 @@ class Training(Scenario):
             reading.duration_s,
             min_windows=1,
             per_sample=False,
+            stop_reason="one window: the whole training run",
         )
         param_count, size_bytes = count_parameters(model)
         return CaseResult(
