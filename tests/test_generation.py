@@ -210,3 +210,16 @@ def test_the_stored_rows_keep_the_token_axes_in_the_id(tmp_path: Path) -> None:
     case = Case.from_id("tiny-llama/fp32/cpu/generation/b4/t2/p64-o32")
     assert (case.batch_size, case.threads, case.prompt_tokens, case.output_tokens) == (4, 2, 64, 32)
     assert Case.from_id(case.id) == case
+
+
+def test_a_compiled_model_scores_perplexity_uncompiled_and_says_so() -> None:
+    from torch import nn
+
+    from benchsuite.scenarios.generation import EAGER_PERPLEXITY_NOTE, perplexity_model
+    from benchsuite.variants import PreparedModel
+
+    eager, compiled = nn.Linear(2, 2), nn.Linear(2, 2)
+    prepared = PreparedModel(compiled, "cpu", flops_module=eager)
+    assert perplexity_model(prepared, cache=lambda batch, tokens: None) is eager  # static shapes
+    assert perplexity_model(prepared, cache=None) is compiled
+    assert "perplexity scored by the same model uncompiled" in EAGER_PERPLEXITY_NOTE

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from benchsuite import devices
 from benchsuite.case import Case
@@ -88,6 +89,21 @@ def prompt_ids(workload: Workload, batch_size: int, prompt_tokens: int) -> torch
 def _percentiles_ms(values_ns: np.ndarray) -> tuple[float, float, float]:
     p50, p90, p99 = np.percentile(values_ns, [50, 90, 99])
     return p50 * _MS, p90 * _MS, p99 * _MS
+
+
+EAGER_PERPLEXITY_NOTE = (
+    "; perplexity scored by the same model uncompiled (the stream is a third shape: compiling "
+    "it would cost the case about 11 s more on two cores; greedy tokens and timings are the compiled graph's)"
+)
+
+
+def perplexity_model(prepared: PreparedModel, cache: CacheFactory | None) -> nn.Module:
+    """What scores the perplexity stream: the variant itself, except for a model specialised to
+    fixed shapes (``cache`` set), whose eager twin computes the same function without compiling
+    a graph for the stream's length."""
+    if cache is not None and prepared.flops_module is not None:
+        return prepared.flops_module
+    return prepared.module
 
 
 @dataclass(frozen=True)
@@ -246,7 +262,7 @@ class Generation(Scenario):
         )
         facts = ModelFacts(
             variant.recipe,
-            prepared.detail,
+            prepared.detail + (EAGER_PERPLEXITY_NOTE if cache is not None else ""),
             prepared.sparsity,
             param_count,
             size_bytes,
@@ -291,7 +307,7 @@ class Generation(Scenario):
         length = min(case.prompt_tokens + case.output_tokens, PERPLEXITY_TOKENS)
         stream = prompt_ids(workload, 1, length).to(case.device)
         with prepared.context():
-            nll = mean_negative_log_likelihood(prepared.module, stream)
+            nll = mean_negative_log_likelihood(perplexity_model(prepared, cache), stream)
         agreement = float((tokens == reference).float().mean())
         values = {"token_agreement": agreement, "perplexity": float(np.exp(nll))}
         return QualityResult("token_agreement", values, QUALITY_PROMPTS)
