@@ -5,7 +5,7 @@
 | fp32 | the baseline | cpu, cuda |
 | bf16 | autocast to bfloat16 | cpu, cuda |
 | fp16 | autocast to float16 | cuda |
-| int8 | dynamic int8 quantization of nn.Linear | cpu |
+| int8 | dynamic int8 quantization of nn.Linear through torchao | cpu |
 | int8-weight | weight-only int8 nn.Linear through torchao | cpu, cuda |
 | prune50, prune90 | unstructured magnitude pruning | cpu, cuda |
 | prune-ch50 | structured channel pruning, half the channels removed | cpu, cuda |
@@ -72,8 +72,8 @@ register_variant(
 )(precision.autocast(torch.float16))
 register_variant(
     "int8",
-    recipe="dynamic int8 quantization of nn.Linear (x86/FBGEMM or ARM/QNNPACK "
-    "engine; activations quantized per batch, no calibration)",
+    recipe="dynamic int8 quantization of nn.Linear through torchao (int8 weights, activations "
+    "quantized per call, no calibration; torch.ao's deprecated path only where torchao cannot)",
     devices=("cpu",),
     requires=quantize.requires_linear_layers,
 )(quantize.int8_dynamic)
