@@ -93,7 +93,8 @@ def _percentiles_ms(values_ns: np.ndarray) -> tuple[float, float, float]:
 
 EAGER_PERPLEXITY_NOTE = (
     "; perplexity scored by the same model uncompiled (the stream is a third shape: compiling "
-    "it would cost the case about 11 s more on two cores; greedy tokens and timings are the compiled graph's)"
+    "it would cost the case about 11 s more on two cores; greedy tokens and timings are the "
+    "compiled graph's)"
 )
 
 
