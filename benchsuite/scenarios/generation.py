@@ -168,13 +168,13 @@ class Generation(Scenario):
     )
 
     def unsupported_reason(self, case: Case, workload: Workload, variant: Variant) -> str | None:
-        reason = super().unsupported_reason(case, workload, variant)
-        if reason is None and variant.runtime != "pytorch":
+        if variant.runtime != "pytorch":
             return (
                 f"variant {variant.name} exports one forward pass to {variant.runtime}; "
                 "generation decodes token by token with a KV cache, which needs a decoder "
                 "exported with its cache inputs (not built)"
             )
+        reason = super().unsupported_reason(case, workload, variant)
         if reason is None and variant.static_shapes:
             try:
                 model = workload.reference_model()
