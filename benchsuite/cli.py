@@ -34,17 +34,21 @@ from benchsuite.discovery import (
     user_workloads_dir,
     workload_source,
 )
+from benchsuite.environment import capture_fingerprint
 from benchsuite.errors import RunInterrupted, UsageError, did_you_mean
+from benchsuite.fleet.shard import Shard
 from benchsuite.gate import INCONCLUSIVE, REGRESSION, run_gate
 from benchsuite.gate.outputs import to_json, to_junit, to_markdown
+from benchsuite.history import RunScope, runs_in_scope
 from benchsuite.meters import METER_CHOICES, all_meters
 from benchsuite.model_suite import model_suite
 from benchsuite.report import render_report
-from benchsuite.runner import run_suite
+from benchsuite.runner import Executor, run_suite
 from benchsuite.scenarios import Role, all_scenarios, get_scenario
 from benchsuite.scenarios.single_stream import SingleStream
 from benchsuite.schema import Status
 from benchsuite.sources import TASKS, ModelSpec, build_workload
+from benchsuite.storage import is_uri
 from benchsuite.store import ResultStore, StoreWarning
 from benchsuite.suite import Suite, bundled_suites, load_suite
 from benchsuite.variants import all_variants
@@ -119,11 +123,8 @@ def _check_writable_folder(folder: Path, option: str) -> None:
 
 def _command_run(args: argparse.Namespace, console: Console) -> int:
     if args.resume is not None:
-        manifest = (
-            ResultStore(args.results).manifest(args.resume)
-            if (args.results / args.resume).is_dir()
-            else {}
-        )
+        previous = ResultStore(args.results)
+        manifest = previous.manifest(args.resume) if previous.has_run(args.resume) else {}
         if not manifest:
             raise UsageError(
                 f"--resume {args.resume}: no such run in {args.results}; check "
@@ -132,6 +133,8 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
         args.suite = args.suite or manifest.get("suite_spec") or manifest.get("suite")
         if args.workloads is None and manifest.get("workloads_dir"):
             args.workloads = Path(manifest["workloads_dir"])
+        args.shard = args.shard or manifest.get("shard")
+        args.branch = args.branch or manifest.get("branch")
     if args.model is not None:
         suite = _suite_of_model(args)
     else:
@@ -155,8 +158,11 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
     if not args.no_report:
         _check_writable_folder(args.reports, "--reports")
     store = ResultStore(args.results)
-    cases = suite.cases()
-    console.print(f"suite {suite.name}: {len(cases)} cases, results to {args.results}")
+    shard = Shard.parse(args.shard) if args.shard else None
+    executor = _executor(args, suite)
+    cases = shard.select(suite.cases()) if shard else suite.cases()
+    where = f"shard {shard.label} of " if shard else ""
+    console.print(f"{where}suite {suite.name}: {len(cases)} cases, results to {store}")
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -174,8 +180,11 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
             meter=args.meter,
             isolate=not args.in_process,
             resume=args.resume,
+            shard=shard,
+            executor=executor,
             suite_spec=args.suite,
             workloads_dir=_folder_for_manifest(args.workloads),
+            **({"branch": args.branch} if args.branch else {}),
         )
     if args.in_process:  # debugging: show where each failed case raised
         errors = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -188,12 +197,29 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
     console.print(_summary_table(result.rows))
     console.print(
         f"run {result.run_id}: {result.count('ok')} ok, {result.count('skipped')} skipped, "
-        f"{result.count('failed')} failed; rows in {result.folder / 'cases'}"
+        f"{result.count('failed')} failed; rows in {result.folder}/cases"
     )
     if not args.no_report:
         page = render_report(store, result.run_id, args.reports)
         console.print(f"report: {page}")
     return 1 if result.count("failed") else 0
+
+
+def _executor(args: argparse.Namespace, suite: Suite) -> Executor | None:
+    if args.executor == "local":
+        if args.ray_address:
+            raise UsageError("--ray-address: only with --executor ray")
+        return None
+    if args.in_process:
+        raise UsageError("--in-process: not with --executor ray (each case runs on a node)")
+    from benchsuite.fleet.ray_executor import RayExecutor
+
+    return RayExecutor(args.ray_address, suite.accelerator_type)
+
+
+def _store_place(text: str) -> Path | str:
+    """``--results``: a local folder, or an object-store URI such as ``s3://bucket/prefix``."""
+    return text if is_uri(text) else Path(text)
 
 
 def _names(value: str | None, option: str) -> tuple[str, ...]:
@@ -324,6 +350,14 @@ def _command_report(args: argparse.Namespace, console: Console) -> int:
     runs = store.run_ids()
     if not runs:
         raise UsageError(f"--results {args.results}: no runs found; run `benchsuite run` first")
+    scope = _scope(args)
+    if args.run is None and scope != RunScope():
+        runs = runs_in_scope(store, scope)
+        if not runs:
+            raise UsageError(
+                f"--results {args.results}: no run {scope.describe()}; check --suite, --branch, "
+                "--shard and --hardware-id"
+            )
     run_id = args.run or runs[-1]
     if run_id not in runs:
         raise UsageError(
@@ -331,6 +365,36 @@ def _command_report(args: argparse.Namespace, console: Console) -> int:
         )
     console.print(f"report: {render_report(store, run_id, args.reports)}")
     return 0
+
+
+def _scope(args: argparse.Namespace) -> RunScope:
+    """Which runs ``latest`` counts in, from ``--suite``, ``--branch``, ``--shard`` and
+    ``--hardware-id`` (``this``: this machine's)."""
+    hardware = args.hardware_id
+    if hardware == "this":
+        hardware = capture_fingerprint().hardware_id
+    return RunScope(
+        suite=args.suite,
+        hardware_ids=frozenset({hardware}) if hardware else None,
+        branch=args.branch,
+        shard=args.shard,
+    )
+
+
+def _scope_options(command: argparse.ArgumentParser, latest: str) -> None:
+    """``--suite``, ``--branch``, ``--shard``, ``--hardware-id``: in a store that several
+    machines, suites or branches share, which runs ``latest`` means."""
+    group = command.add_argument_group(
+        f"which run {latest} means in a shared store (default: the latest of all)"
+    )
+    group.add_argument("--suite", metavar="NAME", help="the latest run of this suite")
+    group.add_argument("--branch", metavar="NAME", help="the latest run of this branch or tag")
+    group.add_argument("--shard", metavar="I/N", help="the latest run of this shard")
+    group.add_argument(
+        "--hardware-id",
+        metavar="ID|this",
+        help="the latest run on this hardware id (this: this machine's)",
+    )
 
 
 def _write_output(path: Path | None, text: str, option: str) -> None:
@@ -346,6 +410,7 @@ def _write_output(path: Path | None, text: str, option: str) -> None:
 
 
 def _command_gate(args: argparse.Namespace, console: Console) -> int:
+    scope = _scope(args)
     result = run_gate(
         args.results,
         args.baseline,
@@ -354,6 +419,7 @@ def _command_gate(args: argparse.Namespace, console: Console) -> int:
         args.trend_runs,
         strict=args.strict,
         confirm=args.confirm,
+        scope=scope,
     )
     markdown = to_markdown(result)
     console.print(markdown, markup=False, highlight=False)
@@ -364,6 +430,8 @@ def _command_gate(args: argparse.Namespace, console: Console) -> int:
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:
             handle.write(markdown)
+    if result.notice is not None:
+        console.print(f"notice: {result.notice}", markup=False, highlight=False)
     if result.verdict == REGRESSION:
         return 1
     if result.verdict == INCONCLUSIVE and args.strict:
@@ -440,7 +508,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of your workload files, added to the standard ones; yours win on a "
         "name clash (default ./workloads when it exists)",
     )
-    run.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, metavar="DIR")
+    run.add_argument(
+        "--results",
+        type=_store_place,
+        default=DEFAULT_RESULTS_DIR,
+        metavar="DIR|URI",
+        help="results store: a folder, or an object store such as s3://bucket/prefix "
+        "(credentials and endpoint from the AWS_* environment) (default: results)",
+    )
     run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR")
     run.add_argument("--no-report", action="store_true", help="do not render the HTML report")
     run.add_argument(
@@ -454,6 +529,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         metavar="RUN_ID",
         help="continue an interrupted run: measure only its missing cases",
+    )
+    run.add_argument(
+        "--branch",
+        metavar="NAME",
+        help="record the branch or tag the run measured: the gate then compares it only with "
+        "runs of the same branch",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only the I-th of N equal shares of the suite (for N CI matrix jobs); each "
+        "shard is its own run, compared with the same shard",
+    )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: one case after another on this machine (default); ray: each case a Ray "
+        "task on a node with its device, one case per node at a time (docs/fleet.md)",
+    )
+    run.add_argument(
+        "--ray-address",
+        metavar="HOST:PORT",
+        help="the Ray cluster to join (default: RAY_ADDRESS, else a cluster on this machine)",
     )
     run.add_argument(
         "--in-process",
@@ -478,11 +577,14 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report", help="render the HTML report of a run", allow_abbrev=False
     )
-    report.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, metavar="DIR")
+    report.add_argument(
+        "--results", type=_store_place, default=DEFAULT_RESULTS_DIR, metavar="DIR|URI"
+    )
     report.add_argument(
         "--out", dest="reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR"
     )
     report.add_argument("--run", metavar="RUN_ID", help="run to render (default: the latest)")
+    _scope_options(report, "the latest")
     report.add_argument(
         "--strict",
         action="store_true",
@@ -511,7 +613,10 @@ def build_parser() -> argparse.ArgumentParser:
         "inconclusive (a disturbed run); repeatable (it must repeat in every re-run); e.g. "
         "--candidate latest~2 --confirm latest~1 --confirm latest",
     )
-    gate.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, metavar="DIR")
+    gate.add_argument(
+        "--results", type=_store_place, default=DEFAULT_RESULTS_DIR, metavar="DIR|URI"
+    )
+    _scope_options(gate, "the candidate's latest")
     gate.add_argument("--rules", type=Path, metavar="FILE", help="rules TOML (default: bundled)")
     gate.add_argument(
         "--strict", action="store_true", help="an inconclusive verdict fails the job (exit 3)"

@@ -7,34 +7,25 @@ goes on either way.
 
 from __future__ import annotations
 
-import time
-import traceback
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from benchsuite.carbon import GridIntensity, carbon_columns, grid_intensity
+from benchsuite.carbon import GridIntensity, grid_intensity
 from benchsuite.case import Case
+from benchsuite.case_run import measure_one
 from benchsuite.environment import Fingerprint, capture_fingerprint
-from benchsuite.errors import RunInterrupted, VariantUnavailable
+from benchsuite.errors import RunInterrupted, UsageError
+from benchsuite.fleet.job import CaseJob
+from benchsuite.fleet.shard import Shard
 from benchsuite.meters import MeterChoice, choose_meter
-from benchsuite.results import CaseResult
-from benchsuite.scenarios import get_scenario, run_case, skip_reason
-from benchsuite.schema import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
-from benchsuite.store import ResultStore
+from benchsuite.scenarios import get_scenario, skip_reason
+from benchsuite.store import ResultStore, RunWriter
 from benchsuite.suite import Suite
-from benchsuite.worker import run_in_worker, workload_origin
+from benchsuite.worker import workload_origin
 from benchsuite.workload import Workload
-
-
-class CaseFailed(Exception):
-    """A case's worker reported a failure (its message is the row's error)."""
-
-    def __init__(self, message: str, where: str | None) -> None:
-        super().__init__(message)
-        self.where = where
 
 
 class RunObserver(Protocol):
@@ -48,15 +39,23 @@ class RunObserver(Protocol):
 @dataclass(frozen=True)
 class RunResult:
     run_id: str
-    folder: Path
+    folder: Path | str
+    """The run's folder (a local store) or URI (an object store)."""
     rows: tuple[Mapping[str, Any], ...]
 
     def count(self, status: str) -> int:
         return sum(1 for row in self.rows if row["status"] == status)
 
 
-def _now_utc() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+class Executor(Protocol):
+    """Measures a list of cases somewhere else (a Ray cluster: :mod:`benchsuite.fleet`); each
+    case's row is written to the store where it was measured, and returned here."""
+
+    name: str
+
+    def run(
+        self, jobs: Sequence[CaseJob], observer: RunObserver | None
+    ) -> Sequence[Mapping[str, Any]]: ...
 
 
 def run_suite(
@@ -68,6 +67,8 @@ def run_suite(
     meter: str = "auto",
     isolate: bool = True,
     resume: str | None = None,
+    shard: Shard | None = None,
+    executor: Executor | None = None,
     **meta: Any,
 ) -> RunResult:
     """Measure every case of ``suite`` into a new run of ``store`` (``meter``: see
@@ -75,15 +76,21 @@ def run_suite(
 
     With ``isolate`` each case runs in its own worker process (:mod:`benchsuite.worker`); without
     it, in this process (for debugging). ``resume`` continues an earlier run of the same suite:
-    only its missing cases are measured, into the same run. ``meta`` goes into the manifest.
+    only its missing cases are measured, into the same run. ``shard`` measures only its share of
+    the suite; ``executor`` measures the cases elsewhere (a Ray cluster), one worker process per
+    case there too. ``meta`` goes into the manifest.
     """
     suite.check_workloads(workloads)
-    cases = suite.cases()
+    every_case = suite.cases()
+    cases = shard.select(every_case) if shard is not None else every_case
     for case in cases:  # a case that makes no sense is bad input: refused before measuring
         get_scenario(case.scenario).check_case(case, workloads[case.workload])
     grid = grid_intensity(suite.carbon_country, suite.carbon_g_co2e_per_kwh)
-    meters: dict[str, MeterChoice] = {}
     fingerprint = fingerprint or capture_fingerprint()
+    if shard is not None:
+        meta["shard"] = shard.label
+    if executor is not None:
+        meta["executor"] = executor.name
     if resume is None:
         writer = store.start_run(
             suite.name,
@@ -97,89 +104,106 @@ def run_suite(
         writer = store.resume_run(resume, suite.name)
         done = set(store.read_cases([resume], columns=["case_id"])["case_id"])
         cases = [case for case in cases if case.id not in done]
-    rows: list[Mapping[str, Any]] = []
     state = "interrupted"
     try:
-        for index, case in enumerate(cases):
-            if observer is not None:
-                observer.case_started(index, len(cases), case)
-            if case.device not in meters and skip_reason(case) is None:
-                meters[case.device] = choose_meter(case.device, meter)
-            row, result = _run_one(
-                case,
-                workloads[case.workload],
-                suite,
-                fingerprint,
-                meters.get(case.device),
-                grid,
-                isolate,
+        if executor is None:
+            rows = _run_here(
+                cases, workloads, suite, fingerprint, meter, grid, isolate, writer, observer
             )
-            writer.add_case(
-                row,
-                result.samples_table() if result else None,
-                result.energy_window_rows() if result else (),
-            )
-            rows.append(row)
-            if observer is not None:
-                observer.case_finished(index, len(cases), case, row)
+        else:
+            positions = {case.id: k for k, case in enumerate(every_case, start=1)}
+            jobs = [
+                _job(
+                    case,
+                    positions[case.id],
+                    workloads[case.workload],
+                    suite,
+                    meter,
+                    grid,
+                    store,
+                    writer.run_id,
+                    fingerprint,
+                )
+                for case in cases
+            ]
+            rows = executor.run(jobs, observer)
         state = "complete"
     except KeyboardInterrupt:
         raise RunInterrupted(writer.run_id) from None
     finally:
         writer.finish(state)
-    return RunResult(writer.run_id, writer.folder, tuple(rows))
+    folder = writer.folder if store.location.is_local else writer.where
+    return RunResult(writer.run_id, folder, tuple(rows))
 
 
-def _run_one(
-    case: Case,
-    workload: Workload,
+def _run_here(
+    cases: Sequence[Case],
+    workloads: Mapping[str, Workload],
     suite: Suite,
     fingerprint: Fingerprint,
-    meter: MeterChoice | None,
+    meter: str,
     grid: GridIntensity,
-    isolate: bool = False,
-) -> tuple[dict[str, Any], CaseResult | None]:
-    started_at = _now_utc()
-    start = time.perf_counter()
-    row: dict[str, Any] = {
-        "suite": suite.name,
-        **case.as_columns(),
-        "started_at_utc": started_at,
-    }
-    result: CaseResult | None = None
-    try:
-        reason = skip_reason(case, workload)
-        if reason is not None:
-            row.update(status=STATUS_SKIPPED, error=reason)
-        else:
-            assert meter is not None, "the runner chooses a meter for every device that can run"
-            origin = workload_origin(workload) if isolate else None
-            if origin is None:
-                result = run_case(case, workload, meter.meter, suite.measure)
-            else:
-                outcome = run_in_worker(
-                    origin, case, suite.measure, meter.meter.source, suite.measure.case_timeout_s
-                )
-                if outcome.skipped is not None:
-                    raise VariantUnavailable(outcome.skipped)
-                if outcome.error is not None:
-                    raise CaseFailed(outcome.error, outcome.traceback)
-                result = outcome.result
-            assert result is not None
-            row.update(result.row(), status=STATUS_OK, error=None)
-            row.update(carbon_columns(row, grid), energy_meter_note=meter.note or None)
-    except VariantUnavailable as reason:  # the variant cannot be built for this model
-        result = None
-        row.update(status=STATUS_SKIPPED, error=str(reason))
-    except CaseFailed as error:  # already described by the worker
-        row.update(status=STATUS_FAILED, error=str(error), error_traceback=error.where)
-    except Exception as error:  # a failing case is a row, and the run goes on
-        row.update(
-            status=STATUS_FAILED,
-            error=f"{type(error).__name__}: {error}",
-            error_traceback=traceback.format_exc(),
+    isolate: bool,
+    writer: RunWriter,
+    observer: RunObserver | None,
+) -> Sequence[Mapping[str, Any]]:
+    """Measure ``cases`` one after another on this machine, writing each as it finishes."""
+    meters: dict[str, MeterChoice] = {}
+    rows: list[Mapping[str, Any]] = []
+    for index, case in enumerate(cases):
+        if observer is not None:
+            observer.case_started(index, len(cases), case)
+        if case.device not in meters and skip_reason(case) is None:
+            meters[case.device] = choose_meter(case.device, meter)
+        row, result = measure_one(
+            case,
+            workloads[case.workload],
+            suite.name,
+            suite.measure,
+            fingerprint,
+            meters.get(case.device),
+            grid,
+            isolate,
         )
-    row["finished_at_utc"] = _now_utc()
-    row["case_wall_s"] = time.perf_counter() - start
-    row.update(fingerprint.as_columns())
-    return row, result
+        writer.add_case(
+            row,
+            result.samples_table() if result else None,
+            result.energy_window_rows() if result else (),
+        )
+        rows.append(row)
+        if observer is not None:
+            observer.case_finished(index, len(cases), case, row)
+    return rows
+
+
+def _job(
+    case: Case,
+    position: int,
+    workload: Workload,
+    suite: Suite,
+    meter: str,
+    grid: GridIntensity,
+    store: ResultStore,
+    run_id: str,
+    fingerprint: Fingerprint,
+) -> CaseJob:
+    origin = workload_origin(workload)
+    if origin is None:
+        raise UsageError(
+            f"workload {case.workload}: a class defined inside a function cannot be rebuilt "
+            "on another node; define it at the top level of a workload file"
+        )
+    return CaseJob(
+        case,
+        position,
+        origin,
+        suite.name,
+        suite.measure,
+        meter,
+        grid,
+        store.location.display(),
+        run_id,
+        {k: v for k, v in os.environ.items() if k.startswith("BENCHSUITE_")},
+        fingerprint.git_commit,
+        fingerprint.git_dirty,
+    )

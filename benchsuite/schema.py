@@ -12,11 +12,12 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 7  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
+SCHEMA_VERSION = 8  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
 # 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note;
 # 5: generation (prompt_tokens, output_tokens, ttft_*, tpot_*, energy per request and token, ...)
 # 6: server (load_pct, offered/achieved rps, latency bound, energy per request under load, ...)
 # 7: runtime, runtime_version (PyTorch, ONNX Runtime, OpenVINO, scikit-learn); energy_stop_reason
+# 8: executor_node (the Ray node that measured the case)
 
 
 class Status(StrEnum):
@@ -194,6 +195,8 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "env_git_dirty": _bool,
     "env_hardware_id": _str,
     "env_captured_at_utc": _str,
+    # which node measured the case: a Ray node id under --executor ray, else null (this machine)
+    "executor_node": _str,
 }
 
 SAMPLE_COLUMNS: dict[str, pa.DataType] = {

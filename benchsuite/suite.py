@@ -72,7 +72,16 @@ from benchsuite.sources import HF_PREFIX, ModelSpec
 from benchsuite.timing import SamplingConfig
 from benchsuite.variants import all_variants
 
-_TOP_KEYS = ("name", "description", "measure", "serving", "carbon", "models", "matrix")
+_TOP_KEYS = (
+    "name",
+    "description",
+    "accelerator_type",
+    "measure",
+    "serving",
+    "carbon",
+    "models",
+    "matrix",
+)
 _SERVING_KEYS = (
     "latency_bound_ms",
     "max_queue_wait_ms",
@@ -143,6 +152,9 @@ class Suite:
     carbon_g_co2e_per_kwh: float | None = None
     models: tuple[ModelSpec, ...] = ()
     """Models named by source (``[[models]]``): workloads the matrix can list by name."""
+    accelerator_type: str | None = None
+    """The GPU the suite's ``cuda`` cases need on a fleet (``"H100"``): under ``--executor ray``
+    they go only to nodes with Ray's ``accelerator_type:<type>`` resource."""
 
     def cases(self) -> list[Case]:
         """Every case of the matrix, in file order, each once."""
@@ -421,7 +433,14 @@ def parse_suite(
     models = document.get("models", [])
     if not isinstance(models, list):
         raise SuiteError(f"{source}: models must be [[models]] tables")
+    accelerator = document.get("accelerator_type")
+    if accelerator is not None and not (isinstance(accelerator, str) and accelerator.strip()):
+        raise SuiteError(
+            f'{source}: accelerator_type must be a GPU type name as Ray spells it, e.g. "H100" '
+            f'or "A10G", got {accelerator!r}'
+        )
     return Suite(
+        accelerator_type=accelerator,
         models=tuple(_parse_model(source, i, entry, base) for i, entry in enumerate(models)),
         carbon_country=country,
         carbon_g_co2e_per_kwh=float(intensity) if intensity is not None else None,

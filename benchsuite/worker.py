@@ -11,10 +11,12 @@ the process boundary.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import inspect
 import multiprocessing
 import os
 import signal
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from benchsuite.workload import Workload
 # torch._dynamo too: torch imports it lazily on the first FLOP count or compile, which cost every
 # case 1.5 s; it starts no thread, so the forkserver stays safe to fork. (transformers is not
 # preloaded: importing it starts native threads, and a fork keeps none of them.)
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
 _PRELOAD = ["benchsuite.worker", "benchsuite.scenarios", "torch", "torch._dynamo"]
 
 
@@ -108,6 +111,7 @@ def _child(
         del os.environ[key]
     os.environ.update(environment)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent()
     try:
         from benchsuite.meters import meter_for
         from benchsuite.scenarios import run_case
@@ -121,6 +125,17 @@ def _child(
         _reply(conn, ("error", (f"{type(error).__name__}: {error}", traceback.format_exc())))
     finally:
         conn.close()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the process that forked it dies. The forkserver exits
+    when its own parent does (a Ray worker killed mid-case, say), so an orphaned worker does not
+    go on measuring beside the next case. Elsewhere, the parent's kill on timeout still holds."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _reply(conn: Connection, message: tuple[str, Any]) -> None:

@@ -15,7 +15,9 @@ from benchsuite.cli import main
 from benchsuite.errors import UsageError
 from benchsuite.gate import run_gate
 from benchsuite.gate.rules import default_rules, parse_rules
+from benchsuite.gate.select import resolve
 from benchsuite.gate.trend import detect_shift
+from benchsuite.history import RunScope, scope_of_run
 from benchsuite.store import ResultStore
 
 CASE = "w/fp32/cpu/single-stream/b1"
@@ -36,11 +38,13 @@ def _write_run(
     rss: int = 100_000_000,
     noise: float = 0.02,
     busy_from: int | None = None,
+    suite: str = "s",
+    branch: str | None = None,
 ) -> None:
     """One stored run; ``busy_from``: calls from this index on are 1.5x slower (a busy machine
     from then on)."""
     rng = np.random.default_rng(seed)
-    writer = store.start_run("s", run_id=run_id)
+    writer = store.start_run(suite, run_id=run_id, **({"branch": branch} if branch else {}))
     for case_id, median_us in latency_us.items():
         case = Case.from_id(case_id)
         samples = rng.lognormal(np.log(median_us * 1000), noise, 3000).astype(np.int64)
@@ -259,10 +263,53 @@ def test_accuracy_memory_and_failed_cases(store: ResultStore) -> None:
 def test_like_with_like_only(store: ResultStore) -> None:
     _write_run(store, "20260101T000000Z-000001", {CASE: 60, OTHER: 90}, seed=1)
     _write_run(store, "20260102T000000Z-000002", {CASE: 60}, seed=2, hardware="hw2")
-    result = run_gate(store.root, "previous", "latest")
+    result = run_gate(store.root, "20260101T000000Z-000001", "latest")
     assert result.cases == []
     assert f"only in candidate: {CASE} (hardware hw2)" in result.unmatched
     assert f"only in baseline: {OTHER} (hardware hw1)" in result.unmatched
+    # "previous" counts only runs on the candidate's hardware: there is none yet
+    assert run_gate(store.root, "previous", "latest").verdict == "no-baseline"
+
+
+def test_history_is_scoped_by_hardware_suite_and_branch(store: ResultStore) -> None:
+    # one shared store: two hardware kinds take turns, and a branch run sits in between
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60}, seed=1, hardware="hw1")
+    _write_run(store, "20260102T000000Z-000002", {CASE: 90}, seed=2, hardware="hw2")
+    _write_run(store, "20260103T000000Z-000003", {CASE: 80}, seed=3, branch="experiment")
+    _write_run(store, "20260104T000000Z-000004", {CASE: 60}, seed=4, hardware="hw1")
+    _write_run(store, "20260105T000000Z-000005", {CASE: 90}, seed=5, hardware="hw2")
+    _write_run(store, "20260106T000000Z-000006", {CASE: 60}, seed=6, suite="other")
+    latest_hw2 = run_gate(store.root, "previous", "latest", scope=RunScope(suite="s"))
+    assert (latest_hw2.candidate, latest_hw2.baseline) == ("latest", "previous")
+    latency = latest_hw2.cases[0].metrics[0]
+    assert latency.verdict == "pass"  # 90 against 90 on hw2, not 90 against hw1's 60
+    side = resolve(
+        "previous", ResultStore(store.root), scope_of_run(store, "20260105T000000Z-000005")
+    )
+    assert side.run_ids == ("20260102T000000Z-000002",)
+    on_hw1 = RunScope(suite="s", hardware_ids=frozenset({"hw1"}), branch="")
+    assert (
+        run_gate(store.root, "rolling:5", "latest", scope=on_hw1).baseline == "rolling:5 (1 runs)"
+    )
+    branch = RunScope(branch="experiment")
+    assert run_gate(store.root, "previous", "latest", scope=branch).verdict == "no-baseline"
+    other_suite = run_gate(store.root, "previous", "latest")  # run 6, suite "other": alone
+    assert other_suite.verdict == "no-baseline"
+    assert "suite other" in (other_suite.notice or "")
+
+
+def test_a_first_run_passes_with_a_notice(store: ResultStore, tmp_path: Path) -> None:
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60}, seed=1)
+    markdown, report = tmp_path / "gate.md", tmp_path / "gate.json"
+    args = ["--baseline", "rolling:7", "--markdown", str(markdown), "--json", str(report)]
+    assert _gate(store, *args, "--strict") == 0  # never red, not even under --strict
+    assert "**Notice:** first run on this hardware: nothing to compare" in markdown.read_text()
+    document = json.loads(report.read_text())
+    assert document["verdict"] == "no-baseline"
+    assert document["notice"].startswith("first run on this hardware: nothing to compare")
+    assert _gate(store, "--baseline", "previous") == 0
+    # a run id that does not exist is still bad input, not a first run
+    assert _gate(store, "--baseline", "20250101T000000Z-000000") == 2
 
 
 def test_selectors(store: ResultStore, tmp_path: Path) -> None:
@@ -273,8 +320,8 @@ def test_selectors(store: ResultStore, tmp_path: Path) -> None:
     # the history before the candidate, never runs after it
     older = run_gate(store.root, "rolling:3", "20260103T000000Z-000003")
     assert older.baseline == "rolling:3 (2 runs)"
-    with pytest.raises(UsageError, match="no run on hardware hw1 before the candidate"):
-        run_gate(store.root, "rolling:3", "20260101T000000Z-000001")
+    first = run_gate(store.root, "rolling:3", "20260101T000000Z-000001")
+    assert first.verdict == "no-baseline" and "hardware hw1" in (first.notice or "")
     assert (
         run_gate(store.root, "20260101T000000Z-000001", "latest").baseline
         == "20260101T000000Z-000001"
@@ -288,7 +335,7 @@ def test_selectors(store: ResultStore, tmp_path: Path) -> None:
         run_gate(store.root, "rolling:x", "latest")
     with pytest.raises(UsageError, match="not a run id in"):
         run_gate(store.root, "nope", "latest")
-    with pytest.raises(UsageError, match="'latest' needs at least 1"):
+    with pytest.raises(UsageError, match="holds no runs; run `benchsuite run` first"):
         run_gate(tmp_path / "empty", "previous", "latest")
 
 

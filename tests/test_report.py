@@ -138,3 +138,23 @@ def test_smoke_report_opens_offline_in_chromium(smoke_run, tmp_path: Path) -> No
             assert all(url.startswith("file://") for url in requests), requests
             page.close()
         browser.close()
+
+
+def test_the_cross_hardware_page_lines_up_each_hardware_kind(tmp_path: Path) -> None:
+    from benchsuite.report import render_report
+    from benchsuite.store import ResultStore
+    from tests.test_gate import CASE, OTHER, _write_run
+
+    store = ResultStore(tmp_path / "shared")
+    _write_run(store, "20260101T000000Z-000001", {CASE: 60, OTHER: 90}, seed=1, hardware="hw1")
+    _write_run(store, "20260102T000000Z-000002", {CASE: 600}, seed=2, hardware="hw2")
+    _write_run(store, "20260103T000000Z-000003", {CASE: 61, OTHER: 91}, seed=3, hardware="hw1")
+    _write_run(store, "20260104T000000Z-000004", {CASE: 1}, seed=4, hardware="hw3", suite="x")
+    render_report(store, "20260103T000000Z-000003", tmp_path / "html")
+    page = (tmp_path / "html" / "hardware.html").read_text()
+    assert "hw1 · run 20260103T000000Z-000003" in page  # hw1's latest run
+    assert "hw2 · run 20260102T000000Z-000002" in page
+    assert "hw3" not in page  # another suite
+    assert page.count("<tr><td><code>") == 2
+    assert "not run" in page  # OTHER never ran on hw2
+    assert 'href="hardware.html"' in (tmp_path / "html" / "index.html").read_text()

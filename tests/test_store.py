@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from benchsuite import store as store_module
+from benchsuite import storage as storage_module
 from benchsuite.errors import StoreError
 from benchsuite.schema import CASE_COLUMNS, SCHEMA_VERSION
 from benchsuite.store import ResultStore
@@ -97,11 +97,10 @@ def test_a_write_that_fails_leaves_no_file(tmp_path: Path, monkeypatch: pytest.M
     writer = store.start_run("smoke")
     writer.add_case(_row("w/fp32/cpu/offline/b1"))
 
-    def crash_half_way(table: pa.Table, where: Path) -> None:
-        Path(where).write_bytes(b"PAR1 half a file")
-        raise OSError("disk full")
+    def disk_full(descriptor: int) -> None:
+        raise OSError("disk full")  # after half the file went to its temporary name
 
-    monkeypatch.setattr(store_module.pq, "write_table", crash_half_way)
+    monkeypatch.setattr(storage_module.os, "fsync", disk_full)
     with pytest.raises(OSError, match="disk full"):
         writer.add_case(_row("w/fp32/cpu/offline/b2"))
     monkeypatch.undo()

@@ -11,18 +11,30 @@ from pathlib import Path
 from benchsuite.errors import UsageError
 from benchsuite.gate.decide import (
     INCONCLUSIVE,
+    NO_BASELINE,
     PASS,
     REGRESSION,
     GateResult,
     compare,
     confirm_regressions,
+    first_run,
 )
 from benchsuite.gate.rules import Rules, load_rules
-from benchsuite.gate.select import resolve
+from benchsuite.gate.select import NoBaseline, Side, is_relative, resolve
 from benchsuite.gate.trend import detect_shift
+from benchsuite.history import RunScope, scope_of_run
 from benchsuite.store import ResultStore
 
-__all__ = ["INCONCLUSIVE", "PASS", "REGRESSION", "GateResult", "Rules", "run_gate"]
+__all__ = [
+    "INCONCLUSIVE",
+    "NO_BASELINE",
+    "PASS",
+    "REGRESSION",
+    "GateResult",
+    "Rules",
+    "RunScope",
+    "run_gate",
+]
 
 TREND_METRICS = ("latency_p50_ms", "energy_per_sample_j")
 
@@ -70,39 +82,63 @@ def _trends(
 
 
 def run_gate(
-    results: Path,
+    results: Path | str,
     baseline: str,
     candidate: str,
     rules_path: Path | None = None,
     trend_window: int = 30,
     strict: bool = False,
     confirm: str | Sequence[str] | None = None,
+    scope: RunScope | None = None,
 ) -> GateResult:
     """Gate ``candidate`` against ``baseline``; with ``confirm`` (one or more re-runs of the
-    candidate's code), a regression must repeat in every re-run, else it is ``inconclusive``."""
+    candidate's code), a regression must repeat in every re-run, else it is ``inconclusive``.
+
+    ``scope`` narrows the runs a relative candidate selector counts (``latest`` of this suite on
+    this hardware); the baseline and the re-runs are then counted among the runs like the
+    candidate (:mod:`benchsuite.history`). With no such baseline yet (a first night, or a history
+    lost), the result is a passing notice (:data:`NO_BASELINE`)."""
     store = ResultStore(results, strict=strict)
     rules = load_rules(rules_path)
-    cand = resolve(candidate, store)
+    try:
+        cand = resolve(candidate, store, scope)
+    except NoBaseline as error:
+        if is_relative(candidate) and not store.run_ids():
+            raise UsageError(
+                f"--candidate {candidate}: the results store {store} holds no runs; run "
+                "`benchsuite run` first, or check --results"
+            ) from None
+        raise UsageError(str(error)) from None
+    like_candidate = _scope_of_side(store, cand)
     hardware = set(cand.rows["env_hardware_id"].dropna().astype(str))
     reruns = [confirm] if isinstance(confirm, str) else list(confirm or [])
     rerun_sides = []
     for selector in reruns:
-        again = resolve(selector, store)
+        try:
+            again = resolve(selector, store, like_candidate)
+        except NoBaseline as error:
+            raise UsageError(f"--confirm {error}") from None
         if set(again.run_ids) & set(cand.run_ids):
             raise UsageError(
                 f"--confirm {selector}: names the same run as --candidate {candidate}; "
                 "confirm with a re-run of the same code, e.g. --candidate previous --confirm latest"
             )
         rerun_sides.append(again)
-    base = resolve(
-        baseline,
-        store,
-        hardware_id=next(iter(hardware), None),
-        before=min(cand.run_ids, default=None),
-    )
+    try:
+        base = resolve(baseline, store, like_candidate, before=min(cand.run_ids, default=None))
+    except NoBaseline as error:
+        return first_run(baseline, cand, rules.source, like_candidate, str(error))
     result = compare(base, cand, rules)
     for again in rerun_sides:
         label = again.run_ids[0] if len(again.run_ids) == 1 else again.label
         result = confirm_regressions(result, compare(base, again, rules), label)
     result.trends = _trends(store, result, cand.run_ids, hardware, rules, trend_window)
     return result
+
+
+def _scope_of_side(store: ResultStore, side: Side) -> RunScope:
+    """The scope the baseline is counted in: the candidate's run's (a pinned file of rows has
+    no manifest: then only its hardware)."""
+    if len(side.run_ids) == 1:
+        return scope_of_run(store, side.run_ids[0])
+    return RunScope(hardware_ids=frozenset(side.rows["env_hardware_id"].dropna().astype(str)))

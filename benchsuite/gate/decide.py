@@ -31,10 +31,13 @@ from benchsuite.case import Case
 from benchsuite.errors import UsageError
 from benchsuite.gate.rules import Allowance, Rules
 from benchsuite.gate.select import RunSamples, Side
+from benchsuite.history import RunScope
 from benchsuite.scenarios import Metric, RawSamples, get_scenario, known_metrics
 from benchsuite.stats import median_interval
 
 PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
+NO_BASELINE = "no-baseline"
+"""The verdict of a candidate with no earlier run like it: nothing to compare, exit 0."""
 _SEVERITY = {PASS: 0, INCONCLUSIVE: 1, REGRESSION: 2}
 PER_SIDE_CONFIDENCE = math.sqrt(0.95)
 MIN_SAMPLES = 6
@@ -78,12 +81,16 @@ class GateResult:
     unmatched: list[str]
     trends: list[dict[str, Any]] = field(default_factory=list)
     confirmed_by: str | None = None  # the re-run a regression had to repeat in (--confirm)
+    notice: str | None = None  # why nothing was compared (a first run): the verdict is then
+    # NO_BASELINE, which passes
 
     def count(self, verdict: str) -> int:
         return sum(1 for case in self.cases if case.verdict == verdict)
 
     @property
     def verdict(self) -> str:
+        if self.notice is not None:
+            return NO_BASELINE
         if self.count(REGRESSION):
             return REGRESSION
         if self.count(INCONCLUSIVE) or not self.cases:
@@ -420,3 +427,19 @@ def confirm_regressions(result: GateResult, again: GateResult, label: str) -> Ga
             case.metrics[index] = replace(metric, verdict=INCONCLUSIVE, reason=reason)
     result.confirmed_by = f"{result.confirmed_by}, {label}" if result.confirmed_by else label
     return result
+
+
+def first_run(
+    baseline: str, candidate: Side, rules_source: str, scope: RunScope, why: str
+) -> GateResult:
+    """The result for a candidate with no history like it yet: a notice that passes. A nightly
+    job's first night, or its first after the store was emptied, must not go red."""
+    hardware = ", ".join(sorted(scope.hardware_ids or ())) or "unknown"
+    notice = (
+        f"first run on this hardware: nothing to compare (hardware {hardware}"
+        + (f", suite {scope.suite}" if scope.suite else "")
+        + (f", branch {scope.branch}" if scope.branch else "")
+        + (f", shard {scope.shard}" if scope.shard else "")
+        + f"; {why}). This run is the baseline from now on."
+    )
+    return GateResult(baseline, candidate.label, rules_source, [], [], notice=notice)

@@ -6,9 +6,14 @@ import json
 from dataclasses import asdict
 from xml.etree import ElementTree
 
-from benchsuite.gate.decide import INCONCLUSIVE, PASS, REGRESSION, GateResult
+from benchsuite.gate.decide import INCONCLUSIVE, NO_BASELINE, PASS, REGRESSION, GateResult
 
-_ICON = {PASS: "✅ pass", REGRESSION: "❌ regression", INCONCLUSIVE: "⚠️ inconclusive"}
+_ICON = {
+    PASS: "✅ pass",
+    REGRESSION: "❌ regression",
+    INCONCLUSIVE: "⚠️ inconclusive",
+    NO_BASELINE: "ℹ️ first run, nothing to compare",
+}
 
 
 def _escape(text: str) -> str:
@@ -16,6 +21,13 @@ def _escape(text: str) -> str:
 
 
 def to_markdown(result: GateResult) -> str:
+    if result.notice is not None:
+        return (
+            f"## benchsuite gate: {_ICON[result.verdict]}\n\n"
+            f"Candidate **{_escape(result.candidate)}**, baseline "
+            f"**{_escape(result.baseline)}**.\n\n"
+            f"**Notice:** {_escape(result.notice)}\n"
+        )
     lines = [
         f"## benchsuite gate: {_ICON[result.verdict]}",
         "",
@@ -73,6 +85,8 @@ def to_junit(result: GateResult) -> str:
         failures=str(sum(m.verdict == REGRESSION for c in result.cases for m in c.metrics)),
         skipped=str(sum(m.verdict == INCONCLUSIVE for c in result.cases for m in c.metrics)),
     )
+    if result.notice is not None:
+        ElementTree.SubElement(suite, "system-out").text = result.notice
     for case in result.cases:
         for metric in case.metrics:
             element = ElementTree.SubElement(
@@ -97,6 +111,7 @@ def to_junit(result: GateResult) -> str:
 def to_json(result: GateResult) -> str:
     document = {
         "verdict": result.verdict,
+        "notice": result.notice,
         "baseline": result.baseline,
         "candidate": result.candidate,
         "confirmed_by": result.confirmed_by,

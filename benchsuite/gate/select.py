@@ -1,9 +1,13 @@
 """Selectors: which runs a side of the gate is made of.
 
 ``RUN_ID``, ``latest``, ``previous``, ``latest~N`` (the Nth run before the latest: ``previous`` is
-``latest~1``), ``rolling:N`` (the last N runs on the candidate's hardware
-before the candidate), or the path of a pinned baseline: a run folder (``results/<run_id>``, with
-its raw samples) or a Parquet file of case rows (medians only) that a team commits.
+``latest~1``), ``rolling:N`` (the last N runs before the candidate), or the path of a pinned
+baseline: a run folder (``results/<run_id>``, with its raw samples) or a Parquet file of case rows
+(medians only) that a team commits.
+
+The relative selectors count only runs like the candidate (:mod:`benchsuite.history`): of its
+suite, on its hardware, and of its branch or tag and shard when it recorded one. In a store that
+several machines share, "the previous run" is this hardware's previous run.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from benchsuite.errors import UsageError
+from benchsuite.history import RunScope, runs_in_scope
 from benchsuite.store import CASES_DIR, ResultStore
 
 RunSamples = dict[str, np.ndarray]
@@ -76,6 +81,11 @@ def _pinned(path: Path) -> Side:
     )
 
 
+class NoBaseline(UsageError):
+    """A relative selector found no earlier run like the candidate: its first run (or the first
+    after the history was lost). The gate turns this into a passing notice, not an error."""
+
+
 def _runs_before_latest(selector: str) -> int | None:
     """How many runs before the latest ``latest``, ``previous`` or ``latest~N`` names; ``None``
     for any other selector."""
@@ -92,21 +102,27 @@ def _runs_before_latest(selector: str) -> int | None:
     return int(back)
 
 
+def is_relative(selector: str) -> bool:
+    """Whether ``selector`` counts runs (latest, previous, latest~N, rolling:N)."""
+    return _runs_before_latest(selector) is not None or selector.startswith("rolling:")
+
+
 def resolve(
     selector: str,
     store: ResultStore,
-    hardware_id: str | None = None,
+    scope: RunScope | None = None,
     before: str | None = None,
 ) -> Side:
-    """The side ``selector`` names, from ``store`` (``hardware_id`` and ``before``, the
-    candidate's first run id, scope ``rolling:N`` to the history the candidate follows)."""
-    runs = store.run_ids()
+    """The side ``selector`` names, from ``store``. Relative selectors count only the runs in
+    ``scope``; ``rolling:N`` also only those before ``before`` (the candidate's first run id)."""
+    scope = scope or RunScope()
     back = _runs_before_latest(selector)
     if back is not None:
+        runs = runs_in_scope(store, scope)
         if len(runs) <= back:
-            raise UsageError(
-                f"{selector}: the results folder {store.root} has {len(runs)} run(s); "
-                f"'{selector}' needs at least {back + 1}"
+            raise NoBaseline(
+                f"{selector}: the results store {store} has {len(runs)} run(s) "
+                f"{scope.describe()}; '{selector}' needs at least {back + 1}"
             )
         return _side_from_store(store, [runs[-1 - back]], selector)
     if selector.startswith("rolling:"):
@@ -115,18 +131,14 @@ def resolve(
             raise UsageError(
                 f"{selector}: expected rolling:N with N a positive integer, e.g. rolling:7"
             )
-        candidates = [r for r in runs if before is None or r < before]
-        if hardware_id is not None:
-            hardware = store.read_cases(candidates, columns=["run_id", "env_hardware_id"])
-            same = set(hardware[hardware["env_hardware_id"] == hardware_id]["run_id"])
-            candidates = [r for r in candidates if r in same]
-        chosen = candidates[-int(count) :]
+        runs = [r for r in runs_in_scope(store, scope) if before is None or r < before]
+        chosen = runs[-int(count) :]
         if not chosen:
-            raise UsageError(
-                f"{selector}: no run on hardware {hardware_id} before the candidate in "
-                f"{store.root}; gate against a run id or a pinned baseline instead"
+            raise NoBaseline(
+                f"{selector}: no run {scope.describe()} before the candidate in {store}"
             )
         return _side_from_store(store, chosen, f"{selector} ({len(chosen)} runs)")
+    runs = store.run_ids()
     if selector in runs:
         return _side_from_store(store, [selector], selector)
     path = Path(selector)
@@ -134,6 +146,6 @@ def resolve(
         return _pinned(path)
     recent = ", ".join(runs[-3:]) or "none"
     raise UsageError(
-        f"{selector}: not a run id in {store.root} (latest: {recent}), nor latest, "
+        f"{selector}: not a run id in {store} (latest: {recent}), nor latest, "
         "previous, latest~N, rolling:N or the path of a pinned baseline"
     )

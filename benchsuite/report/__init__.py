@@ -2,6 +2,7 @@
 variant × device. Self-contained: CSS inline, charts as inline SVG, no script, nothing fetched.
 
     <out>/index.html            overview of the run
+    <out>/hardware.html         the run's suite on each hardware kind in the store, side by side
     <out>/cards/<card>.html     one card per workload × variant × device
 """
 
@@ -26,6 +27,7 @@ from benchsuite.report.data import (
     load_report_data,
     missing,
 )
+from benchsuite.report.hardware import cross_hardware
 from benchsuite.scenarios import Role, scenario_role
 from benchsuite.store import ResultStore
 
@@ -152,6 +154,10 @@ def render_report(store: ResultStore, run_id: str, out_dir: Path | str) -> Path:
         for card in data.cards:
             page = env.get_template("card.html.j2").render(data=data, card=card)
             (out_dir / "cards" / card.file_name).write_text(page, encoding="utf-8")
+        hardware = env.get_template("hardware.html.j2").render(
+            data=data, cross=cross_hardware(store, run_id)
+        )
+        (out_dir / "hardware.html").write_text(hardware, encoding="utf-8")
         index = out_dir / "index.html"
         index.write_text(overview, encoding="utf-8")
     except OSError as error:

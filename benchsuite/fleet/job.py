@@ -1,0 +1,90 @@
+"""One case as plain data, measured and written by whichever process receives it.
+
+A fleet node gets a :class:`CaseJob`, rebuilds the workload from its origin (the same workload
+file or model spec as the driver's), measures the case in a worker process of its own exactly as
+a local run does (:func:`benchsuite.runner.measure_one`), and writes the row, samples and energy
+windows straight into the shared store under a name no other writer uses. Only the row travels
+back to the driver, for progress and the summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from benchsuite.carbon import GridIntensity
+from benchsuite.case import Case
+from benchsuite.case_run import measure_one
+from benchsuite.environment import Fingerprint, capture_fingerprint
+from benchsuite.meters import MeterChoice, choose_meter
+from benchsuite.protocol import MeasureConfig
+from benchsuite.scenarios import skip_reason
+from benchsuite.storage import StoreLocation
+from benchsuite.store import write_case
+from benchsuite.worker import WorkloadOrigin
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    case: Case
+    position: int
+    """The case's 1-based place in the suite: the first part of its files' names."""
+    origin: WorkloadOrigin
+    suite: str
+    measure: MeasureConfig
+    meter: str
+    grid: GridIntensity
+    store: str
+    """The results store's path or URI, as every node reaches it."""
+    run_id: str
+    environment: dict[str, str]
+    """The driver's ``BENCHSUITE_*`` variables (cache folder, ...), set on the node too."""
+    git_commit: str
+    git_dirty: bool
+    """The code under test is the driver's checkout, whatever a node's working folder holds."""
+
+    def file_name(self) -> str:
+        """Unique per attempt: the case's place plus a random token, so a re-run of the case
+        (``--resume`` after a lost node) never overwrites or collides with another writer."""
+        return f"{self.position:04d}-{secrets.token_hex(4)}"
+
+
+@cache
+def _fingerprint() -> Fingerprint:
+    return capture_fingerprint()
+
+
+_meters: dict[tuple[str, str], MeterChoice] = {}
+
+
+def _meter(device: str, requested: str) -> MeterChoice:
+    if (device, requested) not in _meters:
+        _meters[device, requested] = choose_meter(device, requested)
+    return _meters[device, requested]
+
+
+def run_job(job: CaseJob, node: str | None) -> dict[str, Any]:
+    """Measure ``job`` here and write it to the store; returns the row written."""
+    os.environ.update(job.environment)
+    fingerprint = dataclasses.replace(
+        _fingerprint(), git_commit=job.git_commit, git_dirty=job.git_dirty
+    )
+    workload = job.origin.build()
+    meter = _meter(job.case.device, job.meter) if skip_reason(job.case) is None else None
+    row, result = measure_one(
+        job.case, workload, job.suite, job.measure, fingerprint, meter, job.grid, isolate=True
+    )
+    row["executor_node"] = node
+    write_case(
+        StoreLocation(job.store),
+        job.run_id,
+        job.file_name(),
+        row,
+        result.samples_table() if result else None,
+        result.energy_window_rows() if result else (),
+    )
+    return row

@@ -1,0 +1,95 @@
+"""Which stored runs are like one another: the history a selector counts in.
+
+A store that several machines share (an object store behind a fleet, or CI runners of several
+hardware kinds) holds runs that must not be compared: another suite, other hardware, another
+branch's experiments, another shard of a split suite. A run's scope is
+
+- its **suite** (the manifest's ``suite``),
+- its **hardware**: the hardware ids of its rows (``env_hardware_id``; a fleet run may hold
+  several, and two runs are alike when they share one: the gate then compares case by case on the
+  same hardware id),
+- its **branch** or tag (``benchsuite run --branch``), or none,
+- its **shard** (``benchsuite run --shard I/N``), or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from benchsuite.store import ResultStore
+
+MANIFEST_READERS = 16
+"""Manifests read at once: on an object store each is one request, so they go in parallel."""
+
+
+@dataclass(frozen=True)
+class RunScope:
+    """What a run must share to be compared; ``None`` in a field means any value."""
+
+    suite: str | None = None
+    hardware_ids: frozenset[str] | None = None
+    branch: str | None = None
+    """``""`` means runs that recorded no branch."""
+    shard: str | None = None
+    """``""`` means runs of a whole suite."""
+
+    def describe(self) -> str:
+        """The scope in words, for messages: ``of suite nightly on hardware 3f2a...``."""
+        parts = []
+        if self.suite is not None:
+            parts.append(f"of suite {self.suite}")
+        if self.hardware_ids is not None:
+            parts.append(f"on hardware {', '.join(sorted(self.hardware_ids)) or 'unknown'}")
+        if self.branch:
+            parts.append(f"on branch {self.branch}")
+        if self.shard:
+            parts.append(f"of shard {self.shard}")
+        return " ".join(parts) or "in the store"
+
+
+def manifests(store: ResultStore, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Each run's manifest, read in parallel."""
+    run_ids = list(run_ids)
+    with ThreadPoolExecutor(MANIFEST_READERS) as pool:
+        return dict(zip(run_ids, pool.map(store.manifest, run_ids), strict=True))
+
+
+def hardware_of_runs(store: ResultStore, run_ids: list[str]) -> dict[str, frozenset[str]]:
+    """The hardware ids each run's rows were measured on (one column scan of all of them)."""
+    rows = store.read_cases(run_ids, columns=["run_id", "env_hardware_id"]).dropna()
+    found: dict[str, set[str]] = {run_id: set() for run_id in run_ids}
+    for run_id, hardware_id in zip(rows["run_id"], rows["env_hardware_id"], strict=True):
+        found.setdefault(str(run_id), set()).add(str(hardware_id))
+    return {run_id: frozenset(ids) for run_id, ids in found.items()}
+
+
+def scope_of_run(store: ResultStore, run_id: str) -> RunScope:
+    """The scope ``run_id`` belongs to: what its comparisons must share."""
+    manifest = store.manifest(run_id)
+    return RunScope(
+        suite=manifest.get("suite"),
+        hardware_ids=hardware_of_runs(store, [run_id])[run_id],
+        branch=manifest.get("branch") or "",
+        shard=manifest.get("shard") or "",
+    )
+
+
+def runs_in_scope(store: ResultStore, scope: RunScope) -> list[str]:
+    """The store's runs in ``scope``, oldest first."""
+    runs = store.run_ids()
+    if scope.suite is not None or scope.branch is not None or scope.shard is not None:
+        found = manifests(store, runs)
+        runs = [
+            run
+            for run in runs
+            if (scope.suite is None or found[run].get("suite") == scope.suite)
+            and (scope.branch is None or (found[run].get("branch") or "") == scope.branch)
+            and (scope.shard is None or (found[run].get("shard") or "") == scope.shard)
+        ]
+    if scope.hardware_ids is not None:
+        hardware = hardware_of_runs(store, runs)
+        runs = [run for run in runs if hardware[run] & scope.hardware_ids]
+    return runs
