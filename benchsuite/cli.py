@@ -36,6 +36,7 @@ from benchsuite.discovery import (
 )
 from benchsuite.environment import capture_fingerprint
 from benchsuite.errors import RunInterrupted, UsageError, did_you_mean
+from benchsuite.export import FORMATS, export_cases, write_pytest_benchmark_json
 from benchsuite.fleet.shard import Shard
 from benchsuite.gate import INCONCLUSIVE, REGRESSION, run_gate
 from benchsuite.gate.outputs import to_json, to_junit, to_markdown
@@ -43,6 +44,7 @@ from benchsuite.history import RunScope, runs_in_scope
 from benchsuite.meters import METER_CHOICES, all_meters
 from benchsuite.model_suite import model_suite
 from benchsuite.report import render_report
+from benchsuite.report.headline import quality_figure
 from benchsuite.runner import Executor, run_suite
 from benchsuite.scenarios import Role, all_scenarios, get_scenario
 from benchsuite.scenarios.single_stream import SingleStream
@@ -81,29 +83,23 @@ class _ProgressObserver:
             )
 
 
-def _summary_row(row: Mapping[str, Any]) -> tuple[str, ...]:
-    """One line of the summary: quality, then the cells the row's scenario gives."""
-    metric = row.get("quality_metric")
-    value = row.get(metric) if metric else None
-    quality = f"{value:.4f}" if value is not None else "n/a"
-    cells = get_scenario(row["scenario"]).summary(row)
-    return (quality, cells.latency, cells.throughput, cells.energy, cells.notes)
-
-
 def _summary_table(rows: Sequence[Mapping[str, Any]]) -> Table:
-    table = Table(title="benchsuite run summary", title_justify="left")
-    headers = ("case", "status", "quality", "p50 ms ± CI", "samples/s", "energy/sample J", "notes")
-    for header in headers:
-        table.add_column(
-            header,
-            justify="left" if header in ("case", "status", "notes") else "right",
-            no_wrap=header == "case",  # case ids are what people search for: never cut them
-        )
+    """The end-of-run summary: readable at 80 columns. Case ids wrap onto more lines; figures
+    never wrap nor are cut, in human units. Throughput and the sampling notes
+    are in the report and the store."""
+    table = Table(title="benchsuite run summary", title_justify="left", expand=False)
+    table.add_column("case", overflow="fold", ratio=1, min_width=16)
+    table.add_column("status", no_wrap=True)
+    table.add_column("quality", justify="right", no_wrap=True)
+    table.add_column("median", justify="right", no_wrap=True)
+    table.add_column("energy / 1k", justify="right", no_wrap=True)
     for row in rows:
+        case_id = str(row["case_id"])
         if row["status"] != "ok":
-            table.add_row(row["case_id"], row["status"], "", "", "", "", "")
-        else:
-            table.add_row(row["case_id"], "ok", *_summary_row(row))
+            table.add_row(case_id, str(row["status"]), "", "", "")
+            continue
+        cells = get_scenario(row["scenario"]).summary(row)
+        table.add_row(case_id, "ok", quality_figure(dict(row)), cells.latency or "–", cells.energy)
     return table
 
 
@@ -199,6 +195,13 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
         f"run {result.run_id}: {result.count('ok')} ok, {result.count('skipped')} skipped, "
         f"{result.count('failed')} failed; rows in {result.folder}/cases"
     )
+    if args.benchmark_json is not None:
+        _write_output(
+            args.benchmark_json,
+            write_pytest_benchmark_json(store, result.run_id),
+            "--benchmark-json",
+        )
+        console.print(f"pytest-benchmark JSON: {args.benchmark_json}")
     if not args.no_report:
         page = render_report(store, result.run_id, args.reports)
         console.print(f"report: {page}")
@@ -345,25 +348,45 @@ def _command_meters(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _command_report(args: argparse.Namespace, console: Console) -> int:
-    store = ResultStore(args.results, strict=args.strict)
+def _chosen_run(args: argparse.Namespace, store: ResultStore, run: str | None) -> str:
+    """The run ``run`` names (``None`` or ``latest``: the latest run in the scope that
+    ``--suite``, ``--branch``, ``--shard`` and ``--hardware-id`` give)."""
     runs = store.run_ids()
     if not runs:
         raise UsageError(f"--results {args.results}: no runs found; run `benchsuite run` first")
-    scope = _scope(args)
-    if args.run is None and scope != RunScope():
-        runs = runs_in_scope(store, scope)
-        if not runs:
+    if run is None or run == "latest":
+        scope = _scope(args)
+        scoped = runs_in_scope(store, scope) if scope != RunScope() else runs
+        if not scoped:
             raise UsageError(
                 f"--results {args.results}: no run {scope.describe()}; check --suite, --branch, "
                 "--shard and --hardware-id"
             )
-    run_id = args.run or runs[-1]
-    if run_id not in runs:
+        return scoped[-1]
+    if run not in runs:
         raise UsageError(
-            f"--run {run_id}: no such run in {args.results}; runs: {', '.join(runs[-5:])}"
+            f"{run}: no such run in {args.results}; runs: {', '.join(runs[-5:])}, or latest"
         )
-    console.print(f"report: {render_report(store, run_id, args.reports)}")
+    return run
+
+
+def _command_report(args: argparse.Namespace, console: Console) -> int:
+    store = ResultStore(args.results, strict=args.strict)
+    run_id = _chosen_run(args, store, args.run)
+    page = render_report(store, run_id, args.reports, args.label_reference)
+    console.print(f"report: {page}")
+    return 0
+
+
+def _command_export(args: argparse.Namespace, console: Console) -> int:
+    store = ResultStore(args.results, strict=args.strict)
+    run_id = _chosen_run(args, store, args.run)
+    text = export_cases(store, run_id, args.format)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        _write_output(args.out, text, "--out")
+        console.print(f"{args.format}: {args.out} ({run_id})")
     return 0
 
 
@@ -519,6 +542,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR")
     run.add_argument("--no-report", action="store_true", help="do not render the HTML report")
     run.add_argument(
+        "--benchmark-json",
+        type=Path,
+        metavar="FILE",
+        help="also write the timed cases as pytest-benchmark's --benchmark-json does",
+    )
+    run.add_argument(
         "--meter",
         default="auto",
         choices=METER_CHOICES,
@@ -584,6 +613,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", dest="reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR"
     )
     report.add_argument("--run", metavar="RUN_ID", help="run to render (default: the latest)")
+    report.add_argument(
+        "--label-reference",
+        metavar="HARDWARE_ID",
+        help="grade every card against the fp32 cases measured on this hardware id (default: "
+        "the suite's [report] label_reference, else the run's own fp32)",
+    )
     _scope_options(report, "the latest")
     report.add_argument(
         "--strict",
@@ -591,6 +626,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse unreadable result files instead of skipping them",
     )
     report.set_defaults(handler=_command_report)
+
+    export = commands.add_parser(
+        "export",
+        allow_abbrev=False,
+        help="write a run's rows as CSV, JSON or Markdown (one row per case, the store's columns)",
+    )
+    export.add_argument("run", nargs="?", default="latest", metavar="RUN", help="default: latest")
+    export.add_argument("--format", required=True, choices=FORMATS)
+    export.add_argument("--out", type=Path, metavar="FILE", help="default: standard output")
+    export.add_argument(
+        "--results", type=_store_place, default=DEFAULT_RESULTS_DIR, metavar="DIR|URI"
+    )
+    export.add_argument(
+        "--strict", action="store_true", help="refuse unreadable result files instead"
+    )
+    _scope_options(export, "latest")
+    export.set_defaults(handler=_command_export)
 
     gate = commands.add_parser(
         "gate",

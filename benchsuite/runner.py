@@ -91,6 +91,8 @@ def run_suite(
         meta["shard"] = shard.label
     if executor is not None:
         meta["executor"] = executor.name
+    if suite.label_reference is not None:
+        meta["label_reference"] = suite.label_reference
     if resume is None:
         writer = store.start_run(
             suite.name,

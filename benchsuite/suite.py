@@ -76,6 +76,7 @@ _TOP_KEYS = (
     "name",
     "description",
     "accelerator_type",
+    "report",
     "measure",
     "serving",
     "carbon",
@@ -152,6 +153,9 @@ class Suite:
     carbon_g_co2e_per_kwh: float | None = None
     models: tuple[ModelSpec, ...] = ()
     """Models named by source (``[[models]]``): workloads the matrix can list by name."""
+    label_reference: str | None = None
+    """``[report] label_reference``: the hardware id whose fp32 cases every efficiency label is
+    graded against (default: each run's own fp32)."""
     accelerator_type: str | None = None
     """The GPU the suite's ``cuda`` cases need on a fleet (``"H100"``): under ``--executor ray``
     they go only to nodes with Ray's ``accelerator_type:<type>`` resource."""
@@ -439,7 +443,18 @@ def parse_suite(
             f'{source}: accelerator_type must be a GPU type name as Ray spells it, e.g. "H100" '
             f'or "A10G", got {accelerator!r}'
         )
+    report = document.get("report", {})
+    if not isinstance(report, dict):
+        raise SuiteError(f"{source}: [report] must be a table")
+    _check_keys(source, "[report]", report, ("label_reference",))
+    reference = report.get("label_reference")
+    if reference is not None and not (isinstance(reference, str) and reference.strip()):
+        raise SuiteError(
+            f"{source}: [report] label_reference must be a hardware id (the env_hardware_id "
+            f'column of a run, e.g. "13269017539a"), got {reference!r}'
+        )
     return Suite(
+        label_reference=reference,
         accelerator_type=accelerator,
         models=tuple(_parse_model(source, i, entry, base) for i, entry in enumerate(models)),
         carbon_country=country,

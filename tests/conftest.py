@@ -153,7 +153,7 @@ def smoke_run(
     by the installed wheel's command in an empty folder: results in out/r, the report in out/h."""
     out = shared_folder(tmp_path_factory, request) / "smoke"
     command = [str(installed[1] / "benchsuite"), "run", "--suite", "smoke"]
-    command += ["--results", "r", "--reports", "h"]
+    command += ["--results", "r", "--reports", "h", "--benchmark-json", "pytest-benchmark.json"]
     with made_once(out) as making:
         if making:
             done = subprocess.run(

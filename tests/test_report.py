@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -83,9 +84,16 @@ def test_smoke_report_says_how_figures_were_obtained(smoke_run) -> None:  # type
     assert "estimate (estimated)" in html and "not measured" in html
     assert "Pareto front" in html or "<svg" in html
     card = (out / "h" / "cards" / "digits-cnn--int8--cpu.html").read_text()
-    assert "the fp32 baseline on the same hardware" in card
-    assert "co2_eq_emissions:" in card  # from the smoke run's fp32 training case
-    assert "post-training transform" in card
+    assert "this run&#39;s fp32 on the same hardware" in card
+    assert "from estimated energy" in card  # the smoke run's energy is estimated here
+    # the int8 model was not trained by the run, and the fp32 training was estimated: no
+    # emissions are claimed on either card
+    for name in ("digits-cnn--int8--cpu.md", "digits-cnn--fp32--cpu.md"):
+        model_card = (out / "h" / "cards" / name).read_text()
+        header = model_card.split("---\n")[1]  # the YAML between the two --- lines
+        assert model_card.startswith("---\n") and "co2_eq_emissions" not in header
+        assert "No `co2_eq_emissions`: this run has no measured training run" in model_card
+    assert re.search(r"\d(\.\d+)?e[+-]\d", html) is None  # no scientific notation
 
 
 def _browser_or_skip() -> str:
@@ -126,6 +134,15 @@ def test_smoke_report_opens_offline_in_chromium(smoke_run, tmp_path: Path) -> No
             page.on("request", lambda r: requests.append(r.url))
             for path in pages:
                 page.goto(path.as_uri())
+                # nothing scrolls sideways: not the page, not a table's wrapper, not a code block
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+                wide = page.evaluate(
+                    "Array.from(document.querySelectorAll('.wrap, pre, table, figure'))"
+                    ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.tagName)"
+                )
+                assert wide == [], (path.name, width, wide)
+                text = page.inner_text("body")
+                assert re.search(r"\b\d+(\.\d+)?e[+-]?\d+\b", text) is None, path
                 assert page.locator("script").count() == 0
                 assert page.locator("table th").count() > 0  # tables have headers
                 for figure in page.locator("figure").all():
@@ -134,6 +151,13 @@ def test_smoke_report_opens_offline_in_chromium(smoke_run, tmp_path: Path) -> No
             shot = screenshots / f"report-{width}px.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
+            page.goto((out / "h" / "cards" / "digits-cnn--int8--cpu.html").as_uri())
+            page.screenshot(path=str(screenshots / f"card-{width}px.png"), full_page=True)
+            # what a stakeholder sees first: each workload's headline, in the first screen
+            page.goto(pages[0].as_uri())
+            headline = page.locator(".headline").first
+            assert headline.is_visible()
+            assert headline.bounding_box()["y"] < 900  # type: ignore[index]
             assert problems == []
             assert all(url.startswith("file://") for url in requests), requests
             page.close()

@@ -16,18 +16,21 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from benchsuite import units
 from benchsuite.errors import StoreError
 from benchsuite.report import charts
 from benchsuite.report.data import (
     LABEL_RULE,
     ReportData,
     baseline_for,
+    caveats_by_note,
     caveats_for,
     change_vs_baseline,
     load_report_data,
     missing,
 )
 from benchsuite.report.hardware import cross_hardware
+from benchsuite.report.headline import headline, quality_text
 from benchsuite.scenarios import Role, scenario_role
 from benchsuite.store import ResultStore
 
@@ -35,31 +38,8 @@ __all__ = ["render_report"]
 
 
 def _format_number(value: Any, digits: int = 3) -> str:
-    if missing(value):
-        return "–"
-    value = float(value)
-    if value == 0:
-        return "0"
-    if abs(value) >= 1e5 or abs(value) < 1e-3:
-        return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}g}"
-
-
-def _format_bytes(value: Any) -> str:
-    if missing(value):
-        return "–"
-    size = float(value)
-    for unit in ("B", "KiB", "MiB"):
-        if size < 1024:
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
-
-
-def _format_change(value: Any) -> str:
-    if missing(value):
-        return ""
-    return f"{value * 100:+.1f} %"
+    """A number written out with ``digits`` significant digits: never scientific notation."""
+    return "–" if missing(value) else units.plain(value, digits)
 
 
 def _environment() -> jinja2.Environment:
@@ -70,11 +50,25 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=_format_number, bytes=_format_bytes, change=_format_change)
+    env.filters.update(
+        num=_format_number,
+        bytes=units.data_size,
+        change=units.change,
+        energy1k=units.energy_per_1000,
+        energy=units.energy,
+        ms=units.duration_ms,
+        seconds=units.duration_s,
+        co2=units.co2,
+        count=units.count,
+        rate=units.rate,
+        pct=units.percent,
+    )
     env.globals.update(
         baseline_for=baseline_for,
         change_vs_baseline=change_vs_baseline,
         caveats_for=caveats_for,
+        caveats_by_note=caveats_by_note,
+        quality_text=quality_text,
         label_rule=LABEL_RULE,
         isfinite=math.isfinite,
         is_training=lambda row: scenario_role(row["scenario"]) is Role.TRAINING,
@@ -96,6 +90,7 @@ def _workload_sections(data: ReportData) -> list[dict[str, Any]]:
             {
                 "name": workload,
                 "rows": rows,
+                "headline": headline(rows),
                 "charts": [
                     c
                     for c in (
@@ -136,11 +131,14 @@ def _workload_sections(data: ReportData) -> list[dict[str, Any]]:
     return sections
 
 
-def render_report(store: ResultStore, run_id: str, out_dir: Path | str) -> Path:
-    """Render ``run_id`` into ``out_dir``; returns the overview page."""
+def render_report(
+    store: ResultStore, run_id: str, out_dir: Path | str, label_reference: str | None = None
+) -> Path:
+    """Render ``run_id`` into ``out_dir``; returns the overview page. ``label_reference`` pins
+    the efficiency labels to the fp32 cases of that hardware id (see ``load_report_data``)."""
     out_dir = Path(out_dir)
     started = time.perf_counter()
-    data = load_report_data(store, run_id)
+    data = load_report_data(store, run_id, label_reference)
     env = _environment()
     overview = env.get_template("overview.html.j2").render(
         data=data,
@@ -154,6 +152,7 @@ def render_report(store: ResultStore, run_id: str, out_dir: Path | str) -> Path:
         for card in data.cards:
             page = env.get_template("card.html.j2").render(data=data, card=card)
             (out_dir / "cards" / card.file_name).write_text(page, encoding="utf-8")
+            (out_dir / "cards" / card.model_card_name).write_text(card.model_card, encoding="utf-8")
         hardware = env.get_template("hardware.html.j2").render(
             data=data, cross=cross_hardware(store, run_id)
         )

@@ -17,8 +17,9 @@ matplotlib.use("svg")  # no display, no GUI toolkit; only the SVG writer is need
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from benchsuite import units
 from benchsuite.report.data import Row, pareto_front
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
 
@@ -26,7 +27,7 @@ plt.rcParams.update(
     {
         "svg.fonttype": "path",
         "svg.hashsalt": "benchsuite",
-        "font.size": 9,
+        "font.size": 10,
         "axes.spines.top": False,
         "axes.spines.right": False,
     }
@@ -40,7 +41,48 @@ class Chart:
     alt: str
 
 
+ENERGY_UNITS = ((1.0, "Wh"), (1e-3, "mWh"), (1e-6, "µWh"), (1e-9, "nWh"))
+TIME_UNITS = ((1000.0, "s"), (1.0, "ms"), (1e-3, "µs"))
+
+
+def energy_scale(values_j: Sequence[float]) -> tuple[float, str]:
+    """The factor from J per sample to the unit per 1,000 inferences that keeps the largest value
+    at or above 1 (``"µWh per 1,000 inferences"``)."""
+    largest = max((abs(v) for v in values_j if v), default=1.0) * 1000 / units.J_PER_WH
+    for factor, name in ENERGY_UNITS:
+        if largest >= factor:
+            return 1000 / units.J_PER_WH / factor, f"{name} per 1,000 inferences"
+    factor, name = ENERGY_UNITS[-1]
+    return 1000 / units.J_PER_WH / factor, f"{name} per 1,000 inferences"
+
+
+def time_scale(values_ms: Sequence[float]) -> tuple[float, str]:
+    """The factor from ms to the unit (s, ms, µs) that keeps the largest value at or above 1."""
+    largest = max((abs(v) for v in values_ms if v), default=1.0)
+    for factor, name in TIME_UNITS:
+        if largest >= factor:
+            return 1 / factor, name
+    return 1 / TIME_UNITS[-1][0], TIME_UNITS[-1][1]
+
+
+def _plain_ticks(figure: plt.Figure) -> None:
+    """Tick labels written out (0.0001, 15,000), never 1e-4 or an offset: no scientific
+    notation anywhere on a page."""
+    plain = FuncFormatter(lambda value, _: units.plain(value, 3))
+    for axes in figure.axes:
+        for axis, scale in ((axes.xaxis, axes.get_xscale()), (axes.yaxis, axes.get_yscale())):
+            if axis.get_major_formatter().__class__.__name__ == "StrCategoryFormatter":
+                continue  # category names (bar charts)
+            if scale == "log":
+                if getattr(axis.get_transform(), "base", 10) == 10:
+                    # ticks at 1, 2 and 5 of each decade: a short range gets labels too
+                    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+                axis.set_minor_formatter(NullFormatter())
+            axis.set_major_formatter(plain)
+
+
 def _to_svg(figure: plt.Figure) -> str:
+    _plain_ticks(figure)
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(figure)
@@ -65,30 +107,39 @@ def quality_vs_cost(rows: Sequence[Row], cost: str, cost_label: str, workload: s
     ]
     if len(points) < 2:
         return None
-    coordinates = [(float(r[cost]), float(r["accuracy"])) for r in points]
+    is_energy = cost == "energy_per_sample_j"
+    scale, unit = (
+        energy_scale([r[cost] for r in points])
+        if is_energy
+        else time_scale([r[cost] for r in points])
+    )
+    coordinates = [(float(r[cost]) * scale, float(r["accuracy"]) * 100) for r in points]
     front = pareto_front(coordinates)
-    figure, axes = plt.subplots(figsize=(5.2, 3.2))
+    figure, axes = plt.subplots(figsize=(7.2, 4.2))
+    colours = plt.get_cmap("tab10")
     for index, (row, (x, y)) in enumerate(zip(points, coordinates, strict=True)):
         on_front = index in front
-        axes.scatter([x], [y], s=36, color="#1f6feb" if on_front else "#8c959f", zorder=3)
-        axes.annotate(_label(row), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        axes.scatter(
+            [x],
+            [y],
+            s=64 if on_front else 40,
+            color=colours(index % 10),
+            edgecolors="black" if on_front else "none",
+            linewidths=1.2,
+            zorder=3,
+            label=_label(row) + (" (Pareto front)" if on_front else ""),
+        )
     ordered = sorted(coordinates[i] for i in front)
-    axes.plot(
-        [p[0] for p in ordered],
-        [p[1] for p in ordered],
-        color="#1f6feb",
-        lw=1,
-        ls="--",
-        label="Pareto front",
-    )
+    axes.plot([p[0] for p in ordered], [p[1] for p in ordered], color="#57606a", lw=1, ls="--")
     axes.set_xscale("log")
-    axes.set_xlabel(cost_label)
-    axes.set_ylabel("held-out accuracy")
-    axes.legend(frameon=False, loc="lower right")
+    axes.set_xlabel(f"{cost_label.split(' (')[0]} ({unit}{'' if is_energy else ' per call'})")
+    axes.set_ylabel("held-out accuracy (%)")
+    # the legend beside the plot, one entry per variant: no label can cover a point
+    axes.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
     names = ", ".join(_label(points[i]) for i in sorted(front))
     alt = (
-        f"{workload}: accuracy against {cost_label} for {len(points)} variants "
-        f"(single-stream); on the Pareto front: {names}."
+        f"{workload}: accuracy against {cost_label.split(' (')[0]} for {len(points)} variants "
+        f"(single-stream); on the Pareto front (cheaper and at least as accurate): {names}."
     )
     return Chart(_to_svg(figure), alt)
 
@@ -110,23 +161,33 @@ def batch_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
     series = {k: v for k, v in series.items() if len({r["batch_size"] for r in v}) >= 2}
     if not series:
         return None
-    figure, (latency_axes, energy_axes) = plt.subplots(1, 2, figsize=(7.6, 3.0))
+    every = [r for members in series.values() for r in members]
+    time_factor, time_unit = time_scale([r["latency_p50_ms"] / r["batch_size"] for r in every])
+    energy_factor, energy_unit = energy_scale([r.get("energy_per_sample_j") or 0 for r in every])
+    figure, (latency_axes, energy_axes) = plt.subplots(1, 2, figsize=(10.0, 3.8))
     for name, members in series.items():
         members = sorted(members, key=lambda r: r["batch_size"])
         sizes = [r["batch_size"] for r in members]
         latency_axes.plot(
-            sizes, [r["latency_p50_ms"] / r["batch_size"] for r in members], marker="o", label=name
+            sizes,
+            [r["latency_p50_ms"] / r["batch_size"] * time_factor for r in members],
+            marker="o",
+            label=name,
         )
-        energy_axes.plot(sizes, [r["energy_per_sample_j"] for r in members], marker="o")
+        energy_axes.plot(
+            sizes,
+            [(r.get("energy_per_sample_j") or 0) * energy_factor for r in members],
+            marker="o",
+        )
     for axes, label in (
-        (latency_axes, "p50 latency per sample (ms)"),
-        (energy_axes, "energy per sample (J)"),
+        (latency_axes, f"p50 latency per sample ({time_unit})"),
+        (energy_axes, f"energy ({energy_unit})"),
     ):
         axes.set_xscale("log", base=2)
         axes.set_yscale("log")
         axes.set_xlabel("batch size")
         axes.set_ylabel(label)
-    latency_axes.legend(frameon=False, fontsize=7)
+    figure.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3)
     alt = (
         f"{workload}: p50 latency and energy per sample against batch size for {', '.join(series)}."
     )

@@ -3,6 +3,7 @@ front, efficiency labels, caveats and history. No HTML here (that is the templat
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -11,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchsuite.case import Case
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
 from benchsuite.store import ResultStore
 
@@ -19,7 +21,7 @@ Row = dict[str, Any]
 # efficiency label: energy per sample relative to the fp32 baseline on the same hardware
 LABEL_THRESHOLDS = (("A", 0.5), ("B", 0.8), ("C", 1.05), ("D", 1.5))
 LABEL_WORST = "E"
-LABEL_RULE = "A ≤ 0.5×, B ≤ 0.8×, C ≤ 1.05×, D ≤ 1.5×, E above: energy per sample / fp32 baseline's"
+LABEL_RULE = "A ≤ 0.5×, B ≤ 0.8×, C ≤ 1.05×, D ≤ 1.5×, E above: energy per sample / the reference's"
 
 HISTORY_COLUMNS = [
     "run_id",
@@ -101,9 +103,14 @@ class Card:
     label: str | None = None
     label_ratio: float | None = None
     reference_case: str | None = None
+    reference_basis: str = ""
+    """What the label is relative to, in words: the pinned reference, or this run's fp32."""
+    label_estimated: bool = False
+    """The label rests on an estimated energy figure (this card's or its reference's)."""
     caveats: list[str] = field(default_factory=list)
     history: list[Row] = field(default_factory=list)
-    hf_yaml: str = ""
+    model_card: str = ""
+    """The Hugging Face model card (Markdown with a YAML header)."""
 
     @property
     def key(self) -> str:
@@ -112,6 +119,10 @@ class Card:
     @property
     def file_name(self) -> str:
         return slug(self.key.replace("/", "--")) + ".html"
+
+    @property
+    def model_card_name(self) -> str:
+        return slug(self.key.replace("/", "--")) + ".md"
 
     @property
     def primary(self) -> Row:
@@ -133,6 +144,8 @@ class ReportData:
     history: pd.DataFrame
     runs_on_hardware: int
     cards: list[Card]
+    label_reference: str | None = None
+    """The hardware id labels are pinned to, or ``None``: each run's own fp32."""
 
     @property
     def environment(self) -> Row:
@@ -209,93 +222,119 @@ def caveats_for(row: Row) -> list[str]:
     return notes
 
 
-def _hardware(row: Row) -> str:
-    gpus = row.get("env_gpu_names")
-    return f"{row.get('env_cpu_model')} x {row.get('env_cpu_count')}" + (
-        f", {gpus}" if gpus else ""
-    )
+def caveats_by_note(rows: Sequence[Row]) -> list[tuple[str, list[str]]]:
+    """Each distinct caveat once, with the cases it applies to (in row order): a stakeholder
+    reads "energy is estimated" once, not on every case."""
+    grouped: dict[str, list[str]] = {}
+    for row in rows:
+        for note in caveats_for(row):
+            grouped.setdefault(note, []).append(str(row["case_id"]))
+    return list(grouped.items())
 
 
-def _hf_yaml(card: Card, rows: Sequence[Row]) -> str:
-    """The Hugging Face model-card ``co2_eq_emissions`` block, from a measured training run."""
-    training = {
-        r["variant"]: r
-        for r in rows
-        if r["workload"] == card.workload
-        and r["device"] == card.device
-        and scenario_role(r["scenario"]) is Role.TRAINING
-        and r["status"] == "ok"
-        and r.get("train_co2e_g") is not None
-    }
-    own = training.get(card.variant)
-    teacher = training.get("fp32")
-    if own is not None and card.variant != "fp32" and teacher is not None:
-        grams = own["train_co2e_g"] + teacher["train_co2e_g"]
-        basis = "distillation run + the fp32 teacher's training run"
-        source_row = own
-    elif own is not None:
-        grams, basis, source_row = own["train_co2e_g"], "this variant's training run", own
-    elif teacher is not None:
-        grams = teacher["train_co2e_g"]
-        basis = "the fp32 model's training run (this variant is a post-training transform)"
-        source_row = teacher
+def _reference_id(case_id: str) -> str | None:
+    """The fp32 case of the same shape as ``case_id``."""
+    try:
+        case = Case.from_id(case_id)
+    except ValueError:
+        return None
+    return dataclasses.replace(case, variant="fp32").id
+
+
+def pinned_references(store: ResultStore, hardware_id: str) -> dict[str, Row]:
+    """Per fp32 case id, its latest ok row with valid energy on ``hardware_id`` in the store."""
+    columns = [
+        "run_id",
+        "case_id",
+        "variant",
+        "status",
+        "energy_per_sample_j",
+        "energy_valid",
+        "energy_kind",
+        "env_hardware_id",
+    ]
+    history = store.read_cases(columns=columns)
+    usable = history[
+        (history["env_hardware_id"] == hardware_id)
+        & (history["variant"] == "fp32")
+        & (history["status"] == "ok")
+        & (history["energy_valid"].fillna(False).astype(bool))
+    ].sort_values("run_id")
+    return {str(r["case_id"]): r for r in _records(usable.groupby("case_id").tail(1))}
+
+
+def _label(
+    card: Card, rows: list[Row], pinned: dict[str, Row] | None, pinned_id: str | None
+) -> None:
+    primary = card.primary
+    if primary["status"] != "ok" or not primary.get("energy_valid"):
+        return
+    if pinned is not None:
+        reference = pinned.get(_reference_id(primary["case_id"]) or "")
+        where = f"fp32 on the pinned reference hardware {pinned_id}"
+        if reference is not None:
+            where += f", run {reference['run_id']}"
     else:
-        return ""
-    kind = source_row.get("energy_kind")
-    return "\n".join(
-        [
-            "co2_eq_emissions:",
-            f"  emissions: {grams:.6g}  # grams CO2eq; {basis}",
-            f'  source: "benchsuite {source_row.get("env_benchsuite_version")}, '
-            f'{source_row.get("energy_source")} meter ({kind})"',
-            '  training_type: "pre-training"',
-            f'  geographical_location: "{source_row.get("grid_region")} '
-            f"({source_row.get('grid_g_co2e_per_kwh'):g} gCO2e/kWh, "
-            f'{source_row.get("grid_intensity_source")})"',
-            f'  hardware_used: "{_hardware(source_row)}"',
-        ]
-    )
+        reference = baseline_for(primary, rows)
+        where = "this run's fp32 on the same hardware"
+    if reference is None or not reference.get("energy_valid"):
+        return
+    if not reference.get("energy_per_sample_j") or not primary.get("energy_per_sample_j"):
+        return
+    card.label_ratio = primary["energy_per_sample_j"] / reference["energy_per_sample_j"]
+    card.label = efficiency_label(card.label_ratio)
+    card.reference_case = str(reference["case_id"])
+    card.reference_basis = where
+    card.label_estimated = "estimated" in (primary.get("energy_kind"), reference.get("energy_kind"))
 
 
-def _cards(rows: list[Row], history: pd.DataFrame) -> list[Card]:
+def _cards(
+    rows: list[Row], history: pd.DataFrame, pinned: dict[str, Row] | None, pinned_id: str | None
+) -> list[Card]:
+    from benchsuite.report.model_card import model_card
+
     groups: dict[tuple[str, str, str], list[Row]] = {}
     for row in rows:
         groups.setdefault((row["workload"], row["variant"], row["device"]), []).append(row)
     cards = []
     for (workload, variant, device), members in groups.items():
         card = Card(workload, variant, device, members)
-        primary = card.primary
-        baseline = baseline_for(primary, rows)
-        if (
-            primary["status"] == "ok"
-            and baseline is not None
-            and primary.get("energy_valid")
-            and baseline.get("energy_valid")
-            and primary.get("energy_per_sample_j")
-        ):
-            card.label_ratio = primary["energy_per_sample_j"] / baseline["energy_per_sample_j"]
-            card.label = efficiency_label(card.label_ratio)
-            card.reference_case = baseline["case_id"]
+        _label(card, rows, pinned, pinned_id)
         for member in members:
             card.caveats.extend(f"{member['case_id']}: {note}" for note in caveats_for(member))
         ids = {member["case_id"] for member in members}
         card.history = _records(history[history["case_id"].isin(ids)]) if len(history) else []
-        card.hf_yaml = _hf_yaml(card, rows)
+        basis = (
+            f"energy per sample {card.label_ratio:.2f}x {card.reference_basis}"
+            + (", estimated" if card.label_estimated else "")
+            if card.label
+            else "no valid reference"
+        )
+        card.model_card = str(model_card(workload, variant, device, rows, card.label, basis))
         cards.append(card)
     return cards
 
 
-def load_report_data(store: ResultStore, run_id: str) -> ReportData:
+def load_report_data(
+    store: ResultStore, run_id: str, label_reference: str | None = None
+) -> ReportData:
+    """What the report of ``run_id`` shows. ``label_reference`` pins the efficiency labels to
+    the fp32 cases measured on that hardware id (default: the run's manifest's
+    ``label_reference``, from the suite's ``[report]`` table; else the run's own fp32)."""
     rows = _records(store.read_cases([run_id]))
     hardware = {row["env_hardware_id"] for row in rows if row.get("env_hardware_id")}
     history = store.read_cases(columns=HISTORY_COLUMNS)
     history = history[history["env_hardware_id"].isin(hardware)]
     runs = int(history["run_id"].nunique()) if len(history) else 0
+    manifest = store.manifest(run_id)
+    pinned_id = label_reference or manifest.get("label_reference")
+    pinned = pinned_references(store, pinned_id) if pinned_id else None
     return ReportData(
         run_id=run_id,
-        manifest=store.manifest(run_id),
+        manifest=manifest,
         rows=rows,
         history=history,
         runs_on_hardware=runs,
-        cards=_cards(rows, history),
+        cards=_cards(rows, history, pinned, pinned_id),
+        label_reference=pinned_id,
     )

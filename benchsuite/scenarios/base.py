@@ -60,8 +60,10 @@ class SummaryCells:
 
 
 def energy_flag(row: Mapping[str, Any]) -> str:
-    """`` (measured)``, `` (estimated)`` and ``invalid`` when it is: beside every energy figure."""
-    return f" ({row['energy_kind']})" + ("" if row["energy_valid"] else " invalid")
+    """`` meas.`` or `` est.`` (measured or estimated), and `` invalid`` when it is: beside every
+    energy figure in the terminal summary (short: it must fit 80 columns)."""
+    kind = {"measured": "meas.", "estimated": "est."}.get(str(row["energy_kind"]), "?")
+    return f" {kind}" + ("" if row["energy_valid"] else " invalid")
 
 
 class Scenario(ABC):

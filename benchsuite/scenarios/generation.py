@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchsuite import devices
+from benchsuite import devices, units
 from benchsuite.case import Case
 from benchsuite.decode import (
     CacheFactory,
@@ -315,8 +315,9 @@ class Generation(Scenario):
 
     def summary(self, row: Mapping[str, Any]) -> SummaryCells:
         return SummaryCells(
-            latency=f"{row['latency_p50_ms']:.4g} (TTFT {row['ttft_p50_ms']:.3g})",
-            throughput=f"{row['output_tokens_per_s']:.4g} tok/s",
-            energy=f"{row['energy_per_output_token_j']:.3g}/token{energy_flag(row)}",
+            latency=units.duration_ms(row["latency_p50_ms"]),
+            throughput=f"{units.plain(row['output_tokens_per_s'])} tok/s",
+            energy=f"{units.energy_per_1000(row['energy_per_output_token_j'])}/1k tok"
+            + energy_flag(row),
             notes=str(row["stop_reason"]),
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from benchsuite import units
 from benchsuite.batch import Batch, batch_to, bound_call
 from benchsuite.case import Case
 from benchsuite.meters.base import Meter
@@ -125,11 +126,16 @@ class InferenceScenario(Scenario):
         return measure_inference(case, workload, variant, meter, config)
 
     def summary(self, row: Mapping[str, Any]) -> SummaryCells:
-        p50 = row["latency_p50_ms"]
-        half = max(p50 - row["latency_p50_ci_low_ms"], row["latency_p50_ci_high_ms"] - p50)
         return SummaryCells(
-            latency=f"{p50:.4g} ± {half:.2g}",
-            throughput=f"{row['throughput_samples_per_s']:.4g}",
-            energy=f"{row['energy_per_sample_j']:.3g}{energy_flag(row)}",
+            latency=units.duration_ms(
+                row["latency_p50_ms"], row["latency_p50_ci_low_ms"], row["latency_p50_ci_high_ms"]
+            ),
+            throughput=units.rate(row["throughput_samples_per_s"]),
+            energy=units.energy_per_1000(
+                row["energy_per_sample_j"],
+                row.get("energy_per_sample_low_j"),
+                row.get("energy_per_sample_high_j"),
+            )
+            + energy_flag(row),
             notes=str(row["stop_reason"]),
         )

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from benchsuite import devices
+from benchsuite import devices, units
 from benchsuite.batch import batch_to, bound_call
 from benchsuite.case import Case
 from benchsuite.energy import EnergyResult, EnergyWindow, read_idle, validity
@@ -53,7 +53,7 @@ from benchsuite.protocol import (
     torch_threads,
 )
 from benchsuite.results import CaseResult, LatencyResult
-from benchsuite.scenarios.base import Metric, RawSamples, Role, Scenario, SummaryCells
+from benchsuite.scenarios.base import Metric, RawSamples, Role, Scenario, SummaryCells, energy_flag
 from benchsuite.scenarios.inference import model_facts
 from benchsuite.serving import (
     ServedLoad,
@@ -343,10 +343,10 @@ class ServerScenario(Scenario):
     def summary(self, row: Mapping[str, Any]) -> SummaryCells:
         met = "met" if row["latency_bound_met"] else "MISSED"
         return SummaryCells(
-            latency=f"p99 {row['latency_p99_ms']:.4g} ({met} {row['latency_bound_ms']:g})",
-            throughput=f"{row['achieved_rps']:.4g} of {row['offered_rps']:.4g} req/s",
-            energy=f"{row['energy_per_request_j']:.3g}/req ({row['energy_kind']})"
-            + ("" if row["energy_valid"] else " invalid"),
+            latency=f"p99 {units.duration_ms(row['latency_p99_ms'])} {met}",
+            throughput=f"{units.plain(row['achieved_rps'])} of "
+            f"{units.plain(row['offered_rps'])} req/s",
+            energy=f"{units.energy(row['energy_per_request_j'])}/req" + energy_flag(row),
             notes=f"batch {row['mean_batch_size_formed']:.2g}, {row['stop_reason']}",
         )
 

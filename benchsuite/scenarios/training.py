@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from benchsuite import devices
+from benchsuite import devices, units
 from benchsuite.case import Case
 from benchsuite.energy import EnergyWindow, min_window_s, read_idle, summarize_windows
 from benchsuite.meters.base import Meter
@@ -136,8 +136,8 @@ class Training(Scenario):
     def summary(self, row: Mapping[str, Any]) -> SummaryCells:
         reached = "reached" if row["train_reached_target"] else "missed"
         return SummaryCells(
-            throughput=f"{row['train_samples_per_s']:.4g}",
-            energy=f"{row['train_energy_per_sample_j']:.3g}{energy_flag(row)}",
+            throughput=units.rate(row["train_samples_per_s"]),
+            energy=f"{units.energy(row['train_energy_j'])}/run" + energy_flag(row),
             notes=f"{reached} {row['train_target_accuracy']:.2f} in {row['train_epochs']} "
             f"epochs, {row['train_time_s']:.1f} s",
         )
