@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchsuite.meters.base import EnergyReading, Meter
+from benchsuite.meters.composite import PARTS, describe_parts, split_parts
 from benchsuite.stats import median_interval
 
 MIN_WINDOWS_FOR_CI = 6
@@ -163,7 +164,11 @@ class EnergyResult:
             "energy_min_window_s": min_window_s(first.resolution_s),
             "energy_stop_reason": self.stop_reason or None,
         }
+        parts = split_parts(first)
+        columns["energy_parts"] = describe_parts(parts) or None
         if self.per_sample:
+            for part in PARTS:
+                columns[f"energy_per_sample_{part}_j"] = self.part_per_sample_j(part)
             columns.update(
                 energy_interval_method=self.interval_method,
                 energy_per_sample_j=self.energy_per_sample_j,
@@ -172,6 +177,17 @@ class EnergyResult:
                 energy_net_per_sample_j=self.net_energy_per_sample_j,
             )
         return columns
+
+    def part_per_sample_j(self, part: str) -> float | None:
+        """The median over windows of ``part``'s energy per sample; ``None`` when no meter read
+        that part."""
+        values = []
+        for window in self.windows:
+            split = split_parts(window.reading)
+            if part not in split or window.samples <= 0:
+                return None
+            values.append(split[part][0] / window.samples)
+        return float(median_interval(values).median) if values else None
 
     def _model_description(self) -> str:
         """For estimates: the model with the inputs of the median window; empty otherwise."""

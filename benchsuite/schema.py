@@ -12,12 +12,13 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 8  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
+SCHEMA_VERSION = 9  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
 # 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note;
 # 5: generation (prompt_tokens, output_tokens, ttft_*, tpot_*, energy per request and token, ...)
 # 6: server (load_pct, offered/achieved rps, latency bound, energy per request under load, ...)
 # 7: runtime, runtime_version (PyTorch, ONNX Runtime, OpenVINO, scikit-learn); energy_stop_reason
 # 8: executor_node (the Ray node that measured the case)
+# 9: energy_per_sample_cpu_j / _dram_j / _gpu_j and energy_parts (the split by part, and kinds)
 
 
 class Status(StrEnum):
@@ -174,6 +175,11 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "energy_invalid_reason": _str,
     "energy_min_window_s": _float,
     "energy_stop_reason": _str,  # the windows policy, and the interval it reached
+    # the total split by part (median over windows, per sample); null when no meter read it
+    "energy_per_sample_cpu_j": _float,
+    "energy_per_sample_dram_j": _float,
+    "energy_per_sample_gpu_j": _float,
+    "energy_parts": _str,  # which parts the total covers, and each one's kind
     "energy_meter_note": _str,
     # carbon (see benchsuite.carbon)
     "co2e_g_per_1000_samples": _float,

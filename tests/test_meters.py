@@ -9,8 +9,10 @@ from benchsuite.meters import ESTIMATED, CodeCarbonMeter, EstimateMeter, all_met
 
 
 def _busy(seconds: float) -> None:
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
+    """Spin until this thread has used ``seconds`` of CPU time (not wall time: on a loaded
+    machine a wall-clock spin gets less CPU than it asks for)."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
         pass
 
 

@@ -20,6 +20,7 @@ from benchsuite.meters.base import (
     MeterKind,
 )
 from benchsuite.meters.codecarbon import CodeCarbonMeter
+from benchsuite.meters.composite import CompositeMeter
 from benchsuite.meters.estimate import EstimateMeter
 from benchsuite.meters.nvml import NvmlMeter
 from benchsuite.meters.rapl import RaplMeter
@@ -29,6 +30,7 @@ __all__ = [
     "MEASURED",
     "METER_CHOICES",
     "CodeCarbonMeter",
+    "CompositeMeter",
     "EnergyReading",
     "EstimateMeter",
     "Meter",
@@ -63,26 +65,39 @@ def _cuda_index(device: str) -> int:
 
 
 def _auto(device: str) -> MeterChoice:
+    """Every measured source for ``device`` and its host, on one window: NVML for a CUDA
+    device's GPU plus RAPL for the host's packages and DRAM where each can be read; the labelled
+    estimate only when nothing can be measured. A host part that cannot be read is left out (and
+    its column null), never filled with an estimate: an estimated part would make the total an
+    estimate too."""
+    rapl = RaplMeter()
+    rapl_info = rapl.info()
     if device.startswith("cuda"):
         nvml = NvmlMeter([_cuda_index(device)])
         info = nvml.info()
+        if info.available and rapl_info.available:
+            return MeterChoice(CompositeMeter([nvml, rapl]))
         if info.available:
-            return MeterChoice(nvml)
+            return MeterChoice(
+                nvml,
+                f"the host's CPU and DRAM are not in the total (RAPL unavailable: "
+                f"{rapl_info.detail}); the GPU is",
+            )
         return MeterChoice(
             EstimateMeter(),
             f"no GPU energy reading ({info.detail}); the "
             "estimate covers the host process only, not the GPU",
         )
-    rapl = RaplMeter()
-    info = rapl.info()
-    if info.available:
+    if rapl_info.available:
         return MeterChoice(rapl)
-    return MeterChoice(EstimateMeter(), f"RAPL unavailable: {info.detail}")
+    return MeterChoice(EstimateMeter(), f"RAPL unavailable: {rapl_info.detail}")
 
 
 def meter_for(source: str, device: str) -> Meter:
     """A new meter of ``source`` (not ``auto``) for ``device``'s cases, available or not: a case
     worker builds the very meter its parent chose, by its source."""
+    if "+" in source:  # a composite, e.g. nvml+rapl
+        return CompositeMeter([meter_for(part, device) for part in source.split("+")])
     if source == "rapl":
         return RaplMeter()
     if source == "nvml":
