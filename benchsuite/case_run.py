@@ -96,6 +96,17 @@ def measure_one(
                 result = outcome.result
             assert result is not None
             row.update(result.row(), status=STATUS_OK, error=None)
+            shared = measure.idle_for(case.device)
+            if shared is not None and row.get("energy_source"):  # the policy, on the row
+                row["energy_stop_reason"] = "; ".join(
+                    part
+                    for part in (
+                        row.get("energy_stop_reason"),
+                        f"idle power read once for the run on {case.device} "
+                        f"({shared.average_power_w:.3g} W) and again at its end",
+                    )
+                    if part
+                )
             row.update(carbon_columns(row, grid), energy_meter_note=meter.note or None)
     except VariantUnavailable as reason:  # the variant cannot be built for this model
         result = None

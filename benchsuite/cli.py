@@ -187,6 +187,16 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
         for row in result.rows:
             if row["status"] == Status.FAILED and row.get("error_traceback"):
                 errors.print(f"{row['case_id']} failed:\n{row['error_traceback']}", markup=False)
+    drift = store.manifest(result.run_id).get("idle_drift", {})
+    for device, moved in sorted(drift.items()):
+        if moved.get("idle_drift_warning"):
+            console.print(
+                f"energy: warning: idle power on {device} moved {moved['idle_drift_rel']:+.0%} "
+                f"during the run ({moved['idle_power_start_w']:.3g} W at the start, "
+                f"{moved['idle_power_end_w']:.3g} W at the end): net energy figures rest on the "
+                "first reading",
+                markup=False,
+            )
     notes = {row["energy_meter_note"] for row in result.rows if row.get("energy_meter_note")}
     for note in sorted(notes):
         console.print(f"energy: {note}")

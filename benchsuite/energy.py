@@ -378,3 +378,34 @@ def _adaptive_stop(windows: list[EnergyWindow], config: EnergyConfig) -> str:
         f"{len(windows)} windows, the most allowed: interval ±{half:.1%}, target "
         f"±{config.target_rel:.0%} not reached ({config.policy()})"
     )
+
+
+IDLE_DRIFT_WARN_REL = 0.10
+"""The run's idle power, read again at its end, moving more than this is a warning: the run's
+net energy figures rest on the first reading."""
+
+
+def run_level_idle(meter: Meter, idle_s: float) -> EnergyReading | None:
+    """The idle reading a whole run can share, or ``None`` when each case must read its own.
+
+    A meter that reads the whole machine (RAPL packages, NVML's GPU: every source but the
+    process-local estimate) sees the same idle power whichever process reads it, so the runner
+    reads it once per device at the start of the run, and again at the end to check for drift
+    (:func:`idle_drift`), instead of spending an idle window on every case (10 s per case on a
+    GPU). The estimate models the case process itself (its resident memory counts), so its
+    idle is read in each case's own process."""
+    if "estimate" in meter.source.split("+") or "codecarbon" in meter.source.split("+"):
+        return None
+    return read_idle(meter, idle_s)
+
+
+def idle_drift(first: EnergyReading, last: EnergyReading) -> dict[str, float | bool]:
+    """How far the idle power moved between the run's start and end."""
+    before, after = first.average_power_w, last.average_power_w
+    change = (after - before) / before if before > 0 else float("inf")
+    return {
+        "idle_power_start_w": before,
+        "idle_power_end_w": after,
+        "idle_drift_rel": change,
+        "idle_drift_warning": abs(change) > IDLE_DRIFT_WARN_REL,
+    }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +25,7 @@ from benchsuite import devices, memory
 from benchsuite.batch import Batch, batch_slice, batch_to, call_model
 from benchsuite.energy import EnergyConfig, EnergyResult, measure_energy
 from benchsuite.flops import count_flops
-from benchsuite.meters.base import Meter
+from benchsuite.meters.base import EnergyReading, Meter
 from benchsuite.quality import evaluate, quality_metrics
 from benchsuite.results import LatencyResult, MemoryResult, QualityResult
 from benchsuite.serving import ServingConfig
@@ -44,6 +44,13 @@ class MeasureConfig:
     """A case's worker is killed after this long and its row says so."""
     serving: ServingConfig = field(default_factory=ServingConfig)
     """The load, batching policy and latency bound of server cases (a suite's ``[serving]``)."""
+    run_idle: Mapping[str, EnergyReading] = field(default_factory=dict)
+    """The idle reading the runner took once for the run, by device, with a meter that reads
+    the whole machine (RAPL, NVML): a case on that device uses it instead of reading its own
+    (:func:`benchsuite.energy.run_level_idle`). Empty: each case reads its idle window."""
+
+    def idle_for(self, device: str) -> EnergyReading | None:
+        return self.run_idle.get(device)
 
 
 @contextlib.contextmanager
@@ -161,7 +168,9 @@ def time_and_meter(
         warmup = timer.warm_up(config.sampling)
         typical_ns = float(np.median(warmup.samples_ns[-max(1, warmup.calls // 4) :]))
         sampling = timer.sample(config.sampling, typical_ns)
-        energy = measure_energy(call, sync, meter, batch_size, config.energy)
+        energy = measure_energy(
+            call, sync, meter, batch_size, config.energy, idle=config.idle_for(device)
+        )
     latency = LatencyResult(
         sampling,
         batch_size,

@@ -7,6 +7,7 @@ goes on either way.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 from benchsuite.carbon import GridIntensity, grid_intensity
 from benchsuite.case import Case
 from benchsuite.case_run import measure_one
+from benchsuite.energy import idle_drift, read_idle, run_level_idle
 from benchsuite.environment import Fingerprint, capture_fingerprint
 from benchsuite.errors import RunInterrupted, UsageError
 from benchsuite.fleet.job import CaseJob
@@ -151,17 +153,23 @@ def _run_here(
 ) -> Sequence[Mapping[str, Any]]:
     """Measure ``cases`` one after another on this machine, writing each as it finishes."""
     meters: dict[str, MeterChoice] = {}
+    measure = suite.measure
     rows: list[Mapping[str, Any]] = []
     for index, case in enumerate(cases):
         if observer is not None:
             observer.case_started(index, len(cases), case)
         if case.device not in meters and skip_reason(case) is None:
             meters[case.device] = choose_meter(case.device, meter)
+            idle = run_level_idle(meters[case.device].meter, measure.energy.idle_s)
+            if idle is not None:  # once for the run on this device, not once per case
+                measure = dataclasses.replace(
+                    measure, run_idle={**measure.run_idle, case.device: idle}
+                )
         row, result = measure_one(
             case,
             workloads[case.workload],
             suite.name,
-            suite.measure,
+            measure,
             fingerprint,
             meters.get(case.device),
             grid,
@@ -175,6 +183,9 @@ def _run_here(
         rows.append(row)
         if observer is not None:
             observer.case_finished(index, len(cases), case, row)
+    for device, first in measure.run_idle.items():  # read again: did the machine's idle move?
+        last = read_idle(meters[device].meter, measure.energy.idle_s)
+        writer.manifest.setdefault("idle_drift", {})[device] = idle_drift(first, last)
     return rows
 
 

@@ -243,7 +243,9 @@ class Generation(Scenario):
                 typical_ns = float(np.median(warmup.samples_ns[-max(1, warmup.calls // 4) :]))
                 sampling = timer.sample(config.sampling, typical_ns)
                 sampled_ttft = np.asarray(first_token_ns[-sampling.samples_ns.size :], float)
-                full = measure_energy(request, sync, meter, batch, config.energy)
+                full = measure_energy(
+                    request, sync, meter, batch, config.energy, config.idle_for(case.device)
+                )
                 prefill_energy = measure_energy(  # the same idle reading serves both
                     prefill_only, sync, meter, batch, config.energy, idle=full.idle
                 )

@@ -316,7 +316,7 @@ class ServerScenario(Scenario):
                 typical_ns = float(np.median(warmup.samples_ns[-max(1, warmup.calls // 4) :]))
                 saturated = timer.sample(config.sampling, typical_ns)
                 max_rps = largest / (float(np.median(saturated.samples_ns)) / _NS_PER_S)
-                idle = read_idle(meter, config.energy.idle_s)
+                idle = config.idle_for(case.device) or read_idle(meter, config.energy.idle_s)
                 runner = LoadRunner(calls, sync, meter, idle, settings, largest)
                 level, capacity, method = self.load_windows(case, runner, max_rps, settings)
             memory = peaks()

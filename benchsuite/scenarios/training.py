@@ -78,7 +78,7 @@ class Training(Scenario):
         shortest = min_window_s(meter.info().resolution_s or 0.0)
         fresh_model, loss_fn = self._recipe(case, workload, variant, spec.seed)
         with torch_threads(case.threads):
-            idle = read_idle(meter, config.energy.idle_s)
+            idle = config.idle_for(case.device) or read_idle(meter, config.energy.idle_s)
             with memory_peaks(case.device) as peaks:
                 runs: list[TrainingOutcome] = []
                 with meter.window() as window:

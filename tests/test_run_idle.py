@@ -1,0 +1,79 @@
+"""Idle power read once per run and device (with a whole-machine meter), then again for drift:
+a fake powercap tree whose counters a thread advances at a steady 20 W."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchsuite.discovery import discover_workloads
+from benchsuite.runner import run_suite
+from benchsuite.store import ResultStore
+from benchsuite.suite import parse_suite
+from tests.fakes import FakePowercap
+
+SUITE = """
+name = "idle-once"
+[measure]
+warmup_max_s = 0.1
+budget_s = 0.1
+energy_windows = 3
+energy_window_s = 0.05
+idle_s = 0.2
+[[matrix]]
+workloads = ["tiny-mlp"]
+variants = ["fp32"]
+threads = [1]
+[[matrix]]
+workloads = ["tiny-mlp"]
+scenario = "offline"
+batch_sizes = [4]
+threads = [1]
+"""
+
+
+@pytest.fixture
+def steady_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePowercap]:
+    tree = FakePowercap(tmp_path / "powercap")
+    tree.add_zone("intel-rapl:0", "package-0")
+    monkeypatch.setenv("BENCHSUITE_POWERCAP_ROOT", str(tree.root))
+    stop = threading.Event()
+
+    def burn() -> None:  # 20 W, written every 5 ms from the real clock
+        start = time.perf_counter()
+        while not stop.is_set():
+            tree.set_energy_uj("intel-rapl:0", round((time.perf_counter() - start) * 20e6))
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=burn, daemon=True)
+    thread.start()
+    yield tree
+    stop.set()
+    thread.join()
+
+
+def test_idle_is_read_once_per_run_and_checked_for_drift(
+    steady_machine: FakePowercap, tmp_path: Path, tiny_workloads: Path
+) -> None:
+    store = ResultStore(tmp_path / "r")
+    suite = parse_suite(SUITE, source="idle-once.toml")
+    result = run_suite(
+        suite, discover_workloads(tiny_workloads), store, meter="rapl", isolate=False
+    )
+    assert [row["status"] for row in result.rows] == ["ok", "ok"]
+    idle = store.read_energy([result.run_id])
+    idle = idle[idle["window"] == -1]
+    assert len(idle) == 2
+    # both cases carry the one reading the runner took, not one each
+    assert idle["energy_j"].nunique() == 1 and idle["duration_s"].nunique() == 1
+    assert idle["energy_j"].iloc[0] / idle["duration_s"].iloc[0] == pytest.approx(20, rel=0.1)
+    for row in result.rows:
+        assert row["energy_kind"] == "measured"
+        assert "idle power read once for the run on cpu" in row["energy_stop_reason"]
+    drift = store.manifest(result.run_id)["idle_drift"]["cpu"]
+    assert drift["idle_power_end_w"] == pytest.approx(20, rel=0.1)
+    assert abs(drift["idle_drift_rel"]) < 0.1 and drift["idle_drift_warning"] is False
