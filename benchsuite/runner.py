@@ -184,8 +184,12 @@ def _run_here(
         if observer is not None:
             observer.case_finished(index, len(cases), case, row)
     for device, first in measure.run_idle.items():  # read again: did the machine's idle move?
-        last = read_idle(meters[device].meter, measure.energy.idle_s)
-        writer.manifest.setdefault("idle_drift", {})[device] = idle_drift(first, last)
+        drift: dict[str, Any]
+        try:
+            drift = idle_drift(first, read_idle(meters[device].meter, measure.energy.idle_s))
+        except Exception as error:  # a check after the run must not lose what it measured
+            drift = {"error": f"the closing idle reading failed: {type(error).__name__}: {error}"}
+        writer.manifest.setdefault("idle_drift", {})[device] = drift
     return rows
 
 

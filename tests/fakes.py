@@ -9,6 +9,7 @@ energy in mJ and power in mW as NVML does.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
@@ -37,7 +38,12 @@ class FakePowercap:
         return int((self.zones[zone_id][0] / "energy_uj").read_text())
 
     def set_energy_uj(self, zone_id: str, value: int) -> None:
-        (self.zones[zone_id][0] / "energy_uj").write_text(f"{value}\n")
+        """Replace the counter whole, as the kernel's sysfs read never sees half a value (a
+        test may advance counters from a thread while the meter reads them)."""
+        folder = self.zones[zone_id][0]
+        temporary = folder / ".energy_uj.tmp"
+        temporary.write_text(f"{value}\n")
+        os.replace(temporary, folder / "energy_uj")
 
     def advance(self, seconds: float, watts: dict[str, float]) -> None:
         """Add ``watts[zone] × seconds`` to each zone's counter, wrapping at its max range."""
