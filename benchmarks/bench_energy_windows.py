@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.fakes
 from benchsuite import energy
 from benchsuite.energy import EnergyConfig, measure_energy, read_idle
 from benchsuite.meters import NvmlMeter
+from tests.conftest import FakeClock
 from tests.fakes import FakeGpu, fake_nvml
 
 COUNTER_PERIOD_S = 0.1
@@ -42,22 +43,11 @@ CALL_S = 0.004  # one model call
 SAMPLES_PER_CALL = 1
 
 
-class VirtualClock:
-    def __init__(self) -> None:
-        self.ns = 0
-
-    def __call__(self) -> int:
-        return self.ns
-
-    def advance(self, seconds: float) -> None:
-        self.ns += round(seconds * 1e9)
-
-
 class NoisyGpu:
     """Board power per 100 ms period: idle + model power while busy, times independent noise and
     a slow random-walk wander; the energy counter is the sum of whole periods, as NVML's moves."""
 
-    def __init__(self, clock: VirtualClock, noise: float, seed: int) -> None:
+    def __init__(self, clock: FakeClock, noise: float, seed: int) -> None:
         self.clock = clock
         self.busy_until_s = 0.0
         self.rng = np.random.default_rng(seed)
@@ -85,13 +75,13 @@ class NoisyGpu:
 
 
 def one_case(
-    config: EnergyConfig, gpu: NoisyGpu, meter: NvmlMeter, clock: VirtualClock, idle: object
+    config: EnergyConfig, gpu: NoisyGpu, meter: NvmlMeter, clock: FakeClock, idle: object
 ) -> tuple[float, float]:
     """Virtual seconds the case spends on energy, and its interval's half-width (relative)."""
 
     def call() -> None:
         gpu.busy_until_s = clock() / 1e9 + CALL_S
-        clock.advance(CALL_S)
+        clock.advance(round(CALL_S * 1e9))
 
     start = clock()
     result = measure_energy(call, None, meter, SAMPLES_PER_CALL, config, idle=idle)  # type: ignore[arg-type]
@@ -105,7 +95,7 @@ def policy(
 ) -> tuple[float, float, float]:
     spent, widths = [], []
     for seed in range(cases):
-        clock = VirtualClock()
+        clock = FakeClock()
         policy_clock[0] = clock  # what the patched benchsuite.energy.time reads
         gpu = NoisyGpu(clock, noise, seed)
         fake = FakeGpu(lambda c=clock: c() / 1e9, gpu.power_w, gpu.energy_of)
@@ -135,7 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     energy.time = types.SimpleNamespace(  # type: ignore[assignment]
         perf_counter_ns=lambda: policy_clock[0](),
-        sleep=lambda seconds: policy_clock[0].advance(seconds),
+        sleep=lambda seconds: policy_clock[0].advance(round(seconds * 1e9)),
     )
     print(
         f"fake NVML, virtual clock: idle {IDLE_W:g} W, model +{MODEL_W:g} W, counter every "
@@ -160,7 +150,7 @@ def main() -> None:
     print(f"energy time per case: {before[0] / after[0]:.2f}x less after")
 
 
-policy_clock: list[VirtualClock] = [VirtualClock()]
+policy_clock: list[FakeClock] = [FakeClock()]
 """The clock the patched ``benchsuite.energy.time`` reads: each simulated case sets its own."""
 
 

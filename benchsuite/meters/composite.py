@@ -54,9 +54,10 @@ def split_parts(reading: EnergyReading) -> dict[str, tuple[float, MeterKind]]:
         if part is None:
             continue
         joules = reading.domain_energy_j.get(domain)
-        if joules is None:  # a meter that reports no per-domain figure: all of it to that part
-            joules = reading.energy_j if len(reading.domains) == 1 else 0.0
-        parts[part] = parts.get(part, 0.0) + joules
+        if joules is None and len(reading.domains) == 1:  # one domain: the total is its figure
+            joules = reading.energy_j
+        if joules is not None:  # else unknown: the part stays unread, its column null
+            parts[part] = parts.get(part, 0.0) + joules
     return {part: (joules, reading.kind) for part, joules in parts.items()}
 
 

@@ -8,6 +8,7 @@ the energy's kind: an estimate on one machine is not comparable with a measureme
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +51,7 @@ def _text(value: Any, default: str) -> str:
     return default if value is None or pd.isna(value) or value == "" else str(value)
 
 
-def _label(row: pd.Series) -> str:
+def hardware_label(row: Mapping[str, Any]) -> str:
     """``"NVIDIA H100 · Intel Xeon ... ×16"``: what a person recognises a machine by."""
     model = _text(row.get("env_cpu_model"), "unknown CPU")
     cpu = f"{model} ×{_text(row.get('env_cpu_count'), '?')}"
@@ -71,8 +72,10 @@ def cross_hardware(store: ResultStore, run_id: str) -> CrossHardware:
     latest = rows.groupby("env_hardware_id")["run_id"].transform("max")
     rows = rows[rows["run_id"] == latest]
     for hardware_id, group in sorted(rows.groupby("env_hardware_id"), key=lambda g: str(g[0])):
-        first = group.iloc[0]
-        result.hardware.append(Hardware(str(hardware_id), _label(first), str(first["run_id"])))
+        first = {str(key): value for key, value in group.iloc[0].to_dict().items()}
+        result.hardware.append(
+            Hardware(str(hardware_id), hardware_label(first), str(first["run_id"]))
+        )
     by_case: dict[str, dict[str, dict[str, Any]]] = {}
     for record in rows.to_dict("records"):
         cell = {str(key): value for key, value in record.items()}

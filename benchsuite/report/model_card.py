@@ -15,6 +15,7 @@ from typing import Any
 from huggingface_hub import ModelCard, ModelCardData
 
 from benchsuite import units
+from benchsuite.report.hardware import hardware_label
 from benchsuite.report.headline import quality_text
 from benchsuite.scenarios import Role, scenario_role
 
@@ -42,12 +43,6 @@ def measured_training(rows: Sequence[Row], workload: str, variant: str, device: 
     return None
 
 
-def _hardware(row: Row) -> str:
-    gpus = row.get("env_gpu_names")
-    cpu = f"{row.get('env_cpu_model')} x {row.get('env_cpu_count')}"
-    return f"{gpus}; {cpu}" if gpus else cpu
-
-
 def emissions(training: Row) -> dict[str, Any]:
     """The ``co2_eq_emissions`` mapping of the Hub's model-card metadata, in grams."""
     return {
@@ -63,7 +58,7 @@ def emissions(training: Row) -> dict[str, Any]:
         "geographical_location": f"{training.get('grid_region')} "
         f"({units.plain(training.get('grid_g_co2e_per_kwh'))} gCO2e/kWh, "
         f"{training.get('grid_intensity_source')})",
-        "hardware_used": _hardware(training),
+        "hardware_used": hardware_label(training),
     }
 
 
@@ -91,7 +86,7 @@ def model_card(
         "",
         f"{first.get('variant_recipe') or variant}. Measured with benchsuite "
         f"{first.get('env_benchsuite_version') or ''} on "
-        f"{_hardware(first) if first.get('env_cpu_model') else 'unrecorded hardware'}.",
+        f"{hardware_label(first) if first.get('env_cpu_model') else 'unrecorded hardware'}.",
         "",
         "## Efficiency",
         "",
