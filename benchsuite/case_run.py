@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from benchsuite.carbon import GridIntensity, carbon_columns
 from benchsuite.case import Case
+from benchsuite.comparison import (
+    CaseRounds,
+    Drift,
+    drift_of,
+    pooled_result,
+    reference_of,
+    run_rounds,
+)
 from benchsuite.environment import Fingerprint
 from benchsuite.errors import VariantUnavailable
 from benchsuite.meters import MeterChoice
@@ -21,7 +30,7 @@ from benchsuite.protocol import MeasureConfig
 from benchsuite.results import CaseResult
 from benchsuite.scenarios import run_case, skip_reason
 from benchsuite.schema import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
-from benchsuite.worker import run_in_worker, workload_origin
+from benchsuite.worker import SessionWorker, run_in_worker, workload_origin
 from benchsuite.workload import Workload
 
 
@@ -54,6 +63,93 @@ def failed_row(case: Case, suite: str, error: str, node: str | None = None) -> d
 def skipped_row(case: Case, suite: str, reason: str) -> dict[str, Any]:
     """The row of a case that no node can run (no node has its device)."""
     return {**failed_row(case, suite, reason), "status": STATUS_SKIPPED}
+
+
+def add_result(
+    row: dict[str, Any],
+    result: CaseResult,
+    measure: MeasureConfig,
+    meter: MeterChoice,
+    grid: GridIntensity,
+) -> None:
+    """Fill ``row`` with what the case measured, the idle policy, carbon and the meter's note."""
+    case = result.case
+    row.update(result.row(), status=STATUS_OK, error=None)
+    shared = measure.idle_for(case.device)
+    if shared is not None and row.get("energy_source"):  # the policy, on the row
+        row["energy_stop_reason"] = "; ".join(
+            part
+            for part in (
+                row.get("energy_stop_reason"),
+                f"idle power read once for the run on {case.device} "
+                f"({shared.average_power_w:.3g} W) and again at its end",
+            )
+            if part
+        )
+    row.update(carbon_columns(row, grid), energy_meter_note=meter.note or None)
+
+
+def measure_group(
+    cases: Sequence[Case],
+    workload: Workload,
+    suite: str,
+    measure: MeasureConfig,
+    fingerprint: Fingerprint,
+    meter: MeterChoice | None,
+    grid: GridIntensity,
+    on_start: Callable[[Case], None] = lambda case: None,
+) -> tuple[list[tuple[dict[str, Any], CaseResult | None]], Drift | None]:
+    """Measure one comparison group in rounds (:mod:`benchsuite.comparison`), each case in its
+    own worker processes: a row per case, in ``cases``' order, and the drift of the group's
+    reference. Never raises for what a case does."""
+    origin = workload_origin(workload)
+    assert origin is not None, "the runner measures a group in rounds only when it can"
+    runnable = []
+    rows: dict[Case, dict[str, Any]] = {}
+    for case in cases:
+        rows[case] = {"suite": suite, **case.as_columns(), "started_at_utc": _now_utc()}
+        reason = skip_reason(case, workload)
+        if reason is not None:
+            rows[case].update(status=STATUS_SKIPPED, error=reason, case_wall_s=0.0)
+        else:
+            runnable.append(case)
+    states: dict[Case, CaseRounds] = {}
+    if runnable:
+        assert meter is not None, "the runner chooses a meter for every device that can run"
+
+        def start(case: Case, first: bool) -> SessionWorker:
+            return SessionWorker(origin, case, measure, meter.meter.source, first)
+
+        states = run_rounds(runnable, start, measure.rounds, on_start)
+    reference = reference_of(list(states.values()))
+    drift = drift_of(reference) if reference is not None else None
+    results: dict[Case, CaseResult | None] = {}
+    for case, state in states.items():
+        row = rows[case]
+        row["case_wall_s"] = state.busy_s
+        results[case] = None
+        if state.skipped is not None:
+            row.update(status=STATUS_SKIPPED, error=state.skipped)
+        elif not state.ok:
+            row.update(status=STATUS_FAILED, error=state.error, error_traceback=state.error_where)
+        else:
+            try:
+                result = pooled_result(state, measure, reference, drift)
+                add_result(row, result, measure, meter, grid)
+                results[case] = result
+            except Exception as error:  # a failing case is a row, and the group goes on
+                row.update(
+                    status=STATUS_FAILED,
+                    error=f"{type(error).__name__}: {error}",
+                    error_traceback=traceback.format_exc(),
+                )
+    measured = []
+    for case in cases:
+        row = rows[case]
+        row["finished_at_utc"] = _now_utc()
+        row.update(fingerprint.as_columns())
+        measured.append((row, results.get(case)))
+    return measured, drift
 
 
 def measure_one(
@@ -95,19 +191,7 @@ def measure_one(
                     raise CaseFailed(outcome.error, outcome.traceback)
                 result = outcome.result
             assert result is not None
-            row.update(result.row(), status=STATUS_OK, error=None)
-            shared = measure.idle_for(case.device)
-            if shared is not None and row.get("energy_source"):  # the policy, on the row
-                row["energy_stop_reason"] = "; ".join(
-                    part
-                    for part in (
-                        row.get("energy_stop_reason"),
-                        f"idle power read once for the run on {case.device} "
-                        f"({shared.average_power_w:.3g} W) and again at its end",
-                    )
-                    if part
-                )
-            row.update(carbon_columns(row, grid), energy_meter_note=meter.note or None)
+            add_result(row, result, measure, meter, grid)
     except VariantUnavailable as reason:  # the variant cannot be built for this model
         result = None
         row.update(status=STATUS_SKIPPED, error=str(reason))

@@ -28,6 +28,7 @@ from benchsuite.flops import count_flops
 from benchsuite.meters.base import EnergyReading, Meter
 from benchsuite.quality import evaluate, quality_metrics
 from benchsuite.results import LatencyResult, MemoryResult, QualityResult
+from benchsuite.rounds import RoundsConfig
 from benchsuite.serving import ServingConfig
 from benchsuite.timing import SamplingConfig, Timer
 from benchsuite.variants import PreparedModel, Variant, get_variant
@@ -48,6 +49,10 @@ class MeasureConfig:
     """The idle reading the runner took once for the run, by device, with a meter that reads
     the whole machine (RAPL, NVML): a case on that device uses it instead of reading its own
     (:func:`benchsuite.energy.run_level_idle`). Empty: each case reads its idle window."""
+    rounds: RoundsConfig = field(default_factory=RoundsConfig)
+    """How a suite's single-stream and offline cases are spread over rounds and processes
+    (:mod:`benchsuite.comparison`); ``benchsuite.measure()`` and the pytest plugin measure a case
+    in one go, in one process, and do not use it."""
 
     def idle_for(self, device: str) -> EnergyReading | None:
         return self.run_idle.get(device)

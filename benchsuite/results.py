@@ -128,6 +128,9 @@ class LatencyResult:
             "latency_p50_ms": summary.median.median * _MS_PER_NS,
             "latency_p50_ci_low_ms": summary.median.low * _MS_PER_NS,
             "latency_p50_ci_high_ms": summary.median.high * _MS_PER_NS,
+            "latency_interval_method": (
+                f"95% CI of the median of {summary.count} calls in one process"
+            ),
             "latency_p90_ms": summary.p90 * _MS_PER_NS,
             "latency_p99_ms": summary.p99 * _MS_PER_NS,
             "latency_mean_ms": summary.mean * _MS_PER_NS,

@@ -16,13 +16,15 @@ from typing import Any, Protocol
 
 from benchsuite.carbon import GridIntensity, grid_intensity
 from benchsuite.case import Case
-from benchsuite.case_run import measure_one
+from benchsuite.case_run import measure_group, measure_one
+from benchsuite.comparison import GROUPED_SCENARIOS, comparison_groups, group_id
 from benchsuite.energy import idle_drift, read_idle, run_level_idle
 from benchsuite.environment import Fingerprint, capture_fingerprint
 from benchsuite.errors import RunInterrupted, UsageError
 from benchsuite.fleet.job import CaseJob
 from benchsuite.fleet.shard import Shard
 from benchsuite.meters import MeterChoice, choose_meter
+from benchsuite.protocol import MeasureConfig
 from benchsuite.scenarios import get_scenario, skip_reason
 from benchsuite.store import ResultStore, RunWriter
 from benchsuite.suite import Suite
@@ -140,6 +142,32 @@ def run_suite(
     return RunResult(writer.run_id, folder, tuple(rows))
 
 
+def _units(
+    cases: Sequence[Case],
+    workloads: Mapping[str, Workload],
+    measure: MeasureConfig,
+    isolate: bool,
+) -> list[tuple[list[Case], bool]]:
+    """The order of measurement: comparison groups measured in rounds (each where its first case
+    stands in the suite; ``True``), every other case alone, in one go (``False``)."""
+    in_rounds = [
+        case
+        for case in cases
+        if not measure.rounds.legacy
+        and isolate
+        and case.scenario in GROUPED_SCENARIOS
+        and workload_origin(workloads[case.workload]) is not None
+    ]
+    groups = {group[0]: group for group in comparison_groups(in_rounds)}
+    units: list[tuple[list[Case], bool]] = []
+    for case in cases:
+        if case in groups:
+            units.append((groups[case], True))
+        elif case not in in_rounds:
+            units.append(([case], False))
+    return units
+
+
 def _run_here(
     cases: Sequence[Case],
     workloads: Mapping[str, Workload],
@@ -151,45 +179,77 @@ def _run_here(
     writer: RunWriter,
     observer: RunObserver | None,
 ) -> Sequence[Mapping[str, Any]]:
-    """Measure ``cases`` one after another on this machine, writing each as it finishes."""
+    """Measure ``cases`` on this machine, group by group, writing each case as it finishes."""
     meters: dict[str, MeterChoice] = {}
     measure = suite.measure
     rows: list[Mapping[str, Any]] = []
-    for index, case in enumerate(cases):
-        if observer is not None:
-            observer.case_started(index, len(cases), case)
-        if case.device not in meters and skip_reason(case) is None:
-            meters[case.device] = choose_meter(case.device, meter)
-            idle = run_level_idle(meters[case.device].meter, measure.energy.idle_s)
-            if idle is not None:  # once for the run on this device, not once per case
-                measure = dataclasses.replace(
-                    measure, run_idle={**measure.run_idle, case.device: idle}
+    started = 0
+    for unit, in_rounds in _units(cases, workloads, measure, isolate):
+        for case in unit:
+            if case.device not in meters and skip_reason(case) is None:
+                meters[case.device] = choose_meter(case.device, meter)
+                idle = run_level_idle(meters[case.device].meter, measure.energy.idle_s)
+                if idle is not None:  # once for the run on this device, not once per case
+                    measure = dataclasses.replace(
+                        measure, run_idle={**measure.run_idle, case.device: idle}
+                    )
+
+        def on_start(case: Case) -> None:
+            nonlocal started
+            if observer is not None:
+                observer.case_started(started, len(cases), case)
+            started += 1
+
+        first = unit[0]
+        workload = workloads[first.workload]
+        if in_rounds:
+            measured, drift = measure_group(
+                unit,
+                workload,
+                suite.name,
+                measure,
+                fingerprint,
+                meters.get(first.device),
+                grid,
+                on_start,
+            )
+            if drift is not None:
+                writer.manifest.setdefault("drift", {})[group_id(first)] = drift.as_manifest()
+        else:
+            on_start(first)
+            measured = [
+                measure_one(
+                    first,
+                    workload,
+                    suite.name,
+                    measure,
+                    fingerprint,
+                    meters.get(first.device),
+                    grid,
+                    isolate,
                 )
-        row, result = measure_one(
-            case,
-            workloads[case.workload],
-            suite.name,
-            measure,
-            fingerprint,
-            meters.get(case.device),
-            grid,
-            isolate,
-        )
-        writer.add_case(
-            row,
-            result.samples_table() if result else None,
-            result.energy_window_rows() if result else (),
-        )
-        rows.append(row)
-        if observer is not None:
-            observer.case_finished(index, len(cases), case, row)
-    for device, first in measure.run_idle.items():  # read again: did the machine's idle move?
-        drift: dict[str, Any]
+            ]
+        for row, result in measured:
+            writer.add_case(
+                row,
+                result.samples_table() if result else None,
+                result.energy_window_rows() if result else (),
+            )
+            rows.append(row)
+            if observer is not None:
+                case = next(case for case in unit if case.id == row["case_id"])
+                observer.case_finished(len(rows) - 1, len(cases), case, row)
+    for device, first_idle in measure.run_idle.items():  # read again: did the idle move?
+        drift_reading: dict[str, Any]
         try:
-            drift = idle_drift(first, read_idle(meters[device].meter, measure.energy.idle_s))
+            drift_reading = idle_drift(
+                first_idle, read_idle(meters[device].meter, measure.energy.idle_s)
+            )
         except Exception as error:  # a check after the run must not lose what it measured
-            drift = {"error": f"the closing idle reading failed: {type(error).__name__}: {error}"}
-        writer.manifest.setdefault("idle_drift", {})[device] = drift
+            drift_reading = {
+                "error": f"the closing idle reading failed: {type(error).__name__}: {error}"
+            }
+        writer.manifest.setdefault("idle_drift", {})[device] = drift_reading
     return rows
 
 

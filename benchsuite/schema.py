@@ -12,13 +12,15 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 9  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
+SCHEMA_VERSION = 10 # 2: output_rel_error; 3: cosine_similarity, error_traceback;
 # 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note;
 # 5: generation (prompt_tokens, output_tokens, ttft_*, tpot_*, energy per request and token, ...)
 # 6: server (load_pct, offered/achieved rps, latency bound, energy per request under load, ...)
 # 7: runtime, runtime_version (PyTorch, ONNX Runtime, OpenVINO, scikit-learn); energy_stop_reason
 # 8: executor_node (the Ray node that measured the case)
 # 9: energy_per_sample_cpu_j / _dram_j / _gpu_j and energy_parts (the split by part, and kinds)
+# 10: rounds (comparison_group, measure_order, repeats, rounds, latency_interval_method, the paired
+#     latency_ratio / energy_ratio to the group's fp32 with intervals, group_drift_*_rel)
 
 
 class Status(StrEnum):
@@ -144,6 +146,7 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "latency_p50_ms": _float,
     "latency_p50_ci_low_ms": _float,
     "latency_p50_ci_high_ms": _float,
+    "latency_interval_method": _str,  # what the latency interval covers (one process, or more)
     "latency_p90_ms": _float,
     "latency_p99_ms": _float,
     "latency_mean_ms": _float,
@@ -203,6 +206,23 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "env_captured_at_utc": _str,
     # which node measured the case: a Ray node id under --executor ray, else null (this machine)
     "executor_node": _str,
+    # rounds (see benchsuite.comparison): how the case was spread over time and processes
+    "comparison_group": _str,  # the case id without the variant
+    "comparison_reference": _str,  # the group's fp32 case (its reference for drift and ratios)
+    "measure_order": _str,  # "interleaved" or "back to back" (null: measured in one go)
+    "repeats": _int,  # worker processes the figures come from
+    "rounds": _int,  # rounds in each
+    # the paired ratio to the reference: the median over shared rounds of mine / fp32's
+    "latency_ratio": _float,
+    "latency_ratio_low": _float,
+    "latency_ratio_high": _float,
+    "energy_ratio": _float,
+    "energy_ratio_low": _float,
+    "energy_ratio_high": _float,
+    "ratio_interval_method": _str,
+    # how far the reference's per-round figures ranged, (max - min) / median
+    "group_drift_latency_rel": _float,
+    "group_drift_energy_rel": _float,
 }
 
 SAMPLE_COLUMNS: dict[str, pa.DataType] = {

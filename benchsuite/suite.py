@@ -17,6 +17,11 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     # energy_min_windows = 3  # adaptive: stop after 3 or more windows once the interval of
     # energy_target_rel = 0.05  # the median energy per sample is within ±5 % of it
     case_timeout_s = 900      # a case's worker process is killed after this long
+    repeats = 2               # single-stream and offline: worker processes per case, and
+    rounds = 3                # rounds in each (a latency slice of budget_s / 6, one window)
+    interleave = true         # the variants of a comparison group take turns, round by round
+                              # (false with repeats = 1: each case in one go, budget_s and
+                              # energy_windows as above)
 
     [carbon]                  # optional; default 475 gCO2e/kWh, the world average
     country = "FRA"           # CodeCarbon's offline data for this country, or
@@ -65,6 +70,7 @@ from benchsuite.devices import KNOWN_DEVICES
 from benchsuite.energy import EnergyConfig
 from benchsuite.errors import SuiteError, UsageError, did_you_mean
 from benchsuite.protocol import MeasureConfig
+from benchsuite.rounds import RoundsConfig
 from benchsuite.scenarios import all_scenarios
 from benchsuite.scenarios.single_stream import SingleStream
 from benchsuite.serving import ServingConfig
@@ -114,7 +120,8 @@ _ENERGY_KEYS = {
     "energy_min_windows": "min_windows",
     "energy_target_rel": "target_rel",
 }
-_MEASURE_KEYS = (*_SAMPLING_KEYS, *_ENERGY_KEYS, "case_timeout_s")
+_ROUNDS_KEYS = ("repeats", "rounds")
+_MEASURE_KEYS = (*_SAMPLING_KEYS, *_ENERGY_KEYS, *_ROUNDS_KEYS, "interleave", "case_timeout_s")
 _TOKEN_KEYS = ("prompt_tokens", "output_tokens")
 _MATRIX_KEYS = (
     "workloads",
@@ -257,6 +264,16 @@ def _parse_measure(source: str, table: Any) -> MeasureConfig:
     if not isinstance(table, dict):
         raise SuiteError(f"{source}: [measure] must be a table")
     _check_keys(source, "[measure]", table, _MEASURE_KEYS)
+    table = dict(table)
+    interleave = table.pop("interleave", RoundsConfig.interleave)
+    if not isinstance(interleave, bool):
+        raise SuiteError(
+            f"{source}: [measure] interleave must be true or false, got {interleave!r}"
+        )
+    for key in _ROUNDS_KEYS:
+        value = table.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise SuiteError(f"{source}: [measure] {key} must be a whole number, got {value!r}")
     for key, value in table.items():
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
         if not is_number or value <= 0:
@@ -265,7 +282,12 @@ def _parse_measure(source: str, table: Any) -> MeasureConfig:
     energy = {field_name: table[key] for key, field_name in _ENERGY_KEYS.items() if key in table}
     try:
         timeout_s = float(table.get("case_timeout_s", MeasureConfig.case_timeout_s))
-        return MeasureConfig(SamplingConfig(**sampling), EnergyConfig(**energy), timeout_s)
+        rounds = RoundsConfig(
+            **{k: table[k] for k in _ROUNDS_KEYS if k in table}, interleave=interleave
+        )
+        return MeasureConfig(
+            SamplingConfig(**sampling), EnergyConfig(**energy), timeout_s, rounds=rounds
+        )
     except (TypeError, ValueError) as error:
         raise SuiteError(f"{source}: [measure] {error}") from None
 

@@ -206,3 +206,116 @@ def run_in_worker(
         raise
     finally:
         receiver.close()
+
+
+class SessionLost(Exception):
+    """A session's worker failed or died between rounds (its message is the case's error)."""
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+def _session_child(
+    conn: Connection,
+    origin: WorkloadOrigin,
+    case: Case,
+    config: MeasureConfig,
+    meter: str,
+    first: bool,
+    environment: dict[str, str],
+) -> None:
+    """Prepare the case, say ``ready``, then answer ``round`` requests until ``finish``."""
+    for key in [k for k in os.environ if k.startswith("BENCHSUITE_")]:
+        del os.environ[key]
+    os.environ.update(environment)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    try:
+        from benchsuite.meters import meter_for
+        from benchsuite.session import InferenceSession
+
+        session = InferenceSession(
+            case, origin.build(), meter_for(meter, case.device), config, first
+        )
+        _reply(conn, ("ready", None))
+        while True:
+            command, argument = conn.recv()
+            if command == "round":
+                _reply(conn, ("round", session.round(argument)))
+            else:
+                _reply(conn, ("done", session.finish()))
+                return
+    except VariantUnavailable as reason:
+        _reply(conn, ("skipped", str(reason)))
+    except EOFError:  # the coordinator went away
+        pass
+    except BaseException as error:
+        _reply(conn, ("error", (f"{type(error).__name__}: {error}", traceback.format_exc())))
+    finally:
+        conn.close()
+
+
+class SessionWorker:
+    """A case held ready in its own worker process (:class:`benchsuite.session.InferenceSession`)
+    that measures a round whenever asked. Each request is bounded by the case's timeout; a
+    worker that fails, dies or runs past it raises :class:`SessionLost` and is gone."""
+
+    def __init__(
+        self,
+        origin: WorkloadOrigin,
+        case: Case,
+        config: MeasureConfig,
+        meter: str,
+        first: bool,
+    ) -> None:
+        context = _context()
+        self._conn, child_end = context.Pipe(duplex=True)
+        environment = {k: v for k, v in os.environ.items() if k.startswith("BENCHSUITE_")}
+        self._process = context.Process(
+            target=_session_child,
+            args=(child_end, origin, case, config, meter, first, environment),
+            name=f"benchsuite-session {case.id}",
+            daemon=True,
+        )
+        self._timeout_s = config.case_timeout_s
+        self._process.start()
+        child_end.close()
+
+    def ready(self) -> str | None:
+        """Wait until the case is prepared: ``None``, or why its variant cannot be built here
+        (:class:`~benchsuite.errors.VariantUnavailable`)."""
+        status, payload = self._request(None)
+        return payload if status == "skipped" else None
+
+    def round(self, index: int) -> Any:
+        return self._request(("round", index))[1]
+
+    def finish(self) -> Any:
+        result = self._request(("finish", None))[1]
+        self._process.join()
+        return result
+
+    def kill(self) -> None:
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+        self._conn.close()
+
+    def _request(self, message: tuple[str, Any] | None) -> tuple[str, Any]:
+        try:
+            if message is not None:
+                self._conn.send(message)
+            if not self._conn.poll(self._timeout_s):
+                raise SessionLost(f"timed out after {self._timeout_s:g} s (case_timeout_s)")
+            status, payload = self._conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            self._process.join(5)
+            raise SessionLost(_death(self._process.exitcode)) from None
+        except BaseException:
+            self.kill()
+            raise
+        if status == "error":
+            self.kill()
+            raise SessionLost(*payload)
+        return status, payload

@@ -1,0 +1,459 @@
+"""Comparison groups measured in interleaved rounds, in several processes, with paired ratios.
+
+A comparison group is the cases of a run that differ only by variant: same workload, device,
+scenario (single-stream or offline), batch size and threads. The report's central claim ("int8
+costs 47 % more than fp32") is a ratio inside such a group, and measuring its cases one after
+another, minutes apart, puts the machine's drift into that ratio (issue 21: +12.9 % in five
+minutes on this project's VM). So:
+
+1. **Rounds, interleaved.** Each case of the group is held ready in its own worker process
+   (:mod:`benchsuite.session`); the coordinator asks them for a round each in turn (A B C, then
+   C B A, ...): a short latency slice and one energy window. Drift within the group's minute
+   hits every variant alike.
+2. **Repeats.** This is done ``repeats`` times, each time in fresh processes, as pyperf spreads a
+   benchmark over worker processes: what one process happens to get (its memory layout, its
+   thread placement) is then part of the interval rather than hidden in it.
+3. **Paired ratios.** For each round, the variant's figure over the reference's (fp32) in the
+   same repeat and round; the row carries the median of these ratios with its interval.
+4. **Drift, seen.** The reference's per-round figures, in time order, say how far the machine
+   moved during the group; above :data:`DRIFT_WARN_REL` the run and the report warn.
+
+Other scenarios (generation, server, training) keep one case per process, measured in one go:
+their protocols (a request stream, a training run to a target) do not split into short rounds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from benchsuite.case import Case
+from benchsuite.energy import ADAPTIVE_MIN_WINDOWS, summarize_windows
+from benchsuite.protocol import MeasureConfig
+from benchsuite.results import CaseResult, LatencyResult, MemoryResult
+from benchsuite.rounds import RoundResult, RoundsConfig
+from benchsuite.session import SessionResult
+from benchsuite.stats import median_interval
+from benchsuite.timing import SamplingResult
+
+GROUPED_SCENARIOS = ("single-stream", "offline")
+REFERENCE_VARIANT = "fp32"
+DRIFT_WARN_REL = 0.05
+"""The reference's per-round latency or energy per sample ranging more than this (max - min,
+relative to its median) across a group's rounds is a warning on the run and in the report."""
+
+
+class Session(Protocol):
+    """A case held ready somewhere (a worker process: :class:`benchsuite.worker.SessionWorker`;
+    in a test, an object in this process)."""
+
+    def ready(self) -> str | None: ...
+
+    def round(self, index: int) -> RoundResult: ...
+
+    def finish(self) -> SessionResult: ...
+
+    def kill(self) -> None: ...
+
+
+StartSession = Callable[[Case, bool], Session]
+"""Start a session of a case; ``True`` for its first process (which also judges quality)."""
+
+
+def group_id(case: Case) -> str:
+    """The comparison group of ``case``: its id without the variant."""
+    parts = case.id.split("/")
+    return "/".join([parts[0], *parts[2:]])
+
+
+def comparison_groups(cases: Sequence[Case]) -> list[list[Case]]:
+    """``cases`` in groups of the same :func:`group_id`, in the order each group first appears."""
+    groups: dict[str, list[Case]] = {}
+    for case in cases:
+        groups.setdefault(group_id(case), []).append(case)
+    return list(groups.values())
+
+
+@dataclass
+class CaseRounds:
+    """Everything the coordinator gathered for one case of a group."""
+
+    case: Case
+    started_at_utc: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    rounds: list[tuple[int, RoundResult]] = field(default_factory=list)
+    """(repeat, round) in the order they ran."""
+    sessions: list[SessionResult] = field(default_factory=list)
+    skipped: str | None = None
+    error: str | None = None
+    error_where: str | None = None
+    busy_s: float = 0.0
+    """Time spent in this case's own requests: its share of the group's wall time."""
+
+    @property
+    def ok(self) -> bool:
+        return self.skipped is None and self.error is None
+
+
+def run_rounds(
+    cases: Sequence[Case],
+    start: StartSession,
+    config: RoundsConfig,
+    on_start: Callable[[Case], None] = lambda case: None,
+) -> dict[Case, CaseRounds]:
+    """Measure ``cases`` (one comparison group) in ``config.repeats`` sets of processes of
+    ``config.rounds`` rounds each, interleaved or back to back. A case whose session fails is
+    marked and leaves the group; the others go on."""
+    states = {case: CaseRounds(case) for case in cases}
+    for repeat in range(config.repeats):
+        live = [case for case in cases if states[case].ok]
+        if config.interleave:
+            sessions = {}
+            for case in live:
+                if repeat == 0:
+                    on_start(case)
+                session = _start(start, states[case], repeat)
+                if session is not None:
+                    sessions[case] = session
+            for index in range(config.rounds):
+                turn = repeat * config.rounds + index
+                for case in _ordered([c for c in live if c in sessions], turn):
+                    if not _round(sessions, states[case], repeat, index):
+                        del sessions[case]
+            for case, session in sessions.items():
+                _finish(session, states[case])
+        else:
+            for case in live:
+                if repeat == 0:
+                    on_start(case)
+                session = _start(start, states[case], repeat)
+                if session is None:
+                    continue
+                one = {case: session}
+                if all(_round(one, states[case], repeat, i) for i in range(config.rounds)):
+                    _finish(session, states[case])
+    return states
+
+
+def _ordered(cases: list[Case], turn: int) -> list[Case]:
+    """The order of round ``turn`` (counted across repeats): forward, then backward (A B C,
+    C B A, ...). Over a pair of rounds every variant is as often before the reference as after
+    it, by the same distance, so a linear drift adds as much to one round's ratio as it takes
+    from the next, and their median is untouched (with rotation, A B C, B C A, C A B, the
+    offsets are +1, -2, +1 places and the median keeps the +1)."""
+    return cases if turn % 2 == 0 else cases[::-1]
+
+
+@contextlib.contextmanager
+def _busy(state: CaseRounds) -> Iterator[None]:
+    """Count the time inside the block as the case's own."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        state.busy_s += time.perf_counter() - start
+
+
+def _fail(state: CaseRounds, error: Exception) -> None:
+    """Record why the case left the group: a worker's own description when it gave one."""
+    if hasattr(error, "where"):  # SessionLost: the worker's message and traceback
+        state.error, state.error_where = str(error), error.where
+    else:
+        state.error = f"{type(error).__name__}: {error}"
+        state.error_where = traceback.format_exc()
+
+
+def _start(start: StartSession, state: CaseRounds, repeat: int) -> Session | None:
+    try:
+        with _busy(state):
+            session = start(state.case, repeat == 0)
+            skipped = session.ready()
+    except Exception as error:  # a failing case is a row, and the group goes on
+        _fail(state, error)
+        return None
+    if skipped is not None:
+        state.skipped = skipped
+        session.kill()
+        return None
+    return session
+
+
+def _round(sessions: dict[Case, Session], state: CaseRounds, repeat: int, index: int) -> bool:
+    session = sessions[state.case]
+    try:
+        with _busy(state):
+            state.rounds.append((repeat, session.round(index)))
+        return True
+    except Exception as error:
+        _fail(state, error)
+        session.kill()
+        return False
+
+
+def _finish(session: Session, state: CaseRounds) -> None:
+    try:
+        with _busy(state):
+            state.sessions.append(session.finish())
+    except Exception as error:
+        _fail(state, error)
+        session.kill()
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A median of paired per-round ratios with its interval."""
+
+    median: float
+    low: float
+    high: float
+    method: str
+
+
+def ratio_of(values: Sequence[float]) -> Ratio:
+    """Order statistics (95 %) from 6 values, else the min-max range, labelled as such."""
+    interval = median_interval(list(values))
+    if len(values) >= 6:
+        method = f"{len(values)} paired rounds, 95% CI of the median ratio"
+        return Ratio(interval.median, interval.low, interval.high, method)
+    method = f"{len(values)} paired rounds, min-max range"
+    return Ratio(interval.median, min(values), max(values), method)
+
+
+def _pairs(state: CaseRounds, reference: CaseRounds) -> Iterator[tuple[RoundResult, RoundResult]]:
+    theirs = {(repeat, result.index): result for repeat, result in reference.rounds}
+    for repeat, result in state.rounds:
+        other = theirs.get((repeat, result.index))
+        if other is not None:
+            yield result, other
+
+
+def paired_ratios(state: CaseRounds, reference: CaseRounds) -> tuple[Ratio, Ratio] | None:
+    """Latency and energy per sample over the reference's, round by round; ``None`` without
+    a shared round."""
+    pairs = list(_pairs(state, reference))
+    if not pairs:
+        return None
+    latency = [mine.latency_median_ns / theirs.latency_median_ns for mine, theirs in pairs]
+    energy = [mine.energy_per_sample_j / theirs.energy_per_sample_j for mine, theirs in pairs]
+    return ratio_of(latency), ratio_of(energy)
+
+
+def relative_range(values: Sequence[float]) -> float:
+    """(max - min) / median: how far a series moved, relative to its level."""
+    median = float(np.median(values))
+    return (max(values) - min(values)) / median if median > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How far the group's reference moved across its rounds, in time order."""
+
+    reference: str
+    latency_rel: float
+    energy_rel: float
+    rounds: int
+
+    @property
+    def warning(self) -> bool:
+        return max(self.latency_rel, self.energy_rel) > DRIFT_WARN_REL
+
+    def as_manifest(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "latency_range_rel": self.latency_rel,
+            "energy_range_rel": self.energy_rel,
+            "rounds": self.rounds,
+            "warning": self.warning,
+        }
+
+    def describe(self, group: str) -> str:
+        return (
+            f"{group}: the reference {self.reference} moved {self.latency_rel:.1%} in latency "
+            f"and {self.energy_rel:.1%} in energy per sample across its {self.rounds} rounds "
+            f"(warning above {DRIFT_WARN_REL:.0%})"
+        )
+
+
+def drift_of(reference: CaseRounds) -> Drift | None:
+    if len(reference.rounds) < 2:
+        return None
+    latency = [result.latency_median_ns for _, result in reference.rounds]
+    energy = [result.energy_per_sample_j for _, result in reference.rounds]
+    return Drift(reference.case.id, relative_range(latency), relative_range(energy), len(latency))
+
+
+def reference_of(states: Sequence[CaseRounds]) -> CaseRounds | None:
+    """The group's fp32 case when it was measured, else its first measured case (its drift
+    is still worth knowing; there is then no ratio to fp32)."""
+    measured = [state for state in states if state.ok and state.rounds]
+    for state in measured:
+        if state.case.variant == REFERENCE_VARIANT:
+            return state
+    return measured[0] if measured else None
+
+
+@dataclass(frozen=True)
+class RoundsColumns:
+    """The columns that say how a case was spread over rounds and processes, the intervals
+    that include the spread between processes, and the paired ratio to the reference. Added
+    last to the case's parts, so its intervals replace those of the pooled samples."""
+
+    group: str
+    reference: str | None
+    order: str
+    repeats: int
+    rounds: int
+    latency_low_ms: float
+    latency_high_ms: float
+    latency_half_width_rel: float
+    latency_method: str
+    energy_low_j: float | None
+    energy_high_j: float | None
+    energy_method: str | None
+    ratios: tuple[Ratio, Ratio] | None
+    drift: Drift | None
+
+    def columns(self) -> dict[str, Any]:
+        columns: dict[str, Any] = {
+            "comparison_group": self.group,
+            "comparison_reference": self.reference,
+            "measure_order": self.order,
+            "repeats": self.repeats,
+            "rounds": self.rounds,
+            "latency_p50_ci_low_ms": self.latency_low_ms,
+            "latency_p50_ci_high_ms": self.latency_high_ms,
+            "ci_half_width_rel": self.latency_half_width_rel,
+            "latency_interval_method": self.latency_method,
+            "group_drift_latency_rel": self.drift.latency_rel if self.drift else None,
+            "group_drift_energy_rel": self.drift.energy_rel if self.drift else None,
+        }
+        if self.energy_low_j is not None:
+            columns.update(
+                energy_per_sample_low_j=self.energy_low_j,
+                energy_per_sample_high_j=self.energy_high_j,
+                energy_interval_method=self.energy_method,
+            )
+        if self.ratios is not None:
+            latency, energy = self.ratios
+            columns.update(
+                latency_ratio=latency.median,
+                latency_ratio_low=latency.low,
+                latency_ratio_high=latency.high,
+                energy_ratio=energy.median,
+                energy_ratio_low=energy.low,
+                energy_ratio_high=energy.high,
+                ratio_interval_method=latency.method,
+            )
+        return columns
+
+
+def _process_medians(state: CaseRounds, value: Callable[[list[RoundResult]], float]) -> list[float]:
+    by_process: dict[int, list[RoundResult]] = {}
+    for repeat, result in state.rounds:
+        by_process.setdefault(repeat, []).append(result)
+    return [value(results) for results in by_process.values()]
+
+
+def _widened(low: float, high: float, others: list[float]) -> tuple[float, float]:
+    return min([low, *others]), max([high, *others])
+
+
+def pooled_result(
+    state: CaseRounds,
+    config: MeasureConfig,
+    reference: CaseRounds | None,
+    drift: Drift | None,
+) -> CaseResult:
+    """The case's result from all its rounds in all its processes.
+
+    Latency pools every timed call; energy every window. Each interval is the one of the pooled
+    figures, widened to take in the median of each process on its own: the spread between
+    processes is in it, not only the noise of one burst of calls.
+    """
+    case, rounds = state.case, [result for _, result in state.rounds]
+    first = state.sessions[0]
+    samples = np.concatenate([result.latency_ns for result in rounds])
+    sampling = SamplingResult(
+        samples_ns=samples,
+        duration_s=float(samples.sum()) / 1e9,
+        stop_reason=f"rounds: {config.rounds.describe()}",
+        ci_half_width_rel=float("nan"),
+    )
+    latency = LatencyResult(
+        sampling, case.batch_size, None, config.sampling.confidence, first.warmup
+    )
+    processes = len({repeat for repeat, _ in state.rounds})
+    latency_process = _process_medians(
+        state, lambda rs: float(np.median(np.concatenate([r.latency_ns for r in rs])))
+    )
+    low_ns, high_ns = _widened(
+        latency.summary.median.low, latency.summary.median.high, latency_process
+    )
+    windows = tuple(dataclasses.replace(result.window, index=k) for k, result in enumerate(rounds))
+    energy = summarize_windows(
+        first.idle,
+        windows,
+        first.window_s,
+        ADAPTIVE_MIN_WINDOWS,
+        stop_reason=f"one window per round: {config.rounds.describe()}",
+    )
+    energy_process = _process_medians(
+        state, lambda rs: float(np.median([r.energy_per_sample_j for r in rs]))
+    )
+    energy_low, energy_high = _widened(
+        energy.energy_per_sample_low_j, energy.energy_per_sample_high_j, energy_process
+    )
+    spread = f", widened to the {processes} process medians" if processes > 1 else ""
+    where = f"in {processes} process{'es' if processes > 1 else ''}"
+    ratios = None
+    paired = config.rounds.interleave and reference is not None
+    if paired and reference.case.variant == REFERENCE_VARIANT:
+        if reference.case == case:
+            itself = Ratio(1.0, 1.0, 1.0, "the reference itself")
+            ratios = (itself, itself)
+        else:
+            ratios = paired_ratios(state, reference)
+    median_ns = latency.summary.median.median
+    parts = RoundsColumns(
+        group=group_id(case),
+        reference=reference.case.id if reference is not None else None,
+        order="interleaved" if config.rounds.interleave else "back to back",
+        repeats=processes,
+        rounds=config.rounds.rounds,
+        latency_low_ms=low_ns * 1e-6,
+        latency_high_ms=high_ns * 1e-6,
+        latency_half_width_rel=max(median_ns - low_ns, high_ns - median_ns) / median_ns,
+        latency_method=f"95% CI of the median of {samples.size} calls {where}{spread}",
+        energy_low_j=energy_low,
+        energy_high_j=energy_high,
+        energy_method=f"{energy.interval_method} {where}{spread}",
+        ratios=ratios,
+        drift=drift,
+    )
+    memory = MemoryResult(
+        max(s.memory.peak_rss_bytes for s in state.sessions),
+        all(s.memory.peak_rss_reset for s in state.sessions),
+        _max_or_none([s.memory.device_peak_allocated_bytes for s in state.sessions]),
+    )
+    extra = (first.source, parts) if first.source is not None else (parts,)
+    return CaseResult(
+        case,
+        model=first.model,
+        quality=first.quality,
+        latency=latency,
+        energy=energy,
+        memory=memory,
+        extra=extra,
+    )
+
+
+def _max_or_none(values: list[int | None]) -> int | None:
+    known = [value for value in values if value is not None]
+    return max(known) if known else None

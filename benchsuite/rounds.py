@@ -1,0 +1,156 @@
+"""Rounds: a case measured in short turns, so that the variants it is compared with can take
+turns with it, and in several worker processes, so that its interval covers more than one.
+
+A machine drifts: on this project's 2-core VM a reference loop of one model call moved 12.9 % in
+five minutes (issue 21). Cases measured one after another, minutes apart, carry that drift into
+every ratio between them. A *round* is one short latency slice followed by one energy window;
+the variants of a comparison group (:mod:`benchsuite.comparison`) run their rounds in turn
+(A B C, C B A, ...), so drift lands on each of them alike and cancels in the per-round ratio.
+
+This module is the worker's side: :class:`RoundRunner` runs one round of a prepared call. It
+takes its clock as an argument, so a test can drift it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from benchsuite.energy import EnergyWindow
+from benchsuite.meters.base import Meter
+from benchsuite.timing import ClockNs, Timer, gc_paused
+
+ROUND_REWARM_S = 0.05
+"""Calls run untimed at the start of each round: the group's other processes ran since this one
+last did and evicted its caches. (:data:`benchsuite.energy.REWARM_S` is 0.2 s for a core waking
+from an idle window; between rounds the core is busy, and a shorter rewarm suffices.)"""
+MIN_ROUND_CALLS = 5
+"""A round's latency slice times at least this many calls, however slow the model."""
+CHECK_EVERY_S = 0.02
+
+
+@dataclass(frozen=True)
+class RoundsConfig:
+    """How a case is spread over time and processes (a suite's ``[measure]`` ``repeats``,
+    ``rounds`` and ``interleave``).
+
+    The defaults come from ``benchmarks/bench_drift.py`` on this project's 2-core VM
+    (docs/measurement.md has the table): 2 processes of 3 rounds give each case 6 energy windows
+    and each ratio 6 paired rounds, about the time the adaptive 3-5 windows took before.
+    """
+
+    repeats: int = 2
+    """Worker processes per case, one after another; each prepares the model afresh."""
+    rounds: int = 3
+    """Rounds per process: one latency slice and one energy window each."""
+    interleave: bool = True
+    """The variants of a comparison group take turns, round by round; ``False``: each case's
+    rounds run back to back, as cases ran before rounds existed."""
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1:
+            raise ValueError(f"repeats must be at least 1, got {self.repeats}")
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be at least 1, got {self.rounds}")
+
+    @property
+    def legacy(self) -> bool:
+        """One process, no interleaving: each case is measured as before rounds existed
+        (warm-up, sampling until the interval is tight, then its energy windows)."""
+        return self.repeats == 1 and not self.interleave
+
+    def describe(self) -> str:
+        order = "interleaved with its comparison group" if self.interleave else "back to back"
+        return (
+            f"{self.repeats} process{'es' if self.repeats > 1 else ''} x {self.rounds} rounds, "
+            f"{order}"
+        )
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """One round of one case: when it ran, its per-call latencies and its energy window."""
+
+    index: int
+    started_ns: int
+    """On the clock the round was timed with: only differences between rounds mean anything
+    (a process's ``perf_counter_ns`` is system-wide monotonic time on Linux)."""
+    latency_ns: np.ndarray = field(repr=False)
+    window: EnergyWindow
+
+    @property
+    def latency_median_ns(self) -> float:
+        return float(np.median(self.latency_ns))
+
+    @property
+    def energy_per_sample_j(self) -> float:
+        return self.window.energy_per_sample_j
+
+
+class RoundRunner:
+    """Runs rounds of one prepared ``call``: an untimed rewarm, a latency slice of timed calls
+    (synchronised inside each timing where the device is asynchronous), then one energy window
+    of back-to-back calls read by ``meter``."""
+
+    def __init__(
+        self,
+        call: Callable[[], object],
+        sync: Callable[[], None] | None,
+        meter: Meter,
+        samples_per_call: int,
+        idle_power_w: float,
+        clock: ClockNs = time.perf_counter_ns,
+    ) -> None:
+        self.call = call
+        self.sync = sync
+        self.meter = meter
+        self.samples_per_call = samples_per_call
+        self.idle_power_w = idle_power_w
+        self.clock = clock
+        self.timer = Timer(call, sync, clock)
+
+    def run_for(self, seconds: float) -> int:
+        """Call back to back, untimed, for ``seconds``; the number of calls."""
+        calls = 0
+        end_ns = self.clock() + int(seconds * 1e9)
+        while self.clock() < end_ns:
+            self.call()
+            calls += 1
+        if self.sync is not None:
+            self.sync()
+        return calls
+
+    def latency_slice(self, seconds: float) -> np.ndarray:
+        """Per-call latencies (ns) for about ``seconds``, at least :data:`MIN_ROUND_CALLS`."""
+        samples: list[int] = []
+        chunk = 1
+        start = self.clock()
+        with gc_paused():
+            while len(samples) < MIN_ROUND_CALLS or self.clock() - start < seconds * 1e9:
+                first = len(samples)
+                self.timer.time_calls(chunk, samples)
+                mean_ns = max(sum(samples[first:]) / (len(samples) - first), 1.0)
+                chunk = max(1, int(CHECK_EVERY_S * 1e9 / mean_ns))
+        return np.asarray(samples, dtype=np.int64)
+
+    def energy_window(self, index: int, seconds: float) -> EnergyWindow:
+        calls = 0
+        window_ns = int(seconds * 1e9)
+        with self.meter.window() as window:
+            start = self.clock()
+            while self.clock() - start < window_ns:
+                self.call()
+                calls += 1
+            if self.sync is not None:
+                self.sync()
+        samples = calls * self.samples_per_call
+        return EnergyWindow(index, calls, samples, window.reading, self.idle_power_w)
+
+    def round(self, index: int, latency_s: float, window_s: float) -> RoundResult:
+        started_ns = self.clock()
+        self.run_for(ROUND_REWARM_S)
+        latency = self.latency_slice(latency_s)
+        return RoundResult(index, started_ns, latency, self.energy_window(index, window_s))

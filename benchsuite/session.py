@@ -1,0 +1,104 @@
+"""One inference case prepared in a worker process and kept there, measured a round at a time.
+
+A session does once what a case does once (build the variant, judge its quality, count its
+FLOPs, warm up, read idle power) and then answers :meth:`InferenceSession.round` as often as the
+coordinator (:mod:`benchsuite.comparison`) asks, between the rounds of the other variants of its
+group, each in its own process. Each variant keeps a process of its own, so its peak memory and
+its runtime's thread pools are its own, as with one case per process; the processes of a group
+are alive together but only one runs at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from benchsuite import devices
+from benchsuite.batch import batch_to, bound_call
+from benchsuite.case import Case
+from benchsuite.energy import REWARM_S, read_idle, resolution_window_s
+from benchsuite.meters.base import EnergyReading, Meter
+from benchsuite.protocol import (
+    MeasureConfig,
+    evaluate_quality,
+    fp32_twin,
+    memory_peaks,
+    torch_threads,
+)
+from benchsuite.results import MemoryResult, ModelFacts, QualityResult, SourceFacts
+from benchsuite.rounds import RoundResult, RoundRunner
+from benchsuite.timing import Timer, WarmupResult
+from benchsuite.variants import get_variant
+from benchsuite.workload import Workload
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """What one process learnt about its case besides its rounds. Quality and model facts are
+    the same in every process and are read in the first only (``None`` in the others)."""
+
+    warmup: WarmupResult
+    idle: EnergyReading
+    window_s: float
+    memory: MemoryResult
+    model: ModelFacts | None
+    quality: QualityResult | None
+    source: SourceFacts | None
+
+
+class InferenceSession:
+    """A single-stream or offline case held ready in this process (see the module's doc)."""
+
+    def __init__(
+        self,
+        case: Case,
+        workload: Workload,
+        meter: Meter,
+        config: MeasureConfig,
+        first: bool,
+    ) -> None:
+        from benchsuite.scenarios.inference import model_facts
+
+        self.case = case
+        self.config = config
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(torch_threads(case.threads))
+        self._peaks = self._stack.enter_context(memory_peaks(case.device))
+        try:
+            variant = get_variant(case.variant)
+            prepared = workload.prepare_variant(variant, case.device)
+            batch = batch_to(workload.example_batch(case.batch_size), case.device)
+            self.quality = self.model = None
+            if first:
+                twin = fp32_twin(workload, variant, prepared)
+                self.quality = evaluate_quality(workload, prepared, twin)
+                self.model = model_facts(variant, prepared, batch, case.batch_size)
+            self.source = workload.source_facts() if first else None
+            call = bound_call(prepared.module, batch)
+            self._stack.enter_context(prepared.context())
+            sync = devices.synchronizer(case.device)
+            call()  # where a compiled model compiles and kernels initialise: never timed
+            if sync is not None:
+                sync()
+            self.warmup = Timer(call, sync).warm_up(config.sampling)
+            shared = config.idle_for(case.device)
+            self.idle = shared if shared is not None else read_idle(meter, config.energy.idle_s)
+            self.window_s = max(config.energy.window_s, resolution_window_s(self.idle.resolution_s))
+            self.runner = RoundRunner(call, sync, meter, case.batch_size, self.idle.average_power_w)
+            if shared is None:
+                self.runner.run_for(REWARM_S)  # the core wakes from the idle window here
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def round(self, index: int) -> RoundResult:
+        rounds = self.config.rounds
+        latency_s = self.config.sampling.budget_s / (rounds.rounds * rounds.repeats)
+        return self.runner.round(index, latency_s, self.window_s)
+
+    def finish(self) -> SessionResult:
+        memory = self._peaks()
+        self._stack.close()
+        return SessionResult(
+            self.warmup, self.idle, self.window_s, memory, self.model, self.quality, self.source
+        )

@@ -1,0 +1,216 @@
+"""Interleaved rounds against a machine that drifts: a fake clock whose calls grow slower, and a
+fake meter that reads a steady power over that clock, so latency and energy per sample drift
+together. The coordinator, the round runner and the pooling are benchsuite's own; only the
+worker processes are replaced by objects in this process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from benchsuite.case import Case
+from benchsuite.comparison import (
+    DRIFT_WARN_REL,
+    comparison_groups,
+    drift_of,
+    group_id,
+    paired_ratios,
+    pooled_result,
+    reference_of,
+    run_rounds,
+)
+from benchsuite.errors import SuiteError
+from benchsuite.meters.base import EnergyReading, Meter, MeterInfo
+from benchsuite.protocol import MeasureConfig
+from benchsuite.results import MemoryResult
+from benchsuite.rounds import RoundResult, RoundRunner, RoundsConfig
+from benchsuite.session import SessionResult
+from benchsuite.suite import parse_suite
+from benchsuite.timing import SamplingConfig, WarmupResult
+from tests.conftest import FakeClock
+
+POWER_W = 20.0
+COST_NS = {"fp32": 100_000, "int8": 150_000, "distilled": 75_000}  # true ratios 1.5 and 0.75
+DRIFT_PER_S = 0.005  # each call 0.5 % slower per second of the run: +10 % over 20 s
+
+
+class ClockMeter(Meter):
+    """A steady ``POWER_W`` over the fake clock: energy per call follows the call's duration."""
+
+    source = "fake"
+    kind = "measured"
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.started_ns = 0
+
+    def info(self) -> MeterInfo:
+        return MeterInfo("fake", "measured", True, "steady power over a fake clock")
+
+    def start(self) -> None:
+        self.started_ns = self.clock()
+
+    def stop(self) -> EnergyReading:
+        seconds = (self.clock() - self.started_ns) / 1e9
+        return EnergyReading("fake", "measured", ("package-0",), POWER_W * seconds, seconds, 1e-3)
+
+
+class DriftingSession:
+    """A case whose every call costs its variant's time, stretched by the drift so far."""
+
+    def __init__(self, case: Case, clock: FakeClock) -> None:
+        cost_ns = COST_NS[case.variant]
+
+        def call() -> None:
+            clock.advance(int(cost_ns * (1 + DRIFT_PER_S * clock() / 1e9)))
+
+        self.clock = clock
+        self.runner = RoundRunner(call, None, ClockMeter(clock), 1, 0.0, clock)
+
+    def ready(self) -> str | None:
+        return None
+
+    def round(self, index: int) -> RoundResult:
+        return self.runner.round(index, 0.1, 1.0)
+
+    def finish(self) -> SessionResult:
+        idle = EnergyReading("fake", "measured", ("package-0",), 0.0, 1.0, 1e-3)
+        warmup = WarmupResult(0, 0.0, True, np.empty(0, np.int64))
+        return SessionResult(warmup, idle, 1.0, MemoryResult(1, True), None, None, None)
+
+    def kill(self) -> None:
+        pass
+
+
+def _group() -> list[Case]:
+    return [Case("digits-cnn", v, "cpu", "single-stream", 1, 1) for v in COST_NS]
+
+
+def _measure(interleave: bool) -> tuple[dict[str, float], dict[str, float], float]:
+    """Each variant's latency and energy ratio to fp32 as the report reads it: paired per round
+    when interleaved, else the ratio of the two pooled medians; and the run's drift."""
+    clock = FakeClock()
+    cases = _group()
+    config = MeasureConfig(
+        sampling=SamplingConfig(budget_s=0.6),
+        # sequential is the old way, each case in one go (6 rounds in one process); interleaved
+        # is the default: 2 processes of 3 rounds, taking turns
+        rounds=RoundsConfig(2, 3, True) if interleave else RoundsConfig(1, 6, False),
+    )
+    start: Callable[[Case, bool], DriftingSession] = lambda case, first: DriftingSession(
+        case, clock
+    )
+    states = run_rounds(cases, start, config.rounds)
+    reference = reference_of(list(states.values()))
+    assert reference is not None and reference.case.variant == "fp32"
+    drift = drift_of(reference)
+    rows = {
+        case.variant: pooled_result(states[case], config, reference, drift).row()
+        for case in cases
+    }
+    latency, energy = {}, {}
+    for variant, row in rows.items():
+        if interleave:
+            latency[variant], energy[variant] = row["latency_ratio"], row["energy_ratio"]
+        else:
+            assert row.get("latency_ratio") is None  # back to back: no pairs to speak of
+            latency[variant] = row["latency_p50_ms"] / rows["fp32"]["latency_p50_ms"]
+            energy[variant] = row["energy_per_sample_j"] / rows["fp32"]["energy_per_sample_j"]
+    assert drift is not None
+    return latency, energy, drift.latency_rel
+
+
+def _true(variant: str) -> float:
+    return COST_NS[variant] / COST_NS["fp32"]
+
+
+def test_back_to_back_rounds_carry_the_drift_into_the_ratio() -> None:
+    latency, energy, _ = _measure(interleave=False)
+    # int8 ran ~7 virtual s after fp32 and distilled ~14 s after (6 rounds of 1.15 s each):
+    # the ratios are off by about 0.5 %/s times that
+    for variant, lag_s in (("int8", 7.0), ("distilled", 14.0)):
+        for ratios in (latency, energy):
+            error = ratios[variant] / _true(variant) - 1
+            assert error == pytest.approx(DRIFT_PER_S * lag_s, rel=0.35), (variant, error)
+            assert error > 0.03
+
+
+def test_interleaved_rounds_keep_the_ratio_within_one_percent() -> None:
+    latency, energy, drift = _measure(interleave=True)
+    for variant in ("int8", "distilled"):
+        for ratios in (latency, energy):
+            assert ratios[variant] == pytest.approx(_true(variant), rel=0.01), variant
+    assert latency["fp32"] == energy["fp32"] == 1.0
+    # the reference's own rounds show the machine moving: about 0.5 %/s over the ~19 s
+    # between its first and last round
+    assert drift == pytest.approx(DRIFT_PER_S * 19, rel=0.25)
+    assert drift > DRIFT_WARN_REL
+
+
+def test_each_row_says_which_interval_it_carries() -> None:
+    clock = FakeClock()
+    cases = _group()
+    config = MeasureConfig(rounds=RoundsConfig(repeats=2, rounds=3))
+    states = run_rounds(cases, lambda case, first: DriftingSession(case, clock), config.rounds)
+    reference = reference_of(list(states.values()))
+    assert reference is not None
+    row = pooled_result(states[cases[1]], config, reference, drift_of(reference)).row()
+    assert row["measure_order"] == "interleaved" and row["repeats"] == 2 and row["rounds"] == 3
+    assert "in 2 processes, widened to the 2 process medians" in row["latency_interval_method"]
+    assert "6 windows" in row["energy_interval_method"]
+    assert row["ratio_interval_method"] == "6 paired rounds, 95% CI of the median ratio"
+    assert row["latency_ratio_low"] <= row["latency_ratio"] <= row["latency_ratio_high"]
+    # the interval takes in both processes' own medians, so it is at least as wide as their gap
+    medians = []
+    for repeat in (0, 1):
+        calls = [r.latency_ns for p, r in states[cases[1]].rounds if p == repeat]
+        medians.append(float(np.median(np.concatenate(calls))) * 1e-6)
+    assert row["latency_p50_ci_low_ms"] <= min(medians)
+    assert row["latency_p50_ci_high_ms"] >= max(medians)
+    assert paired_ratios(states[cases[1]], reference) is not None
+
+
+class FailingSession(DriftingSession):
+    def round(self, index: int) -> RoundResult:
+        if index == 1:
+            raise RuntimeError("the worker ran out of memory")
+        return super().round(index)
+
+
+def test_a_case_that_fails_mid_rounds_leaves_the_group_and_the_others_go_on() -> None:
+    clock = FakeClock()
+    cases = _group()
+
+    def start(case: Case, first: bool) -> DriftingSession:
+        kind = FailingSession if case.variant == "int8" else DriftingSession
+        return kind(case, clock)
+
+    states = run_rounds(cases, start, RoundsConfig(repeats=2, rounds=3))
+    assert states[cases[1]].error == "RuntimeError: the worker ran out of memory"
+    assert len(states[cases[0]].rounds) == len(states[cases[2]].rounds) == 6
+    assert len(states[cases[1]].rounds) == 1  # its first round, then it left
+
+
+def test_groups_are_the_cases_that_differ_only_by_variant() -> None:
+    cases = [
+        Case("a", "fp32", "cpu", "single-stream", 1, 1),
+        Case("a", "int8", "cpu", "offline", 64, 1),
+        Case("a", "int8", "cpu", "single-stream", 1, 1),
+        Case("a", "fp32", "cpu", "single-stream", 1, 2),
+    ]
+    groups = comparison_groups(cases)
+    assert groups == [[cases[0], cases[2]], [cases[1]], [cases[3]]]
+    assert group_id(cases[0]) == "a/cpu/single-stream/b1/t1"
+
+
+def test_the_suite_sets_repeats_rounds_and_interleave() -> None:
+    matrix = '[[matrix]]\nworkloads = ["w"]\nvariants = ["fp32"]\n'
+    suite = parse_suite("[measure]\nrepeats = 3\nrounds = 4\ninterleave = false\n" + matrix, "s")
+    assert suite.measure.rounds == RoundsConfig(repeats=3, rounds=4, interleave=False)
+    assert parse_suite(matrix, "s").measure.rounds == RoundsConfig()
+    with pytest.raises(SuiteError, match=r"s: \[measure\] interleave must be true or false"):
+        parse_suite('[measure]\ninterleave = "yes"\n' + matrix, "s")
+    with pytest.raises(SuiteError, match=r"s: \[measure\] repeats must be a whole number"):
+        parse_suite("[measure]\nrepeats = 1.5\n" + matrix, "s")
