@@ -13,6 +13,7 @@ processes). The ratio read from each run is the one the report shows: the paired
 where the row has one, else the ratio of the two medians.
 
 Usage: python benchmarks/bench_drift.py [--mode sequential|interleaved|both] [--runs 6]
+                                        [--set repeats=3 --set rounds=2]
 (an untimed first run trains and caches the distilled students and the int8 calibration)
 """
 
@@ -58,9 +59,9 @@ RATIOS = (
 
 def run_once(suite: Path, results: Path) -> float:
     started = time.perf_counter()
+    command = [sys.executable, "-m", "benchsuite", "run", "--suite", str(suite)]
     subprocess.run(
-        [sys.executable, "-m", "benchsuite", "run", "--suite", str(suite)]
-        + ["--results", str(results), "--no-report"],
+        [*command, "--results", str(results), "--no-report"],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -81,9 +82,9 @@ def ratios_of_run(rows: pd.DataFrame) -> dict[tuple[str, str, str], float]:
     return out
 
 
-def table(mode: str, runs: int, work: Path) -> str:
+def table(mode: str, runs: int, work: Path, settings: list[str]) -> str:
     suite = work / f"drift-{mode}.toml"
-    suite.write_text(SUITE.format(mode=mode, extra=MODES[mode]))
+    suite.write_text(SUITE.format(mode=mode, extra="\n".join([MODES[mode], *settings])))
     results = work / f"results-{mode}"
     run_once(suite, work / "warm-up")  # untimed: trains and caches what the variants need
     walls = []
@@ -99,7 +100,8 @@ def table(mode: str, runs: int, work: Path) -> str:
         ]
     )
     lines = [
-        f"### {mode}: {runs} runs, median wall {sorted(walls)[len(walls) // 2]:.1f} s per run",
+        f"### {mode}{' (' + ', '.join(settings) + ')' if settings else ''}: {runs} runs, "
+        f"median wall {sorted(walls)[len(walls) // 2]:.1f} s per run",
         "",
         "| ratio to fp32 | median | min – max | spread |",
         "| --- | --- | --- | --- |",
@@ -118,11 +120,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=[*MODES, "both"], default="both")
     parser.add_argument("--runs", type=int, default=6)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a [measure] setting for the interleaved runs, e.g. --set repeats=3 --set rounds=2",
+    )
     args = parser.parse_args()
     modes = list(MODES) if args.mode == "both" else [args.mode]
     with tempfile.TemporaryDirectory(prefix="bench-drift-") as folder:
         for mode in modes:
-            print(table(mode, args.runs, Path(folder)), flush=True)
+            settings = args.set if mode == "interleaved" else []
+            print(table(mode, args.runs, Path(folder), settings), flush=True)
             print()
 
 

@@ -28,6 +28,7 @@ from rich.table import Table
 
 from benchsuite._version import __version__
 from benchsuite.case import Case
+from benchsuite.comparison import DRIFT_WARN_REL
 from benchsuite.discovery import (
     load_workloads,
     standard_workloads_dir,
@@ -195,6 +196,16 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
                 f"during the run ({moved['idle_power_start_w']:.3g} W at the start, "
                 f"{moved['idle_power_end_w']:.3g} W at the end): net energy figures rest on the "
                 "first reading",
+                markup=False,
+            )
+    for group, moved in sorted(store.manifest(result.run_id).get("drift", {}).items()):
+        if moved.get("warning"):
+            console.print(
+                f"drift: warning: {group}: the reference {moved['reference']} ranged "
+                f"{moved['latency_range_rel']:.1%} in latency and {moved['energy_range_rel']:.1%} "
+                f"in energy per sample across its {moved['rounds']} rounds (warning above "
+                f"{DRIFT_WARN_REL:.0%}): the machine moved; ratios to fp32 are paired round by "
+                "round, absolute figures carry the movement",
                 markup=False,
             )
     notes = {row["energy_meter_note"] for row in result.rows if row.get("energy_meter_note")}

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from benchsuite.case import Case
-from benchsuite.energy import ADAPTIVE_MIN_WINDOWS, summarize_windows
+from benchsuite.energy import ADAPTIVE_MIN_WINDOWS, MIN_WINDOW_S, summarize_windows
 from benchsuite.protocol import MeasureConfig
 from benchsuite.results import CaseResult, LatencyResult, MemoryResult
 from benchsuite.rounds import RoundResult, RoundsConfig
@@ -402,7 +402,8 @@ def pooled_result(
         windows,
         first.window_s,
         ADAPTIVE_MIN_WINDOWS,
-        stop_reason=f"one window per round: {config.rounds.describe()}",
+        stop_reason=f"one window of {first.window_s:.3g} s per round: {config.rounds.describe()}",
+        min_total_s=config.energy.fewest_windows * MIN_WINDOW_S,
     )
     energy_process = _process_medians(
         state, lambda rs: float(np.median([r.energy_per_sample_j for r in rs]))

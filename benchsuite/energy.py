@@ -127,6 +127,8 @@ class EnergyResult:
     per-sample columns stay null (training has its own)."""
     stop_reason: str = ""
     """Why the windows stopped where they did: the policy and the interval reached."""
+    shortest_window_s: float | None = None
+    """The shortest valid window when not the usual (rounds: 100 meter update periods)."""
 
     @property
     def idle_power_w(self) -> float:
@@ -161,7 +163,11 @@ class EnergyResult:
             "average_power_w": self.average_power_w,
             "energy_valid": self.valid,
             "energy_invalid_reason": self.invalid_reason or None,
-            "energy_min_window_s": min_window_s(first.resolution_s),
+            "energy_min_window_s": (
+                self.shortest_window_s
+                if self.shortest_window_s is not None
+                else min_window_s(first.resolution_s)
+            ),
             "energy_stop_reason": self.stop_reason or None,
         }
         parts = split_parts(first)
@@ -217,18 +223,37 @@ class EnergyResult:
         return tuple(rows)
 
 
-def validity(idle: EnergyReading, windows: tuple[EnergyWindow, ...], min_windows: int) -> str:
+def validity(
+    idle: EnergyReading,
+    windows: tuple[EnergyWindow, ...],
+    min_windows: int,
+    min_total_s: float | None = None,
+) -> str:
     """An empty string when the idle window and every busy window are usable, else the first
-    reason one is not. Inference and training cases are checked by this one function."""
+    reason one is not. Inference and training cases are checked by this one function.
+
+    With ``min_total_s`` (a case measured in rounds, :mod:`benchsuite.comparison`), a window
+    needs only 100 update periods of its meter, and the windows together at least
+    ``min_total_s``: many short windows, paired round by round, rather than a few long ones."""
     if idle.invalid_reason:
         return f"idle window: {idle.invalid_reason}"
     if idle.energy_j < 0:
         return f"idle window read {idle.energy_j:g} J (negative)"
     if len(windows) < min_windows:
         return f"{len(windows)} energy windows, fewer than the minimum {min_windows}"
+    if min_total_s is not None:
+        total_s = sum(window.reading.duration_s for window in windows)
+        if total_s < min_total_s:
+            return (
+                f"the {len(windows)} windows lasted {total_s:.3g} s together, under the "
+                f"minimum {min_total_s:g} s"
+            )
     for window in windows:
         reading = window.reading
-        shortest = min_window_s(reading.resolution_s)
+        if min_total_s is None:
+            shortest = min_window_s(reading.resolution_s)
+        else:
+            shortest = resolution_window_s(reading.resolution_s)
         if reading.invalid_reason:
             return f"window {window.index}: {reading.invalid_reason}"
         if reading.energy_j <= 0:
@@ -297,11 +322,12 @@ def summarize_windows(
     min_windows: int = MIN_WINDOWS,
     per_sample: bool = True,
     stop_reason: str = "",
+    min_total_s: float | None = None,
 ) -> EnergyResult:
     """The case's energy from its windows: the median per sample with its interval (see
-    :class:`WindowInterval`) and its validity."""
+    :class:`WindowInterval`) and its validity (``min_total_s``: see :func:`validity`)."""
     interval = WindowInterval.of([window.energy_per_sample_j for window in windows])
-    reason = validity(idle, windows, min_windows)
+    reason = validity(idle, windows, min_windows, min_total_s)
     return EnergyResult(
         idle=idle,
         windows=windows,
@@ -317,6 +343,9 @@ def summarize_windows(
         invalid_reason=reason,
         per_sample=per_sample,
         stop_reason=stop_reason,
+        shortest_window_s=(
+            None if min_total_s is None else resolution_window_s(windows[0].reading.resolution_s)
+        ),
     )
 
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchsuite.energy import EnergyWindow
+from benchsuite.energy import EnergyWindow, resolution_window_s
 from benchsuite.meters.base import Meter
 from benchsuite.timing import ClockNs, Timer, gc_paused
 
-ROUND_REWARM_S = 0.05
+ROUND_REWARM_S = 0.02
 """Calls run untimed at the start of each round: the group's other processes ran since this one
 last did and evicted its caches. (:data:`benchsuite.energy.REWARM_S` is 0.2 s for a core waking
 from an idle window; between rounds the core is busy, and a shorter rewarm suffices.)"""
@@ -37,14 +37,17 @@ class RoundsConfig:
     """How a case is spread over time and processes (a suite's ``[measure]`` ``repeats``,
     ``rounds`` and ``interleave``).
 
-    The defaults come from ``benchmarks/bench_drift.py`` on this project's 2-core VM
-    (docs/measurement.md has the table): 2 processes of 3 rounds give each case 6 energy windows
-    and each ratio 6 paired rounds, about the time the adaptive 3-5 windows took before.
+    A case keeps the time it had: its latency budget (``budget_s``) and its metered time
+    (``energy_windows`` x ``energy_window_s``) are split evenly over its ``repeats`` x
+    ``rounds`` rounds (:meth:`latency_slice_s`, :meth:`window_s`). The defaults come from
+    ``benchmarks/bench_drift.py`` on this project's 2-core VM (docs/measurement.md): round-to-
+    round noise there is several percent at the scale of a second, so many short rounds (20 of
+    0.25 s for 5 s of metering) cancel more of it than 6 rounds of 1 s.
     """
 
     repeats: int = 2
     """Worker processes per case, one after another; each prepares the model afresh."""
-    rounds: int = 3
+    rounds: int = 10
     """Rounds per process: one latency slice and one energy window each."""
     interleave: bool = True
     """The variants of a comparison group take turns, round by round; ``False``: each case's
@@ -55,6 +58,19 @@ class RoundsConfig:
             raise ValueError(f"repeats must be at least 1, got {self.repeats}")
         if self.rounds < 1:
             raise ValueError(f"rounds must be at least 1, got {self.rounds}")
+
+    @property
+    def total_rounds(self) -> int:
+        return self.repeats * self.rounds
+
+    def latency_slice_s(self, budget_s: float) -> float:
+        """Each round's share of the case's latency budget."""
+        return budget_s / self.total_rounds
+
+    def window_s(self, metered_s: float, resolution_s: float) -> float:
+        """Each round's energy window: its share of the case's metered time, and never under
+        100 update periods of the meter (a coarse meter, NVML's 100 ms, then costs more)."""
+        return max(metered_s / self.total_rounds, resolution_window_s(resolution_s))
 
     @property
     def legacy(self) -> bool:

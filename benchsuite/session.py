@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from benchsuite import devices
 from benchsuite.batch import batch_to, bound_call
 from benchsuite.case import Case
-from benchsuite.energy import REWARM_S, read_idle, resolution_window_s
+from benchsuite.energy import read_idle
 from benchsuite.meters.base import EnergyReading, Meter
 from benchsuite.protocol import (
     MeasureConfig,
@@ -83,17 +83,17 @@ class InferenceSession:
             self.warmup = Timer(call, sync).warm_up(config.sampling)
             shared = config.idle_for(case.device)
             self.idle = shared if shared is not None else read_idle(meter, config.energy.idle_s)
-            self.window_s = max(config.energy.window_s, resolution_window_s(self.idle.resolution_s))
+            metered_s = config.energy.windows * config.energy.window_s
+            self.window_s = config.rounds.window_s(metered_s, self.idle.resolution_s)
+            # no rewarm after the idle window: each round's latency slice runs before its
+            # energy window, and wakes the core from the idle sleep
             self.runner = RoundRunner(call, sync, meter, case.batch_size, self.idle.average_power_w)
-            if shared is None:
-                self.runner.run_for(REWARM_S)  # the core wakes from the idle window here
         except BaseException:
             self._stack.close()
             raise
 
     def round(self, index: int) -> RoundResult:
-        rounds = self.config.rounds
-        latency_s = self.config.sampling.budget_s / (rounds.rounds * rounds.repeats)
+        latency_s = self.config.rounds.latency_slice_s(self.config.sampling.budget_s)
         return self.runner.round(index, latency_s, self.window_s)
 
     def finish(self) -> SessionResult:

@@ -5,8 +5,6 @@ worker processes are replaced by objects in this process."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
 
@@ -99,16 +97,16 @@ def _measure(interleave: bool) -> tuple[dict[str, float], dict[str, float], floa
         # is the default: 2 processes of 3 rounds, taking turns
         rounds=RoundsConfig(2, 3, True) if interleave else RoundsConfig(1, 6, False),
     )
-    start: Callable[[Case, bool], DriftingSession] = lambda case, first: DriftingSession(
-        case, clock
-    )
+
+    def start(case: Case, first: bool) -> DriftingSession:
+        return DriftingSession(case, clock)
+
     states = run_rounds(cases, start, config.rounds)
     reference = reference_of(list(states.values()))
     assert reference is not None and reference.case.variant == "fp32"
     drift = drift_of(reference)
     rows = {
-        case.variant: pooled_result(states[case], config, reference, drift).row()
-        for case in cases
+        case.variant: pooled_result(states[case], config, reference, drift).row() for case in cases
     }
     latency, energy = {}, {}
     for variant, row in rows.items():
@@ -214,3 +212,46 @@ def test_the_suite_sets_repeats_rounds_and_interleave() -> None:
         parse_suite('[measure]\ninterleave = "yes"\n' + matrix, "s")
     with pytest.raises(SuiteError, match=r"s: \[measure\] repeats must be a whole number"):
         parse_suite("[measure]\nrepeats = 1.5\n" + matrix, "s")
+
+
+def _paired_rows(ratio: float, low: float, high: float) -> tuple[dict, dict]:
+    fp32 = {"case_id": "w/fp32/cpu/single-stream/b1/t1", "run_id": "r1", "status": "ok"}
+    fp32 |= {"latency_p50_ms": 1.0, "energy_per_sample_j": 1.0}
+    row = {"case_id": "w/int8/cpu/single-stream/b1/t1", "run_id": "r1", "status": "ok"}
+    row |= {"latency_p50_ms": 1.3, "energy_per_sample_j": 1.3}  # drifted: the medians say +30 %
+    row |= {"comparison_reference": fp32["case_id"], "latency_ratio": ratio}
+    row |= {"latency_ratio_low": low, "latency_ratio_high": high, "energy_ratio": ratio}
+    row |= {"energy_ratio_low": low, "energy_ratio_high": high}
+    return row, fp32
+
+
+def test_the_report_reads_the_paired_ratio_where_the_row_has_one() -> None:
+    from benchsuite.report.data import change_vs_baseline
+
+    row, fp32 = _paired_rows(1.5, 1.48, 1.52)
+    assert change_vs_baseline(row, fp32, "energy_per_sample_j") == pytest.approx(0.5)
+    assert change_vs_baseline(row, fp32, "latency_p50_ms") == pytest.approx(0.5)
+    # against an fp32 of another run, the two medians are all there is
+    other_run = {**fp32, "run_id": "r0"}
+    assert change_vs_baseline(row, other_run, "latency_p50_ms") == pytest.approx(0.3)
+
+
+def test_the_gate_decides_a_paired_ratio_on_both_intervals() -> None:
+    import pandas as pd
+
+    from benchsuite.gate.decide import INCONCLUSIVE, PASS, REGRESSION, _intervals
+    from benchsuite.gate.rules import Allowance
+
+    allowance = Allowance("latency_ratio", True, relative=0.05)
+    columns = ("latency_ratio_low", "latency_ratio_high")
+    base = pd.Series(_paired_rows(1.50, 1.49, 1.51)[0])
+
+    def verdict(ratio: float, low: float, high: float) -> str:
+        cand = pd.Series(_paired_rows(ratio, low, high)[0])
+        return _intervals("c", "latency_ratio", allowance, base, cand, columns).verdict
+
+    assert verdict(1.80, 1.78, 1.82) == REGRESSION  # int8 lost 20 % against fp32
+    assert verdict(1.51, 1.50, 1.52) == PASS
+    assert verdict(1.60, 1.40, 1.80) == INCONCLUSIVE  # beyond, but the interval is wide
+    missing = pd.Series({"status": "ok"})
+    assert _intervals("c", "latency_ratio", allowance, base, missing, columns).verdict == PASS

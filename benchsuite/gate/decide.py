@@ -283,6 +283,57 @@ def _direct(
     )
 
 
+def _intervals(
+    case_id: str,
+    metric: str,
+    allowance: Allowance,
+    base_row: pd.Series,
+    cand_row: pd.Series,
+    interval: tuple[str, str],
+) -> MetricVerdict:
+    """Compare a value that comes with its interval on each side (a paired ratio to fp32):
+    the change's interval is ``[cand_low / base_high, cand_high / base_low]``, then decided as
+    raw samples are. Each side's interval is 95 %, so this one covers at least 90 %."""
+    described = allowance.describe()
+    values = []
+    for row in (base_row, cand_row):
+        figures = [row.get(metric), row.get(interval[0]), row.get(interval[1])]
+        if any(value is None or pd.isna(value) for value in figures):
+            return MetricVerdict(
+                case_id, metric, PASS, "not measured on both sides (not applicable)", described
+            )
+        values.append([float(value) for value in figures])
+    (base, base_low, base_high), (cand, cand_low, cand_high) = values
+    if base_low <= 0 or cand_low <= 0:
+        return MetricVerdict(case_id, metric, INCONCLUSIVE, "an interval reaches zero", described)
+    limit = allowance.relative if allowance.relative is not None else 0.0
+    ratio, low, high = cand / base, cand_low / base_high, cand_high / base_low
+    worse_point = _worse_fraction(allowance, ratio)
+    ends = (_worse_fraction(allowance, low), _worse_fraction(allowance, high))
+    text = (
+        f"paired ratio {base:.4g} -> {cand:.4g}: {worse_point * 100:+.1f} % worse (CI "
+        f"{min(ends) * 100:+.1f} to {max(ends) * 100:+.1f} %), allowance {described}"
+    )
+    if min(ends) > limit:
+        verdict = REGRESSION
+    elif max(ends) <= limit or worse_point <= limit:
+        verdict = PASS
+    else:
+        verdict, text = INCONCLUSIVE, text + ": beyond the allowance but within noise"
+    return MetricVerdict(
+        case_id,
+        metric,
+        verdict,
+        text,
+        described,
+        base,
+        cand,
+        ratio - 1.0,
+        (low - 1.0, high - 1.0),
+        point_beyond=worse_point > limit,
+    )
+
+
 def _declared_metrics(row: pd.Series) -> tuple[Metric, ...]:
     """The metrics the row's scenario declares; every known metric for a scenario this process
     has not registered (a plug-in's rows read without the plug-in)."""
@@ -358,6 +409,8 @@ def _metric(
         problem = _unusable_energy(base_row, cand_row)
         if problem:
             return MetricVerdict(case_id, column, INCONCLUSIVE, problem, allowance.describe())
+    if metric.interval is not None:
+        return _intervals(case_id, column, allowance, base_row, cand_row, metric.interval)
     if metric.raw_samples is None:
         return _direct(case_id, column, allowance, base_row.get(column), cand_row.get(column))
     point = base_row.get(column)

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from benchsuite.case import Case
+from benchsuite.comparison import DRIFT_WARN_REL
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
 from benchsuite.store import ResultStore
 
@@ -181,13 +182,40 @@ def baseline_for(row: Row, rows: Sequence[Row]) -> Row | None:
     return None
 
 
-def change_vs_baseline(row: Row, baseline: Row | None, column: str) -> float | None:
-    if baseline is None or row["status"] != "ok":
+PAIRED_RATIOS = {"latency_p50_ms": "latency_ratio", "energy_per_sample_j": "energy_ratio"}
+"""The figures whose ratio to fp32 a row may carry paired round by round (see
+:mod:`benchsuite.comparison`): free of the drift between two cases measured minutes apart."""
+
+
+def paired_ratio(row: Row, baseline: Row, column: str) -> float | None:
+    """``row``'s paired per-round ratio of ``column`` to ``baseline``, when the two were
+    measured in the same rounds of one run; else ``None``."""
+    paired = PAIRED_RATIOS.get(column)
+    if paired is None or row.get(paired) is None:
         return None
+    same_rounds = row.get("comparison_reference") == baseline.get("case_id") and row.get(
+        "run_id"
+    ) == baseline.get("run_id")
+    return float(row[paired]) if same_rounds else None
+
+
+def ratio_to_baseline(row: Row, baseline: Row, column: str) -> float | None:
+    """``row``'s ``column`` over the baseline's: the paired ratio where there is one, else the
+    ratio of the two figures."""
+    paired = paired_ratio(row, baseline, column)
+    if paired is not None:
+        return paired
     value, reference = row.get(column), baseline.get(column)
     if value is None or reference in (None, 0):
         return None
-    return float(value) / float(reference) - 1.0
+    return float(value) / float(reference)
+
+
+def change_vs_baseline(row: Row, baseline: Row | None, column: str) -> float | None:
+    if baseline is None or row["status"] != "ok":
+        return None
+    ratio = ratio_to_baseline(row, baseline, column)
+    return None if ratio is None else ratio - 1.0
 
 
 def caveats_for(row: Row) -> list[str]:
@@ -209,6 +237,14 @@ def caveats_for(row: Row) -> list[str]:
             f"latency sampling hit its time budget: the median's CI is "
             f"±{(row.get('ci_half_width_rel') or 0) * 100:.1f} %, wider than the "
             f"±{(row.get('ci_target_rel') or 0) * 100:.1f} % target"
+        )
+    drift = max(row.get("group_drift_latency_rel") or 0, row.get("group_drift_energy_rel") or 0)
+    if drift > DRIFT_WARN_REL:
+        notes.append(
+            f"the machine moved during this comparison: the reference "
+            f"{row.get('comparison_reference')} ranged {drift:.0%} across its rounds (warning "
+            f"above {DRIFT_WARN_REL:.0%}); ratios to fp32 are paired round by round, absolute "
+            "figures carry the movement"
         )
     if row.get("warmup_settled") is False:
         notes.append("warm-up did not settle within its budget: timings may still drift")
@@ -281,7 +317,14 @@ def _label(
         return
     if not reference.get("energy_per_sample_j") or not primary.get("energy_per_sample_j"):
         return
-    card.label_ratio = primary["energy_per_sample_j"] / reference["energy_per_sample_j"]
+    paired = None if pinned is not None else paired_ratio(primary, reference, "energy_per_sample_j")
+    card.label_ratio = (
+        paired
+        if paired is not None
+        else primary["energy_per_sample_j"] / reference["energy_per_sample_j"]
+    )
+    if paired is not None:
+        where += ", paired round by round"
     card.label = efficiency_label(card.label_ratio)
     card.reference_case = str(reference["case_id"])
     card.reference_basis = where

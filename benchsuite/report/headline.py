@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchsuite import units
+from benchsuite.report.data import ratio_to_baseline
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
 
 Row = dict[str, Any]
@@ -97,8 +98,15 @@ def _shape(row: Row) -> str:
     return f"{', '.join(parts)}, on {row['device']}"
 
 
-def _versus(value: float, reference: float, noun: str) -> str:
-    change = value / reference - 1
+def _ratio(row: Row, fp32: Row, column: str) -> float:
+    """``row``'s figure over fp32's: paired round by round where the run measured it so."""
+    ratio = ratio_to_baseline(row, fp32, column)
+    assert ratio is not None, "only rows with the figure are compared"
+    return ratio
+
+
+def _versus(row: Row, fp32: Row, column: str, noun: str) -> str:
+    change = _ratio(row, fp32, column) - 1
     if abs(change) < 0.005:
         return f"the same as fp32's {noun}"
     word = "less" if change < 0 else "more"
@@ -128,7 +136,7 @@ def headline(rows: Sequence[Row]) -> list[Line]:
         if best is fp32:
             text = f"fp32 itself, {figure} per 1,000 inferences: no variant used less"
         else:
-            versus = _versus(best["energy_per_sample_j"], fp32["energy_per_sample_j"], "energy")
+            versus = _versus(best, fp32, "energy_per_sample_j", "energy")
             text = f"{best['variant']}, {figure} per 1,000 inferences, {versus}"
         lines.append(Line("Least energy", text + _estimated(best) + "."))
     timed = [r for r in group if r.get("latency_p50_ms")]
@@ -139,7 +147,7 @@ def headline(rows: Sequence[Row]) -> list[Line]:
             best.get("latency_p50_ci_low_ms"),
             best.get("latency_p50_ci_high_ms"),
         )
-        versus = _versus(best["latency_p50_ms"], fp32["latency_p50_ms"], "latency")
+        versus = _versus(best, fp32, "latency_p50_ms", "latency")
         name = "fp32 itself" if best is fp32 else best["variant"]
         tail = "" if best is fp32 else f", {versus}"
         lines.append(Line("Fastest", f"{name}, {figure} per call (median){tail}."))
@@ -157,16 +165,14 @@ def _trade_off(group: list[Row], fp32: Row, with_energy: list[Row]) -> str:
     if fp32 not in with_energy:
         return "no valid energy figure for fp32 in this run, so no saving can be stated."
     cheaper = [
-        r
-        for r in with_energy
-        if r is not fp32 and r["energy_per_sample_j"] < fp32["energy_per_sample_j"]
+        r for r in with_energy if r is not fp32 and _ratio(r, fp32, "energy_per_sample_j") < 1
     ]
     if not cheaper:
         return "no variant used less energy than fp32 here."
     reference = _quality(fp32)
     if reference is None:
         best = min(cheaper, key=lambda r: r["energy_per_sample_j"])
-        saving = 1 - best["energy_per_sample_j"] / fp32["energy_per_sample_j"]
+        saving = 1 - _ratio(best, fp32, "energy_per_sample_j")
         return (
             f"{best['variant']} saves {units.plain(saving * 100, 2)} % of fp32's energy per "
             "inference; quality was not measured (the model has no quality metric here)."
@@ -188,7 +194,7 @@ def _trade_off(group: list[Row], fp32: Row, with_energy: list[Row]) -> str:
             f"{_quality_text(metric, fp32_value)}."
         )
     best = min(kept, key=lambda r: r["energy_per_sample_j"])
-    saving = 1 - best["energy_per_sample_j"] / fp32["energy_per_sample_j"]
+    saving = 1 - _ratio(best, fp32, "energy_per_sample_j")
     quality = _quality(best)
     assert quality is not None
     return (

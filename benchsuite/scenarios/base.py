@@ -47,6 +47,9 @@ class Metric:
     """``None``: the gate compares the row's value directly."""
     needs_measured_energy: bool = False
     """An estimate cannot gate this metric (it follows the estimate's model, not the machine)."""
+    interval: tuple[str, str] | None = None
+    """The row's columns of the value's interval: the gate compares the two sides' intervals
+    (a ratio to fp32 paired within each run has no raw samples of its own)."""
 
 
 @dataclass(frozen=True)

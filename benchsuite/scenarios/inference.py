@@ -47,6 +47,17 @@ INFERENCE_METRICS = (
         raw_samples=RawSamples.ENERGY,
         needs_measured_energy=True,
     ),
+    # each variant against the fp32 of its comparison group, paired round by round in one run:
+    # tonight's machine being slower than last night's cancels out (benchsuite.comparison)
+    Metric(
+        "latency_ratio", "latency vs fp32", interval=("latency_ratio_low", "latency_ratio_high")
+    ),
+    Metric(
+        "energy_ratio",
+        "energy vs fp32",
+        needs_measured_energy=True,
+        interval=("energy_ratio_low", "energy_ratio_high"),
+    ),
     Metric("accuracy", "accuracy", lower_is_better=False),
     Metric("peak_rss_bytes", "peak RSS"),
     Metric("throughput_samples_per_s", "throughput", lower_is_better=False),
