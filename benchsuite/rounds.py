@@ -37,12 +37,13 @@ class RoundsConfig:
     """How a case is spread over time and processes (a suite's ``[measure]`` ``repeats``,
     ``rounds`` and ``interleave``).
 
-    A case keeps the time it had: its latency budget (``budget_s``) and its metered time
-    (``energy_windows`` x ``energy_window_s``) are split evenly over its ``repeats`` x
-    ``rounds`` rounds (:meth:`latency_slice_s`, :meth:`window_s`). The defaults come from
+    A case keeps the time it had: its latency budget (``budget_s``) and the metered time it had
+    at least (its fewest windows, ``energy_min_windows`` or else ``energy_windows``, of
+    ``energy_window_s``) are split evenly over its ``repeats`` x ``rounds`` rounds
+    (:meth:`latency_slice_s`, :meth:`window_s`). The defaults come from
     ``benchmarks/bench_drift.py`` on this project's 2-core VM (docs/measurement.md): round-to-
     round noise there is several percent at the scale of a second, so many short rounds (20 of
-    0.25 s for 5 s of metering) cancel more of it than 6 rounds of 1 s.
+    0.15 s for the standard suite's 3 s of metering) cancel more of it than 6 rounds of 1 s.
     """
 
     repeats: int = 2

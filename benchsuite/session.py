@@ -83,7 +83,7 @@ class InferenceSession:
             self.warmup = Timer(call, sync).warm_up(config.sampling)
             shared = config.idle_for(case.device)
             self.idle = shared if shared is not None else read_idle(meter, config.energy.idle_s)
-            metered_s = config.energy.windows * config.energy.window_s
+            metered_s = config.energy.fewest_windows * config.energy.window_s
             self.window_s = config.rounds.window_s(metered_s, self.idle.resolution_s)
             # no rewarm after the idle window: each round's latency slice runs before its
             # energy window, and wakes the core from the idle sleep

@@ -19,7 +19,7 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     case_timeout_s = 900      # a case's worker process is killed after this long
     repeats = 2               # single-stream and offline: worker processes per case, and
     rounds = 10               # rounds in each: a latency slice and an energy window, each 1/20
-                              # of budget_s and of energy_windows x energy_window_s
+                              # of budget_s and of energy_(min_)windows x energy_window_s
     interleave = true         # the variants of a comparison group take turns, round by round
                               # (false with repeats = 1: each case in one go, budget_s and
                               # energy_windows as above)
