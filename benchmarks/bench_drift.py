@@ -127,12 +127,15 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="a [measure] setting for the interleaved runs, e.g. --set repeats=3 --set rounds=2",
     )
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the results in DIR")
     args = parser.parse_args()
     modes = list(MODES) if args.mode == "both" else [args.mode]
-    with tempfile.TemporaryDirectory(prefix="bench-drift-") as folder:
+    with tempfile.TemporaryDirectory(prefix="bench-drift-") as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
         for mode in modes:
             settings = args.set if mode == "interleaved" else []
-            print(table(mode, args.runs, Path(folder), settings), flush=True)
+            print(table(mode, args.runs, folder, settings), flush=True)
             print()
 
 

@@ -201,11 +201,12 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
     for group, moved in sorted(store.manifest(result.run_id).get("drift", {}).items()):
         if moved.get("warning"):
             console.print(
-                f"drift: warning: {group}: the reference {moved['reference']} ranged "
-                f"{moved['latency_range_rel']:.1%} in latency and {moved['energy_range_rel']:.1%} "
-                f"in energy per sample across its {moved['rounds']} rounds (warning above "
-                f"{DRIFT_WARN_REL:.0%}): the machine moved; ratios to fp32 are paired round by "
-                "round, absolute figures carry the movement",
+                f"drift: warning: {group}: the reference {moved['reference']} moved "
+                f"{moved['latency_change_rel']:+.1%} in latency and "
+                f"{moved['energy_change_rel']:+.1%} in energy per sample from its first rounds "
+                f"to its last ({moved['span_s']:.0f} s apart; warning above "
+                f"{DRIFT_WARN_REL:.0%}): ratios to fp32 are paired round by round, the absolute "
+                "figures carry the movement",
                 markup=False,
             )
     notes = {row["energy_meter_note"] for row in result.rows if row.get("energy_meter_note")}

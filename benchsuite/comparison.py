@@ -16,7 +16,8 @@ minutes on this project's VM). So:
 3. **Paired ratios.** For each round, the variant's figure over the reference's (fp32) in the
    same repeat and round; the row carries the median of these ratios with its interval.
 4. **Drift, seen.** The reference's per-round figures, in time order, say how far the machine
-   moved during the group; above :data:`DRIFT_WARN_REL` the run and the report warn.
+   moved during the group (last third of its rounds against the first); above
+   :data:`DRIFT_WARN_REL` the run and the report warn.
 
 Other scenarios (generation, server, training) keep one case per process, measured in one go:
 their protocols (a request stream, a training run to a target) do not split into short rounds.
@@ -47,8 +48,8 @@ from benchsuite.timing import SamplingResult
 GROUPED_SCENARIOS = ("single-stream", "offline")
 REFERENCE_VARIANT = "fp32"
 DRIFT_WARN_REL = 0.05
-"""The reference's per-round latency or energy per sample ranging more than this (max - min,
-relative to its median) across a group's rounds is a warning on the run and in the report."""
+"""The reference's latency or energy per sample moving more than this between its first and
+last rounds (:func:`relative_change`) is a warning on the run and in the report."""
 
 
 class Session(Protocol):
@@ -245,48 +246,55 @@ def paired_ratios(state: CaseRounds, reference: CaseRounds) -> tuple[Ratio, Rati
     return ratio_of(latency), ratio_of(energy)
 
 
-def relative_range(values: Sequence[float]) -> float:
-    """(max - min) / median: how far a series moved, relative to its level."""
+def relative_change(values: Sequence[float]) -> float:
+    """How far a series in time order moved: the median of its last third against the median of
+    its first third, relative to the median of all. A single noisy round moves neither median;
+    the range of short rounds would report their noise as drift."""
+    third = max(1, len(values) // 3)
     median = float(np.median(values))
-    return (max(values) - min(values)) / median if median > 0 else float("inf")
+    if median <= 0:
+        return float("inf")
+    return (float(np.median(values[-third:])) - float(np.median(values[:third]))) / median
 
 
 @dataclass(frozen=True)
 class Drift:
-    """How far the group's reference moved across its rounds, in time order."""
+    """How far the group's reference moved from its first rounds to its last, signed."""
 
     reference: str
     latency_rel: float
     energy_rel: float
     rounds: int
+    span_s: float
+    """From the reference's first round to its last."""
 
     @property
     def warning(self) -> bool:
-        return max(self.latency_rel, self.energy_rel) > DRIFT_WARN_REL
+        return max(abs(self.latency_rel), abs(self.energy_rel)) > DRIFT_WARN_REL
 
     def as_manifest(self) -> dict[str, Any]:
         return {
             "reference": self.reference,
-            "latency_range_rel": self.latency_rel,
-            "energy_range_rel": self.energy_rel,
+            "latency_change_rel": self.latency_rel,
+            "energy_change_rel": self.energy_rel,
             "rounds": self.rounds,
+            "span_s": self.span_s,
             "warning": self.warning,
         }
 
-    def describe(self, group: str) -> str:
-        return (
-            f"{group}: the reference {self.reference} moved {self.latency_rel:.1%} in latency "
-            f"and {self.energy_rel:.1%} in energy per sample across its {self.rounds} rounds "
-            f"(warning above {DRIFT_WARN_REL:.0%})"
-        )
-
 
 def drift_of(reference: CaseRounds) -> Drift | None:
-    if len(reference.rounds) < 2:
+    """The reference's drift over its rounds, in the order they ran (``None`` under 3)."""
+    if len(reference.rounds) < 3:
         return None
-    latency = [result.latency_median_ns for _, result in reference.rounds]
-    energy = [result.energy_per_sample_j for _, result in reference.rounds]
-    return Drift(reference.case.id, relative_range(latency), relative_range(energy), len(latency))
+    rounds = [result for _, result in reference.rounds]
+    return Drift(
+        reference.case.id,
+        relative_change([result.latency_median_ns for result in rounds]),
+        relative_change([result.energy_per_sample_j for result in rounds]),
+        len(rounds),
+        (rounds[-1].started_ns - rounds[0].started_ns) / 1e9,
+    )
 
 
 def reference_of(states: Sequence[CaseRounds]) -> CaseRounds | None:

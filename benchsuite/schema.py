@@ -220,7 +220,7 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "energy_ratio_low": _float,
     "energy_ratio_high": _float,
     "ratio_interval_method": _str,
-    # how far the reference's per-round figures ranged, (max - min) / median
+    # how far the group's reference moved: median of its last third of rounds against its first
     "group_drift_latency_rel": _float,
     "group_drift_energy_rel": _float,
 }

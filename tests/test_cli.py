@@ -36,7 +36,16 @@ def test_smoke_run_writes_parquet_pandas_reads(smoke_run) -> None:  # type: igno
     assert "cuda only" in skipped["error"].iloc[0]
 
     inference = ok[ok["scenario"] != "training"]
-    assert (inference["energy_windows"] == 5).all()
+    # rounds: 2 processes x 10 rounds, one window each, interleaved within each group
+    assert (inference["energy_windows"] == 20).all()
+    assert (inference["repeats"] == 2).all() and (inference["measure_order"] == "interleaved").all()
+    single = inference[inference["scenario"] == "single-stream"].set_index("variant")
+    assert single.loc["int8", "comparison_reference"] == single.loc["fp32", "case_id"]
+    assert single.loc["fp32", "latency_ratio"] == 1.0
+    int8_ratio = single.loc["int8"]
+    assert int8_ratio["latency_ratio_low"] <= int8_ratio["latency_ratio"]
+    assert int8_ratio["latency_ratio"] <= int8_ratio["latency_ratio_high"]
+    assert int8_ratio["ratio_interval_method"] == "20 paired rounds, 95% CI of the median ratio"
     assert (inference["latency_p50_ci_low_ms"] <= inference["latency_p50_ms"]).all()
     assert (inference["latency_p50_ms"] <= inference["latency_p99_ms"]).all()
     assert (inference["flops_per_sample"] > 0).all()
@@ -53,8 +62,11 @@ def test_smoke_run_writes_parquet_pandas_reads(smoke_run) -> None:  # type: igno
 
     energy = pd.read_parquet(run_folder / "energy")
     windows = energy.groupby("case_id").size().to_dict()
-    assert windows == {**dict.fromkeys(inference["case_id"], 6), training["case_id"]: 2}
-    assert (energy[energy["window"] >= 0]["duration_s"] >= 1.0).all()
+    assert windows == {**dict.fromkeys(inference["case_id"], 21), training["case_id"]: 2}
+    busy = energy[energy["window"] >= 0]
+    # 5 windows of 1 s, split into 20 rounds: 0.25 s each, 5 s together per case
+    assert (busy[busy["case_id"] != training["case_id"]]["duration_s"] >= 0.25).all()
+    assert (busy.groupby("case_id")["duration_s"].sum() >= 5.0).all()
 
     samples = pd.read_parquet(run_folder / "samples")
     per_case = samples[samples["phase"] == "sample"].groupby("case_id").size()

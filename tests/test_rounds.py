@@ -141,9 +141,9 @@ def test_interleaved_rounds_keep_the_ratio_within_one_percent() -> None:
         for ratios in (latency, energy):
             assert ratios[variant] == pytest.approx(_true(variant), rel=0.01), variant
     assert latency["fp32"] == energy["fp32"] == 1.0
-    # the reference's own rounds show the machine moving: about 0.5 %/s over the ~19 s
-    # between its first and last round
-    assert drift == pytest.approx(DRIFT_PER_S * 19, rel=0.25)
+    # the reference's own rounds show the machine moving: its last third of rounds ran ~13.8
+    # virtual s after its first third, at 0.5 %/s
+    assert drift == pytest.approx(DRIFT_PER_S * 13.8, rel=0.15)
     assert drift > DRIFT_WARN_REL
 
 

@@ -238,13 +238,15 @@ def caveats_for(row: Row) -> list[str]:
             f"±{(row.get('ci_half_width_rel') or 0) * 100:.1f} %, wider than the "
             f"±{(row.get('ci_target_rel') or 0) * 100:.1f} % target"
         )
-    drift = max(row.get("group_drift_latency_rel") or 0, row.get("group_drift_energy_rel") or 0)
-    if drift > DRIFT_WARN_REL:
+    latency_drift = row.get("group_drift_latency_rel") or 0.0
+    energy_drift = row.get("group_drift_energy_rel") or 0.0
+    if max(abs(latency_drift), abs(energy_drift)) > DRIFT_WARN_REL:
         notes.append(
             f"the machine moved during this comparison: the reference "
-            f"{row.get('comparison_reference')} ranged {drift:.0%} across its rounds (warning "
-            f"above {DRIFT_WARN_REL:.0%}); ratios to fp32 are paired round by round, absolute "
-            "figures carry the movement"
+            f"{row.get('comparison_reference')} changed {latency_drift:+.0%} in latency and "
+            f"{energy_drift:+.0%} in energy per sample from its first rounds to its last "
+            f"(warning above {DRIFT_WARN_REL:.0%}); ratios to fp32 are paired round by round, "
+            "the absolute figures carry the movement"
         )
     if row.get("warmup_settled") is False:
         notes.append("warm-up did not settle within its budget: timings may still drift")
