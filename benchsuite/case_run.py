@@ -7,6 +7,7 @@ with the reason, a case that raises or whose worker dies is a ``failed`` row wit
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ from benchsuite.comparison import (
 from benchsuite.environment import Fingerprint
 from benchsuite.errors import VariantUnavailable
 from benchsuite.meters import MeterChoice
+from benchsuite.meters.base import EnergyReading
 from benchsuite.protocol import MeasureConfig
 from benchsuite.results import CaseResult
 from benchsuite.scenarios import run_case, skip_reason
@@ -117,8 +119,11 @@ def measure_group(
     if runnable:
         assert meter is not None, "the runner chooses a meter for every device that can run"
 
-        def start(case: Case, first: bool) -> SessionWorker:
-            return SessionWorker(origin, case, measure, meter.meter.source, first)
+        def start(case: Case, idle: EnergyReading | None) -> SessionWorker:
+            config = measure
+            if idle is not None and measure.idle_for(case.device) is None:
+                config = dataclasses.replace(measure, run_idle={case.device: idle})
+            return SessionWorker(origin, case, config, meter.meter.source, idle is None)
 
         states = run_rounds(runnable, start, measure.rounds, on_start)
     reference = reference_of(list(states.values()))

@@ -45,7 +45,7 @@ def test_smoke_run_writes_parquet_pandas_reads(smoke_run) -> None:  # type: igno
     int8_ratio = single.loc["int8"]
     assert int8_ratio["latency_ratio_low"] <= int8_ratio["latency_ratio"]
     assert int8_ratio["latency_ratio"] <= int8_ratio["latency_ratio_high"]
-    assert int8_ratio["ratio_interval_method"] == "20 paired rounds, 95% CI of the median ratio"
+    assert int8_ratio["ratio_interval_method"].startswith("20 paired rounds, 95% CI of the median")
     assert (inference["latency_p50_ci_low_ms"] <= inference["latency_p50_ms"]).all()
     assert (inference["latency_p50_ms"] <= inference["latency_p99_ms"]).all()
     assert (inference["flops_per_sample"] > 0).all()

@@ -98,7 +98,7 @@ def _measure(interleave: bool) -> tuple[dict[str, float], dict[str, float], floa
         rounds=RoundsConfig(2, 3, True) if interleave else RoundsConfig(1, 6, False),
     )
 
-    def start(case: Case, first: bool) -> DriftingSession:
+    def start(case: Case, idle: EnergyReading | None) -> DriftingSession:
         return DriftingSession(case, clock)
 
     states = run_rounds(cases, start, config.rounds)
@@ -151,14 +151,16 @@ def test_each_row_says_which_interval_it_carries() -> None:
     clock = FakeClock()
     cases = _group()
     config = MeasureConfig(rounds=RoundsConfig(repeats=2, rounds=3))
-    states = run_rounds(cases, lambda case, first: DriftingSession(case, clock), config.rounds)
+    states = run_rounds(cases, lambda case, idle: DriftingSession(case, clock), config.rounds)
     reference = reference_of(list(states.values()))
     assert reference is not None
     row = pooled_result(states[cases[1]], config, reference, drift_of(reference)).row()
     assert row["measure_order"] == "interleaved" and row["repeats"] == 2 and row["rounds"] == 3
     assert "in 2 processes, widened to the 2 process medians" in row["latency_interval_method"]
     assert "6 windows" in row["energy_interval_method"]
-    assert row["ratio_interval_method"] == "6 paired rounds, 95% CI of the median ratio"
+    assert row["ratio_interval_method"] == (
+        "6 paired rounds, 95% CI of the median ratio, widened to the 2 repeats' own ratios"
+    )
     assert row["latency_ratio_low"] <= row["latency_ratio"] <= row["latency_ratio_high"]
     # the interval takes in both processes' own medians, so it is at least as wide as their gap
     medians = []
@@ -181,7 +183,7 @@ def test_a_case_that_fails_mid_rounds_leaves_the_group_and_the_others_go_on() ->
     clock = FakeClock()
     cases = _group()
 
-    def start(case: Case, first: bool) -> DriftingSession:
+    def start(case: Case, idle: EnergyReading | None) -> DriftingSession:
         kind = FailingSession if case.variant == "int8" else DriftingSession
         return kind(case, clock)
 
