@@ -1,7 +1,8 @@
 """Comparison groups measured in interleaved rounds, in several processes, with paired ratios.
 
 A comparison group is the cases of a run that differ only by variant: same workload, device,
-scenario (single-stream or offline), batch size and threads. The report's central claim ("int8
+scenario (one measured in rounds: single-stream and offline, ``Scenario.in_rounds``), batch size
+and threads. The report's central claim ("int8
 costs 47 % more than fp32") is a ratio inside such a group, and measuring its cases one after
 another, minutes apart, puts the machine's drift into that ratio (issue 21: +12.9 % in five
 minutes on this project's VM). So:
@@ -46,7 +47,6 @@ from benchsuite.session import SessionResult
 from benchsuite.stats import median_interval
 from benchsuite.timing import SamplingResult
 
-GROUPED_SCENARIOS = ("single-stream", "offline")
 REFERENCE_VARIANT = "fp32"
 DRIFT_WARN_REL = 0.05
 """The reference's latency or energy per sample moving more than this between its first and
@@ -117,31 +117,36 @@ def run_rounds(
     states = {case: CaseRounds(case) for case in cases}
     for repeat in range(config.repeats):
         live = [case for case in cases if states[case].ok]
-        if config.interleave:
-            sessions = {}
-            for case in live:
-                if repeat == 0:
-                    on_start(case)
-                session = _start(start, states[case], repeat)
-                if session is not None:
+        sessions: dict[Case, Session] = {}
+        try:
+            if config.interleave:
+                for case in live:
+                    if repeat == 0:
+                        on_start(case)
+                    session = _start(start, states[case], repeat)
+                    if session is not None:
+                        sessions[case] = session
+                for index in range(config.rounds):
+                    turn = repeat * config.rounds + index
+                    for case in _ordered([c for c in live if c in sessions], turn):
+                        if not _round(sessions, states[case], repeat, index):
+                            del sessions[case]
+                for case in list(sessions):
+                    _finish(sessions.pop(case), states[case])
+            else:
+                for case in live:
+                    if repeat == 0:
+                        on_start(case)
+                    session = _start(start, states[case], repeat)
+                    if session is None:
+                        continue
                     sessions[case] = session
-            for index in range(config.rounds):
-                turn = repeat * config.rounds + index
-                for case in _ordered([c for c in live if c in sessions], turn):
-                    if not _round(sessions, states[case], repeat, index):
-                        del sessions[case]
-            for case, session in sessions.items():
-                _finish(session, states[case])
-        else:
-            for case in live:
-                if repeat == 0:
-                    on_start(case)
-                session = _start(start, states[case], repeat)
-                if session is None:
-                    continue
-                one = {case: session}
-                if all(_round(one, states[case], repeat, i) for i in range(config.rounds)):
-                    _finish(session, states[case])
+                    if all(_round(sessions, states[case], repeat, i) for i in range(config.rounds)):
+                        _finish(session, states[case])
+                    sessions.pop(case, None)
+        finally:  # Ctrl-C or anything else here: no process of the group goes on waiting
+            for session in sessions.values():
+                session.kill()
     return states
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from benchsuite.carbon import GridIntensity, grid_intensity
 from benchsuite.case import Case
 from benchsuite.case_run import measure_group, measure_one
-from benchsuite.comparison import GROUPED_SCENARIOS, comparison_groups, group_id
+from benchsuite.comparison import comparison_groups, group_id
 from benchsuite.energy import idle_drift, read_idle, run_level_idle
 from benchsuite.environment import Fingerprint, capture_fingerprint
 from benchsuite.errors import RunInterrupted, UsageError
@@ -155,7 +155,7 @@ def _units(
         for case in cases
         if not measure.rounds.legacy
         and isolate
-        and case.scenario in GROUPED_SCENARIOS
+        and get_scenario(case.scenario).in_rounds
         and workload_origin(workloads[case.workload]) is not None
     ]
     groups = {group[0]: group for group in comparison_groups(in_rounds)}

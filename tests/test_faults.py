@@ -56,7 +56,7 @@ class Hangs(TinyMLP):
 """
 
 MEASURE = (
-    "[measure]\nwarmup_max_s = 0.1\nbudget_s = 0.2\nci_target_rel = 0.5\n"
+    "[measure]\nwarmup_max_s = 0.1\nbudget_s = 0.2\nci_target_rel = 0.5\nrepeats = 1\n"
     "energy_windows = 1\nenergy_window_s = 0.05\nidle_s = 0.05\n"
 )
 

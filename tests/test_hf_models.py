@@ -42,6 +42,7 @@ WORDS = [
     "energy",
 ]
 FAST = """[measure]
+repeats = 1
 warmup_max_s = 0.2
 budget_s = 0.2
 ci_target_rel = 0.05

@@ -20,6 +20,7 @@ OPEN_WORKLOADS = Path(__file__).parent / "data" / "open_workloads"
 SUITE = """
 name = "open"
 [measure]
+repeats = 1
 warmup_max_s = 0.5
 budget_s = 0.3
 ci_target_rel = 0.05

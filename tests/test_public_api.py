@@ -135,7 +135,7 @@ def test_a_registered_variant_runs_in_a_suite(
     from benchsuite.discovery import discover_workloads
 
     suite = parse_suite(
-        "[measure]\nbudget_s = 0.1\nwarmup_max_s = 0.1\nenergy_window_s = 0.05\nidle_s = 0.05\n"
+        "[measure]\nbudget_s = 0.1\nwarmup_max_s = 0.1\nenergy_window_s = 0.05\nidle_s = 0.05\nrepeats = 1\n"
         '[[matrix]]\nworkloads = ["tiny-mlp"]\nvariants = ["half-width"]\nthreads = [1]\n',
         source="t.toml",
     )

@@ -57,7 +57,7 @@ def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         source.replace('name = "tiny-mlp"', 'name = "<script>alert(1)"')
     )
     suite = parse_suite(
-        "[measure]\nwarmup_max_s = 0.1\nbudget_s = 0.1\nci_target_rel = 0.2\nenergy_windows = 1\n"
+        "[measure]\nwarmup_max_s = 0.1\nbudget_s = 0.1\nci_target_rel = 0.2\nenergy_windows = 1\nrepeats = 1\n"
         'energy_window_s = 0.02\nidle_s = 0.02\n[[matrix]]\nworkloads = ["<script>alert(1)"]\n'
         'variants = ["fp32", "prune50"]\n',
         source="hostile.toml",

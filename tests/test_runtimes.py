@@ -27,6 +27,7 @@ from benchsuite.variants.onnx_export import BatchLayout, batch_leaves, rebuild_b
 RUNTIME_VARIANTS = ["ort", "ort-int8", "ort-int8-static", "openvino", "openvino-int8"]
 FAST = """name = "runtimes"
 [measure]
+repeats = 1
 warmup_max_s = 0.2
 budget_s = 0.2
 ci_target_rel = 0.05

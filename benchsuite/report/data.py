@@ -14,6 +14,7 @@ import pandas as pd
 
 from benchsuite.case import Case
 from benchsuite.comparison import DRIFT_WARN_REL
+from benchsuite.report.ratios import paired_ratio, ratio_to_baseline
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
 from benchsuite.store import ResultStore
 
@@ -180,35 +181,6 @@ def baseline_for(row: Row, rows: Sequence[Row]) -> Row | None:
         ):
             return other
     return None
-
-
-PAIRED_RATIOS = {"latency_p50_ms": "latency_ratio", "energy_per_sample_j": "energy_ratio"}
-"""The figures whose ratio to fp32 a row may carry paired round by round (see
-:mod:`benchsuite.comparison`): free of the drift between two cases measured minutes apart."""
-
-
-def paired_ratio(row: Row, baseline: Row, column: str) -> float | None:
-    """``row``'s paired per-round ratio of ``column`` to ``baseline``, when the two were
-    measured in the same rounds of one run; else ``None``."""
-    paired = PAIRED_RATIOS.get(column)
-    if paired is None or row.get(paired) is None:
-        return None
-    same_rounds = row.get("comparison_reference") == baseline.get("case_id") and row.get(
-        "run_id"
-    ) == baseline.get("run_id")
-    return float(row[paired]) if same_rounds else None
-
-
-def ratio_to_baseline(row: Row, baseline: Row, column: str) -> float | None:
-    """``row``'s ``column`` over the baseline's: the paired ratio where there is one, else the
-    ratio of the two figures."""
-    paired = paired_ratio(row, baseline, column)
-    if paired is not None:
-        return paired
-    value, reference = row.get(column), baseline.get(column)
-    if value is None or reference in (None, 0):
-        return None
-    return float(value) / float(reference)
 
 
 def change_vs_baseline(row: Row, baseline: Row | None, column: str) -> float | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchsuite import units
-from benchsuite.report.data import ratio_to_baseline
+from benchsuite.report.ratios import ratio_to_baseline
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
 
 Row = dict[str, Any]

@@ -82,6 +82,9 @@ class Scenario(ABC):
     """True: its cases have prompt_tokens and output_tokens (a suite must give them)."""
     load_axis: bool = False
     """True: its cases have a load_pct, the offered load (a suite must give it)."""
+    in_rounds: bool = False
+    """True: a suite run measures its cases in rounds, interleaved with the other variants of
+    their comparison group (:mod:`benchsuite.comparison`, :mod:`benchsuite.session`)."""
 
     def check_case(self, case: Case, workload: Workload) -> None:
         """Raise :class:`~benchsuite.errors.UsageError` when the case cannot make sense for this

@@ -125,6 +125,7 @@ class InferenceScenario(Scenario):
 
     role = Role.INFERENCE
     metrics = INFERENCE_METRICS
+    in_rounds = True
 
     def run(
         self,
