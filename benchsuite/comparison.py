@@ -447,13 +447,15 @@ def pooled_result(
     spread = f", widened to the {processes} process medians" if processes > 1 else ""
     where = f"in {processes} process{'es' if processes > 1 else ''}"
     ratios = None
-    paired = config.rounds.interleave and reference is not None
-    if paired and reference.case.variant == REFERENCE_VARIANT:
-        if reference.case == case:
+    fp32 = (
+        reference if reference is not None and reference.case.variant == REFERENCE_VARIANT else None
+    )
+    if config.rounds.interleave and fp32 is not None:
+        if fp32.case == case:
             itself = Ratio(1.0, 1.0, 1.0, "the reference itself")
             ratios = (itself, itself)
         else:
-            ratios = paired_ratios(state, reference)
+            ratios = paired_ratios(state, fp32)
     median_ns = latency.summary.median.median
     parts = RoundsColumns(
         group=group_id(case),
