@@ -118,12 +118,13 @@ def measure_group(
     states: dict[Case, CaseRounds] = {}
     if runnable:
         assert meter is not None, "the runner chooses a meter for every device that can run"
+        chosen = meter
 
         def start(case: Case, idle: EnergyReading | None) -> SessionWorker:
             config = measure
             if idle is not None and measure.idle_for(case.device) is None:
                 config = dataclasses.replace(measure, run_idle={case.device: idle})
-            return SessionWorker(origin, case, config, meter.meter.source, idle is None)
+            return SessionWorker(origin, case, config, chosen.meter.source, idle is None)
 
         states = run_rounds(runnable, start, measure.rounds, on_start)
     reference = reference_of(list(states.values()))
@@ -140,6 +141,7 @@ def measure_group(
         else:
             try:
                 result = pooled_result(state, measure, reference, drift)
+                assert meter is not None, "a case that ran had a meter"
                 add_result(row, result, measure, meter, grid)
                 results[case] = result
             except Exception as error:  # a failing case is a row, and the group goes on

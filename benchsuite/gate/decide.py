@@ -295,14 +295,15 @@ def _intervals(
     the change's interval is ``[cand_low / base_high, cand_high / base_low]``, then decided as
     raw samples are. Each side's interval is 95 %, so this one covers at least 90 %."""
     described = allowance.describe()
-    values = []
+    values: list[list[float]] = []
     for row in (base_row, cand_row):
         figures = [row.get(metric), row.get(interval[0]), row.get(interval[1])]
-        if any(value is None or pd.isna(value) for value in figures):
+        known = [float(value) for value in figures if value is not None and not pd.isna(value)]
+        if len(known) < len(figures):
             return MetricVerdict(
                 case_id, metric, PASS, "not measured on both sides (not applicable)", described
             )
-        values.append([float(value) for value in figures])
+        values.append(known)
     (base, base_low, base_high), (cand, cand_low, cand_high) = values
     if base_low <= 0 or cand_low <= 0:
         return MetricVerdict(case_id, metric, INCONCLUSIVE, "an interval reaches zero", described)
