@@ -119,6 +119,11 @@ def measure_group(
     if runnable:
         assert meter is not None, "the runner chooses a meter for every device that can run"
         chosen = meter
+        energy = measure.energy
+        rounds = measure.rounds.fitted(
+            energy.fewest_windows, energy.window_s, meter.meter.info().resolution_s
+        )
+        measure = dataclasses.replace(measure, rounds=rounds)
 
         def start(case: Case, idle: EnergyReading | None) -> SessionWorker:
             config = measure

@@ -13,6 +13,8 @@ takes its clock as an argument, so a test can drift it.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,6 +76,20 @@ class RoundsConfig:
         """Each round's energy window: its share of the case's metered time, and never under
         100 update periods of the meter (a coarse meter, NVML's 100 ms, then costs more)."""
         return max(metered_s / self.total_rounds, resolution_window_s(resolution_s))
+
+    def fitted(
+        self, fewest_windows: int, window_s: float, resolution_s: float | None
+    ) -> RoundsConfig:
+        """Fewer rounds where the meter is coarse. Each window needs 100 update periods of the
+        meter, and a case's metered time stays what one go gave it (its fewest windows, each
+        stretched to 100 periods): with NVML's 100 ms counter, 3 windows of 10 s, so 2 processes
+        of 2 rounds of 10 s rather than 2 of 10 rounds of 10 s each."""
+        if not resolution_s:
+            return self
+        shortest = resolution_window_s(resolution_s)
+        windows = fewest_windows * max(window_s, shortest) / shortest
+        per_process = max(1, math.ceil(windows / self.repeats))
+        return dataclasses.replace(self, rounds=min(self.rounds, per_process))
 
     @property
     def legacy(self) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from benchsuite import devices
 from benchsuite.batch import batch_to, bound_call
 from benchsuite.case import Case
-from benchsuite.energy import read_idle
+from benchsuite.energy import read_idle, resolution_window_s
 from benchsuite.meters.base import EnergyReading, Meter
 from benchsuite.protocol import (
     MeasureConfig,
@@ -83,7 +83,8 @@ class InferenceSession:
             self.warmup = Timer(call, sync).warm_up(config.sampling)
             shared = config.idle_for(case.device)
             self.idle = shared if shared is not None else read_idle(meter, config.energy.idle_s)
-            metered_s = config.energy.fewest_windows * config.energy.window_s
+            shortest = resolution_window_s(self.idle.resolution_s)
+            metered_s = config.energy.fewest_windows * max(config.energy.window_s, shortest)
             self.window_s = config.rounds.window_s(metered_s, self.idle.resolution_s)
             # no rewarm after the idle window: each round's latency slice runs before its
             # energy window, and wakes the core from the idle sleep

@@ -257,3 +257,16 @@ def test_the_gate_decides_a_paired_ratio_on_both_intervals() -> None:
     assert verdict(1.60, 1.40, 1.80) == INCONCLUSIVE  # beyond, but the interval is wide
     missing = pd.Series({"status": "ok"})
     assert _intervals("c", "latency_ratio", allowance, base, missing, columns).verdict == PASS
+
+
+def test_a_coarse_meter_gets_fewer_longer_rounds_not_more_metered_time() -> None:
+    rounds = RoundsConfig(repeats=2, rounds=10)
+    # NVML's counter moves every 100 ms: a window needs 10 s, and a case's 3 windows of 10 s
+    # become 2 processes x 2 rounds of 10 s, not 2 x 10 rounds of 10 s
+    nvml = rounds.fitted(3, 1.0, 0.1)
+    assert nvml.rounds == 2 and nvml.window_s(3 * 10.0, 0.1) == 10.0
+    # RAPL (1 ms) and the estimate keep their 10 rounds of 0.15 s
+    for resolution_s in (1e-3, 1e-6, None):
+        fine = rounds.fitted(3, 1.0, resolution_s)
+        assert fine.rounds == 10
+    assert rounds.window_s(3.0, 1e-3) == pytest.approx(0.15)
