@@ -32,7 +32,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -90,7 +89,6 @@ class CaseRounds:
     """Everything the coordinator gathered for one case of a group."""
 
     case: Case
-    started_at_utc: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     rounds: list[tuple[int, RoundResult]] = field(default_factory=list)
     """(repeat, round) in the order they ran."""
     sessions: list[SessionResult] = field(default_factory=list)

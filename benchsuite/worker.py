@@ -106,12 +106,7 @@ def _child(
     meter: str,
     environment: dict[str, str],
 ) -> None:
-    # the forkserver started with the environment of its first use: take the parent's now
-    for key in [k for k in os.environ if k.startswith("BENCHSUITE_")]:
-        del os.environ[key]
-    os.environ.update(environment)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _die_with_parent()
+    _adopt_parent(environment)
     try:
         from benchsuite.meters import meter_for
         from benchsuite.scenarios import run_case
@@ -125,6 +120,17 @@ def _child(
         _reply(conn, ("error", (f"{type(error).__name__}: {error}", traceback.format_exc())))
     finally:
         conn.close()
+
+
+def _adopt_parent(environment: dict[str, str]) -> None:
+    """What every worker does first: take the parent's ``BENCHSUITE_*`` environment (the
+    forkserver started with the environment of its first use), leave Ctrl-C to the parent, and
+    die with it."""
+    for key in [k for k in os.environ if k.startswith("BENCHSUITE_")]:
+        del os.environ[key]
+    os.environ.update(environment)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
 
 
 def _die_with_parent() -> None:
@@ -226,11 +232,7 @@ def _session_child(
     environment: dict[str, str],
 ) -> None:
     """Prepare the case, say ``ready``, then answer ``round`` requests until ``finish``."""
-    for key in [k for k in os.environ if k.startswith("BENCHSUITE_")]:
-        del os.environ[key]
-    os.environ.update(environment)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
+    _adopt_parent(environment)
     try:
         from benchsuite.meters import meter_for
         from benchsuite.session import InferenceSession

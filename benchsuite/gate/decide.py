@@ -210,14 +210,8 @@ def _sampled(
             f"{best_block * 100:+.1f} %: the run was slowed partway (a busy machine, not the "
             "code); re-run",
         )
-    elif worse_low > limit:
-        verdict = REGRESSION
-    elif worse_high <= limit:
-        verdict = PASS
-    elif worse_point > limit:
-        verdict, text = INCONCLUSIVE, text + ": beyond the allowance but within noise"
     else:
-        verdict = PASS
+        verdict, text = _against_allowance(worse_low, worse_high, worse_point, limit, text)
     return MetricVerdict(
         case_id,
         metric,
@@ -230,6 +224,19 @@ def _sampled(
         (low - 1.0, high - 1.0),
         point_beyond=worse_point > limit and not slowed_partway,
     )
+
+
+def _against_allowance(
+    worse_low: float, worse_high: float, worse_point: float, limit: float, text: str
+) -> tuple[str, str]:
+    """The verdict of a change's interval against its allowance: all of it beyond is a
+    regression, all within a pass; straddling, the point estimate decides between pass and
+    inconclusive (said in ``text``)."""
+    if worse_low > limit:
+        return REGRESSION, text
+    if worse_high <= limit or worse_point <= limit:
+        return PASS, text
+    return INCONCLUSIVE, text + ": beyond the allowance but within noise"
 
 
 def _best_block_worse(cand: np.ndarray, base_median: float, allowance: Allowance) -> float | None:
@@ -315,12 +322,7 @@ def _intervals(
         f"paired ratio {base:.4g} -> {cand:.4g}: {worse_point * 100:+.1f} % worse (CI "
         f"{min(ends) * 100:+.1f} to {max(ends) * 100:+.1f} %), allowance {described}"
     )
-    if min(ends) > limit:
-        verdict = REGRESSION
-    elif max(ends) <= limit or worse_point <= limit:
-        verdict = PASS
-    else:
-        verdict, text = INCONCLUSIVE, text + ": beyond the allowance but within noise"
+    verdict, text = _against_allowance(min(ends), max(ends), worse_point, limit, text)
     return MetricVerdict(
         case_id,
         metric,
