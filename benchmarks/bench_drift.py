@@ -113,6 +113,9 @@ def table(mode: str, runs: int, work: Path, settings: list[str]) -> str:
             f"| {workload} {variant}, {metric} | {median:.3f} | "
             f"{ratios.min():.3f} – {ratios.max():.3f} | {spread:.1%} |"
         )
+    # which int8 this was: torchao's (the [torchao] extra) or torch.ao's; they differ 4x here
+    built = cases[cases["variant"] != "fp32"].drop_duplicates(["workload", "variant"])
+    lines += ["", *(f"- {r.workload} {r.variant}: {r.variant_detail}" for r in built.itertuples())]
     return "\n".join(lines)
 
 

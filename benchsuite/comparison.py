@@ -42,7 +42,7 @@ from benchsuite.meters.base import EnergyReading
 from benchsuite.protocol import MeasureConfig
 from benchsuite.results import CaseResult, LatencyResult, MemoryResult
 from benchsuite.rounds import RoundResult, RoundsConfig
-from benchsuite.session import SessionResult
+from benchsuite.session import Readiness, SessionResult
 from benchsuite.stats import median_interval
 from benchsuite.timing import SamplingResult
 
@@ -56,9 +56,9 @@ class Session(Protocol):
     """A case held ready somewhere (a worker process: :class:`benchsuite.worker.SessionWorker`;
     in a test, an object in this process)."""
 
-    def ready(self) -> str | None: ...
+    def ready(self) -> Readiness: ...
 
-    def round(self, index: int) -> RoundResult: ...
+    def round(self, index: int, rounds: int) -> RoundResult: ...
 
     def finish(self) -> SessionResult: ...
 
@@ -97,6 +97,10 @@ class CaseRounds:
     error_where: str | None = None
     busy_s: float = 0.0
     """Time spent in this case's own requests: its share of the group's wall time."""
+    plan: RoundsConfig | None = None
+    """The rounds it ran: the suite's, with as many rounds per process as the group's slowest
+    member allows (set once its first processes are ready)."""
+    most_rounds: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -110,7 +114,8 @@ def run_rounds(
     on_start: Callable[[Case], None] = lambda case: None,
 ) -> dict[Case, CaseRounds]:
     """Measure ``cases`` (one comparison group) in ``config.repeats`` sets of processes of
-    ``config.rounds`` rounds each, interleaved or back to back. A case whose session fails is
+    at most ``config.rounds`` rounds each (fewer where a member is slow: :func:`_plan`),
+    interleaved or back to back. A case whose session fails is
     marked and leaves the group; the others go on."""
     states = {case: CaseRounds(case) for case in cases}
     for repeat in range(config.repeats):
@@ -124,10 +129,13 @@ def run_rounds(
                     session = _start(start, states[case], repeat)
                     if session is not None:
                         sessions[case] = session
+                if repeat == 0:
+                    _plan([states[case] for case in sessions], config)
                 for index in range(config.rounds):
                     turn = repeat * config.rounds + index
                     for case in _ordered([c for c in live if c in sessions], turn):
-                        if not _round(sessions, states[case], repeat, index):
+                        planned = index < _rounds_of(states[case])
+                        if planned and not _round(sessions, states[case], repeat, index):
                             del sessions[case]
                 for case in list(sessions):
                     _finish(sessions.pop(case), states[case])
@@ -139,13 +147,30 @@ def run_rounds(
                     if session is None:
                         continue
                     sessions[case] = session
-                    if all(_round(sessions, states[case], repeat, i) for i in range(config.rounds)):
+                    if repeat == 0:
+                        _plan([states[case]], config)
+                    rounds = range(_rounds_of(states[case]))
+                    if all(_round(sessions, states[case], repeat, i) for i in rounds):
                         _finish(session, states[case])
                     sessions.pop(case, None)
         finally:  # Ctrl-C or anything else here: no process of the group goes on waiting
             for session in sessions.values():
                 session.kill()
     return states
+
+
+def _plan(states: list[CaseRounds], config: RoundsConfig) -> None:
+    """Give ``states`` (a group's cases, or one case run back to back) as many rounds per
+    process as the slowest of them allows, for every repeat: their rounds pair one to one."""
+    allowed = [state.most_rounds for state in states if state.most_rounds is not None]
+    plan = config.with_rounds(min([config.rounds, *allowed]))
+    for state in states:
+        state.plan = plan
+
+
+def _rounds_of(state: CaseRounds) -> int:
+    assert state.plan is not None, "a case's rounds are planned once its first process is ready"
+    return state.plan.rounds
 
 
 def _ordered(cases: list[Case], turn: int) -> list[Case]:
@@ -181,14 +206,16 @@ def _start(start: StartSession, state: CaseRounds, repeat: int) -> Session | Non
         with _busy(state):
             idle = state.sessions[0].idle if state.sessions else None
             session = start(state.case, idle)
-            skipped = session.ready()
+            readiness = session.ready()
     except Exception as error:  # a failing case is a row, and the group goes on
         _fail(state, error)
         return None
-    if skipped is not None:
-        state.skipped = skipped
+    if readiness.skipped is not None:
+        state.skipped = readiness.skipped
         session.kill()
         return None
+    if repeat == 0:
+        state.most_rounds = readiness.most_rounds
     return session
 
 
@@ -196,7 +223,7 @@ def _round(sessions: dict[Case, Session], state: CaseRounds, repeat: int, index:
     session = sessions[state.case]
     try:
         with _busy(state):
-            state.rounds.append((repeat, session.round(index)))
+            state.rounds.append((repeat, session.round(index, _rounds_of(state))))
         return True
     except Exception as error:
         _fail(state, error)
@@ -410,11 +437,12 @@ def pooled_result(
     """
     case, rounds = state.case, [result for _, result in state.rounds]
     first = state.sessions[0]
+    plan = state.plan or config.rounds
     samples = np.concatenate([result.latency_ns for result in rounds])
     sampling = SamplingResult(
         samples_ns=samples,
         duration_s=float(samples.sum()) / 1e9,
-        stop_reason=f"rounds: {config.rounds.describe()}",
+        stop_reason=f"rounds: {plan.describe()}",
         ci_half_width_rel=float("nan"),
     )
     latency = LatencyResult(
@@ -433,7 +461,7 @@ def pooled_result(
         windows,
         first.window_s,
         ADAPTIVE_MIN_WINDOWS,
-        stop_reason=f"one window of {first.window_s:.3g} s per round: {config.rounds.describe()}",
+        stop_reason=f"one window of {first.window_s:.3g} s per round: {plan.describe()}",
         min_total_s=config.energy.fewest_windows * MIN_WINDOW_S,
     )
     energy_process = _process_medians(
@@ -460,7 +488,7 @@ def pooled_result(
         reference=reference.case.id if reference is not None else None,
         order="interleaved" if config.rounds.interleave else "back to back",
         repeats=processes,
-        rounds=config.rounds.rounds,
+        rounds=plan.rounds,
         latency_low_ms=low_ns * 1e-6,
         latency_high_ms=high_ns * 1e-6,
         latency_half_width_rel=max(median_ns - low_ns, high_ns - median_ns) / median_ns,

@@ -25,14 +25,18 @@ from benchsuite.energy import REWARM_S, EnergyWindow, resolution_window_s
 from benchsuite.meters.base import Meter
 from benchsuite.timing import ClockNs, Timer, gc_paused
 
-ROUND_REWARM_S = 0.02
+ROUND_REWARM_S = 0.005
 """Calls run untimed at the start of each round: the group's other processes ran since this one
 last did and evicted its caches. A process's first round rewarms for
 :data:`benchsuite.energy.REWARM_S` (0.2 s), as after any idle window: in a group of four on this
 project's VM, without it the reference's first latency slice ran 1.8 times slower than the rest,
-in each of two runs; between rounds the core is busy, and a shorter rewarm suffices."""
+in each of two runs; between rounds the core is busy, and a few milliseconds of calls suffice
+(5 ms: the same total per process as 10 rounds of 20 ms, over 40 rounds)."""
 MIN_ROUND_CALLS = 5
 """A round's latency slice times at least this many calls, however slow the model."""
+FEWEST_ROUNDS = 10
+"""A slow model gets fewer rounds per process than ``rounds`` (:meth:`RoundsConfig.most_rounds`),
+but never fewer than this: its slices then take longer than its budget, as before."""
 CHECK_EVERY_S = 0.02
 
 
@@ -45,15 +49,18 @@ class RoundsConfig:
     at least (its fewest windows, ``energy_min_windows`` or else ``energy_windows``, of
     ``energy_window_s``) are split evenly over its ``repeats`` x ``rounds`` rounds
     (:meth:`latency_slice_s`, :meth:`window_s`). The defaults come from
-    ``benchmarks/bench_drift.py`` on this project's 2-core VM (docs/measurement.md): round-to-
-    round noise there is several percent at the scale of a second, so many short rounds (20 of
-    0.15 s for the standard suite's 3 s of metering) cancel more of it than 6 rounds of 1 s.
+    ``benchmarks/bench_drift.py`` on this project's 2-core VM (docs/measurement.md): the speed of
+    a core there wanders by about 2 % (Allan deviation) whether averaged over 50 ms or 4 s, so
+    a longer round does not cancel more of it, and a ratio's noise falls with the number of
+    rounds paired: 80 rounds of 50 ms (the standard suite's 1 s of latency and 3 s of metering)
+    cancel more than 20 of 0.2 s.
     """
 
     repeats: int = 2
     """Worker processes per case, one after another; each prepares the model afresh."""
-    rounds: int = 10
-    """Rounds per process: one latency slice and one energy window each."""
+    rounds: int = 40
+    """Rounds per process, at most: one latency slice and one energy window each. A slow model
+    gets fewer (:meth:`most_rounds`)."""
     interleave: bool = True
     """The variants of a comparison group take turns, round by round; ``False``: each case's
     rounds run back to back, as cases ran before rounds existed."""
@@ -76,6 +83,20 @@ class RoundsConfig:
         """Each round's energy window: its share of the case's metered time, and never under
         100 update periods of the meter (a coarse meter, NVML's 100 ms, then costs more)."""
         return max(metered_s / self.total_rounds, resolution_window_s(resolution_s))
+
+    def most_rounds(self, call_s: float, budget_s: float) -> int:
+        """The rounds per process a model whose call takes ``call_s`` can have: as many as
+        ``rounds`` while each latency slice still holds :data:`MIN_ROUND_CALLS` calls within
+        the budget, never fewer than :data:`FEWEST_ROUNDS` (nor than ``rounds``). A group runs
+        as many rounds as its slowest member can have."""
+        fewest = min(self.rounds, FEWEST_ROUNDS)
+        if call_s <= 0:
+            return self.rounds
+        affordable = int(budget_s / (self.repeats * MIN_ROUND_CALLS * call_s))
+        return max(fewest, min(self.rounds, affordable))
+
+    def with_rounds(self, rounds: int) -> RoundsConfig:
+        return dataclasses.replace(self, rounds=rounds)
 
     def fitted(
         self, fewest_windows: int, window_s: float, resolution_s: float | None
@@ -164,12 +185,18 @@ class RoundRunner:
         samples: list[int] = []
         chunk = 1
         start = self.clock()
+        slice_ns = seconds * 1e9
         with gc_paused():
-            while len(samples) < MIN_ROUND_CALLS or self.clock() - start < seconds * 1e9:
+            while True:
                 first = len(samples)
                 self.timer.time_calls(chunk, samples)
+                left_ns = slice_ns - (self.clock() - start)
+                if len(samples) >= MIN_ROUND_CALLS and left_ns <= 0:
+                    break
                 mean_ns = max(sum(samples[first:]) / (len(samples) - first), 1.0)
-                chunk = max(1, int(CHECK_EVERY_S * 1e9 / mean_ns))
+                # check the clock every CHECK_EVERY_S, and never far past the slice's end: a
+                # 12 ms slice timed in chunks of 20 ms would last 20 ms
+                chunk = max(1, int(min(CHECK_EVERY_S * 1e9, left_ns) / mean_ns))
         return np.asarray(samples, dtype=np.int64)
 
     def energy_window(self, index: int, seconds: float) -> EnergyWindow:

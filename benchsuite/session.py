@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+import numpy as np
+
 from benchsuite import devices
 from benchsuite.batch import batch_to, bound_call
 from benchsuite.case import Case
@@ -30,6 +32,17 @@ from benchsuite.rounds import RoundResult, RoundRunner
 from benchsuite.timing import Timer, WarmupResult
 from benchsuite.variants import get_variant
 from benchsuite.workload import Workload
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """A session's answer once its case is prepared."""
+
+    skipped: str | None = None
+    """Why the variant cannot run here; the session is then of no use."""
+    most_rounds: int | None = None
+    """The rounds per process its model's speed allows (:meth:`RoundsConfig.most_rounds`);
+    ``None``: as many as asked."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +97,8 @@ class InferenceSession:
             shared = config.idle_for(case.device)
             self.idle = shared if shared is not None else read_idle(meter, config.energy.idle_s)
             shortest = resolution_window_s(self.idle.resolution_s)
-            metered_s = config.energy.fewest_windows * max(config.energy.window_s, shortest)
-            self.window_s = config.rounds.window_s(metered_s, self.idle.resolution_s)
+            self._metered_s = config.energy.fewest_windows * max(config.energy.window_s, shortest)
+            self.window_s = config.rounds.window_s(self._metered_s, self.idle.resolution_s)
             # no rewarm after the idle window: each round's latency slice runs before its
             # energy window, and wakes the core from the idle sleep
             self.runner = RoundRunner(call, sync, meter, case.batch_size, self.idle.average_power_w)
@@ -93,8 +106,20 @@ class InferenceSession:
             self._stack.close()
             raise
 
-    def round(self, index: int) -> RoundResult:
-        latency_s = self.config.rounds.latency_slice_s(self.config.sampling.budget_s)
+    @property
+    def most_rounds(self) -> int:
+        """The rounds per process this model's speed allows (:meth:`RoundsConfig.most_rounds`),
+        judged by the median call of the warm-up's last block."""
+        blocks = self.warmup.block_medians_ns
+        call_ns = blocks[-1] if blocks else float(np.median(self.warmup.samples_ns))
+        return self.config.rounds.most_rounds(call_ns / 1e9, self.config.sampling.budget_s)
+
+    def round(self, index: int, rounds: int) -> RoundResult:
+        """Round ``index`` of ``rounds`` in this process: the case's latency budget and metered
+        time are split over ``repeats`` x ``rounds``."""
+        plan = self.config.rounds.with_rounds(rounds)
+        latency_s = plan.latency_slice_s(self.config.sampling.budget_s)
+        self.window_s = plan.window_s(self._metered_s, self.idle.resolution_s)
         return self.runner.round(index, latency_s, self.window_s)
 
     def finish(self) -> SessionResult:

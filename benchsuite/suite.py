@@ -18,8 +18,9 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     # energy_target_rel = 0.05  # the median energy per sample is within ±5 % of it
     case_timeout_s = 900      # a case's worker process is killed after this long
     repeats = 2               # single-stream and offline: worker processes per case, and
-    rounds = 10               # rounds in each: a latency slice and an energy window, each 1/20
-                              # of budget_s and of energy_(min_)windows x energy_window_s
+    rounds = 40               # rounds in each, at most: a latency slice and an energy window,
+                              # each 1/80 of budget_s and of energy_(min_)windows x
+                              # energy_window_s (a slow model gets fewer, never under 10)
     interleave = true         # the variants of a comparison group take turns, round by round
                               # (false with repeats = 1: each case in one go, budget_s and
                               # energy_windows as above)

@@ -28,6 +28,7 @@ from benchsuite.case import Case
 from benchsuite.errors import VariantUnavailable
 from benchsuite.protocol import MeasureConfig
 from benchsuite.results import CaseResult
+from benchsuite.session import Readiness
 from benchsuite.sources.spec import ModelSpec
 from benchsuite.workload import Workload
 
@@ -240,11 +241,11 @@ def _session_child(
         session = InferenceSession(
             case, origin.build(), meter_for(meter, case.device), config, first
         )
-        _reply(conn, ("ready", None))
+        _reply(conn, ("ready", session.most_rounds))
         while True:
             command, argument = conn.recv()
             if command == "round":
-                _reply(conn, ("round", session.round(argument)))
+                _reply(conn, ("round", session.round(*argument)))
             else:
                 _reply(conn, ("done", session.finish()))
                 return
@@ -284,14 +285,16 @@ class SessionWorker:
         self._process.start()
         child_end.close()
 
-    def ready(self) -> str | None:
-        """Wait until the case is prepared: ``None``, or why its variant cannot be built here
-        (:class:`~benchsuite.errors.VariantUnavailable`)."""
+    def ready(self) -> Readiness:
+        """Wait until the case is prepared: how many rounds its speed allows, or why its
+        variant cannot be built here (:class:`~benchsuite.errors.VariantUnavailable`)."""
         status, payload = self._request(None)
-        return payload if status == "skipped" else None
+        if status == "skipped":
+            return Readiness(skipped=payload)
+        return Readiness(most_rounds=payload)
 
-    def round(self, index: int) -> Any:
-        return self._request(("round", index))[1]
+    def round(self, index: int, rounds: int) -> Any:
+        return self._request(("round", (index, rounds)))[1]
 
     def finish(self) -> Any:
         result = self._request(("finish", None))[1]

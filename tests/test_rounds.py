@@ -23,8 +23,14 @@ from benchsuite.errors import SuiteError
 from benchsuite.meters.base import EnergyReading, Meter, MeterInfo
 from benchsuite.protocol import MeasureConfig
 from benchsuite.results import MemoryResult
-from benchsuite.rounds import RoundResult, RoundRunner, RoundsConfig
-from benchsuite.session import SessionResult
+from benchsuite.rounds import (
+    FEWEST_ROUNDS,
+    MIN_ROUND_CALLS,
+    RoundResult,
+    RoundRunner,
+    RoundsConfig,
+)
+from benchsuite.session import Readiness, SessionResult
 from benchsuite.suite import parse_suite
 from benchsuite.timing import SamplingConfig, WarmupResult
 from tests.conftest import FakeClock
@@ -67,10 +73,12 @@ class DriftingSession:
         self.clock = clock
         self.runner = RoundRunner(call, None, ClockMeter(clock), 1, 0.0, clock)
 
-    def ready(self) -> str | None:
-        return None
+    most_rounds: int | None = None
 
-    def round(self, index: int) -> RoundResult:
+    def ready(self) -> Readiness:
+        return Readiness(most_rounds=self.most_rounds)
+
+    def round(self, index: int, rounds: int) -> RoundResult:
         return self.runner.round(index, 0.1, 1.0)
 
     def finish(self) -> SessionResult:
@@ -173,10 +181,10 @@ def test_each_row_says_which_interval_it_carries() -> None:
 
 
 class FailingSession(DriftingSession):
-    def round(self, index: int) -> RoundResult:
+    def round(self, index: int, rounds: int) -> RoundResult:
         if index == 1:
             raise RuntimeError("the worker ran out of memory")
-        return super().round(index)
+        return super().round(index, rounds)
 
 
 def test_a_case_that_fails_mid_rounds_leaves_the_group_and_the_others_go_on() -> None:
@@ -191,6 +199,44 @@ def test_a_case_that_fails_mid_rounds_leaves_the_group_and_the_others_go_on() ->
     assert states[cases[1]].error == "RuntimeError: the worker ran out of memory"
     assert len(states[cases[0]].rounds) == len(states[cases[2]].rounds) == 6
     assert len(states[cases[1]].rounds) == 1  # its first round, then it left
+
+
+class SlowSession(DriftingSession):
+    most_rounds = 2
+
+
+def test_a_group_runs_as_many_rounds_as_its_slowest_member_allows() -> None:
+    clock = FakeClock()
+    cases = _group()
+
+    def start(case: Case, idle: EnergyReading | None) -> DriftingSession:
+        kind = SlowSession if case.variant == "int8" else DriftingSession
+        return kind(case, clock)
+
+    states = run_rounds(cases, start, RoundsConfig(repeats=2, rounds=3))
+    for state in states.values():
+        assert state.plan == RoundsConfig(repeats=2, rounds=2)
+        assert [(repeat, r.index) for repeat, r in state.rounds] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
+def test_a_slow_model_gets_fewer_rounds_but_never_fewer_than_the_floor() -> None:
+    config = RoundsConfig(repeats=2, rounds=40)
+    # 1 s of budget over 2 processes, MIN_ROUND_CALLS calls a slice
+    assert config.most_rounds(call_s=100e-6, budget_s=1.0) == 40
+    fits = int(1.0 / (2 * MIN_ROUND_CALLS * 0.004))
+    assert FEWEST_ROUNDS < fits < 40
+    assert config.most_rounds(call_s=0.004, budget_s=1.0) == fits
+    assert config.most_rounds(call_s=0.030, budget_s=1.0) == FEWEST_ROUNDS
+    assert RoundsConfig(repeats=2, rounds=3).most_rounds(call_s=0.030, budget_s=1.0) == 3
+
+
+def test_a_latency_slice_ends_near_its_length_not_a_whole_check_later() -> None:
+    clock = FakeClock()
+    runner = RoundRunner(lambda: clock.advance(1_000_000), None, ClockMeter(clock), 1, 0.0, clock)
+    runner.latency_slice(0.005)  # the first slice learns the call's length
+    started = clock()
+    calls = runner.latency_slice(0.012)
+    assert len(calls) == 12 and clock() - started == 12_000_000  # not 20 ms of 20 ms checks
 
 
 def test_groups_are_the_cases_that_differ_only_by_variant() -> None:
