@@ -10,7 +10,10 @@ across the runs; the target is at most 2 %.
 ``interleave = false``, ``repeats = 1``); ``--mode interleaved`` uses the suite defaults of
 ``benchsuite.rounds`` (the variants of a comparison group take turns in rounds, in several worker
 processes). The ratio read from each run is the one the report shows: the paired per-round ratio
-where the row has one, else the ratio of the two medians.
+where the row has one, else the ratio of the two medians. Below the table: the mean standard
+deviation of the ratios across the runs (steadier than a range of six), and which int8 ran:
+issue 21's table had ``torch.ao.quantization``'s (1.49 times fp32 here); with the ``[torchao]``
+extra installed, int8 is torchao's (6.7 times fp32 on this CPU, and noisier).
 
 Usage: python benchmarks/bench_drift.py [--mode sequential|interleaved|both] [--runs 6]
                                         [--set repeats=3 --set rounds=2]
@@ -26,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 SUITE = """
@@ -106,13 +110,16 @@ def table(mode: str, runs: int, work: Path, settings: list[str]) -> str:
         "| ratio to fp32 | median | min – max | spread |",
         "| --- | --- | --- | --- |",
     ]
+    deviations = []
     for (workload, variant, metric), ratios in per_run.groupby("key")["ratio"]:
         median = ratios.median()
+        deviations.append(ratios.std() / median)
         spread = (ratios.max() - ratios.min()) / median
         lines.append(
             f"| {workload} {variant}, {metric} | {median:.3f} | "
             f"{ratios.min():.3f} – {ratios.max():.3f} | {spread:.1%} |"
         )
+    lines += ["", f"mean standard deviation of a ratio across the runs: {np.mean(deviations):.2%}"]
     # which int8 this was: torchao's (the [torchao] extra) or torch.ao's; they differ 4x here
     built = cases[cases["variant"] != "fp32"].drop_duplicates(["workload", "variant"])
     lines += ["", *(f"- {r.workload} {r.variant}: {r.variant_detail}" for r in built.itertuples())]
