@@ -101,6 +101,7 @@ class CaseRounds:
     """The rounds it ran: the suite's, with as many rounds per process as the group's slowest
     member allows (set once its first processes are ready)."""
     most_rounds: int | None = None
+    """What its first process said its model's speed allows (:class:`Readiness`)."""
 
     @property
     def ok(self) -> bool:

@@ -90,7 +90,7 @@ class RoundsConfig:
         the budget, never fewer than :data:`FEWEST_ROUNDS` (nor than ``rounds``). A group runs
         as many rounds as its slowest member can have."""
         fewest = min(self.rounds, FEWEST_ROUNDS)
-        if call_s <= 0:
+        if not call_s > 0:  # no warm-up call to judge by (zero, or NaN from none at all)
             return self.rounds
         affordable = int(budget_s / (self.repeats * MIN_ROUND_CALLS * call_s))
         return max(fewest, min(self.rounds, affordable))

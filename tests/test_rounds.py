@@ -228,6 +228,7 @@ def test_a_slow_model_gets_fewer_rounds_but_never_fewer_than_the_floor() -> None
     assert config.most_rounds(call_s=0.004, budget_s=1.0) == fits
     assert config.most_rounds(call_s=0.030, budget_s=1.0) == FEWEST_ROUNDS
     assert RoundsConfig(repeats=2, rounds=3).most_rounds(call_s=0.030, budget_s=1.0) == 3
+    assert config.most_rounds(call_s=float("nan"), budget_s=1.0) == 40  # no warm-up call timed
 
 
 def test_a_latency_slice_ends_near_its_length_not_a_whole_check_later() -> None:
