@@ -119,6 +119,7 @@ def run_rounds(
     interleaved or back to back. A case whose session fails is
     marked and leaves the group; the others go on."""
     states = {case: CaseRounds(case) for case in cases}
+    rounds = config.rounds  # per process, once the first processes say what they allow
     for repeat in range(config.repeats):
         live = [case for case in cases if states[case].ok]
         sessions: dict[Case, Session] = {}
@@ -131,12 +132,11 @@ def run_rounds(
                     if session is not None:
                         sessions[case] = session
                 if repeat == 0:
-                    _plan([states[case] for case in sessions], config)
-                for index in range(config.rounds):
-                    turn = repeat * config.rounds + index
+                    rounds = _plan([states[case] for case in sessions], config)
+                for index in range(rounds):
+                    turn = repeat * rounds + index
                     for case in _ordered([c for c in live if c in sessions], turn):
-                        planned = index < _rounds_of(states[case])
-                        if planned and not _round(sessions, states[case], repeat, index):
+                        if not _round(sessions, states[case], repeat, index):
                             del sessions[case]
                 for case in list(sessions):
                     _finish(sessions.pop(case), states[case])
@@ -150,8 +150,8 @@ def run_rounds(
                     sessions[case] = session
                     if repeat == 0:
                         _plan([states[case]], config)
-                    rounds = range(_rounds_of(states[case]))
-                    if all(_round(sessions, states[case], repeat, i) for i in rounds):
+                    own = range(_rounds_of(states[case]))
+                    if all(_round(sessions, states[case], repeat, i) for i in own):
                         _finish(session, states[case])
                     sessions.pop(case, None)
         finally:  # Ctrl-C or anything else here: no process of the group goes on waiting
@@ -160,13 +160,14 @@ def run_rounds(
     return states
 
 
-def _plan(states: list[CaseRounds], config: RoundsConfig) -> None:
+def _plan(states: list[CaseRounds], config: RoundsConfig) -> int:
     """Give ``states`` (a group's cases, or one case run back to back) as many rounds per
     process as the slowest of them allows, for every repeat: their rounds pair one to one."""
     allowed = [state.most_rounds for state in states if state.most_rounds is not None]
     plan = config.with_rounds(min([config.rounds, *allowed]))
     for state in states:
         state.plan = plan
+    return plan.rounds
 
 
 def _rounds_of(state: CaseRounds) -> int:

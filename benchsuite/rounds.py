@@ -50,10 +50,10 @@ class RoundsConfig:
     ``energy_window_s``) are split evenly over its ``repeats`` x ``rounds`` rounds
     (:meth:`latency_slice_s`, :meth:`window_s`). The defaults come from
     ``benchmarks/bench_drift.py`` on this project's 2-core VM (docs/measurement.md): the speed of
-    a core there wanders by about 2 % (Allan deviation) whether averaged over 50 ms or 4 s, so
-    a longer round does not cancel more of it, and a ratio's noise falls with the number of
-    rounds paired: 80 rounds of 50 ms (the standard suite's 1 s of latency and 3 s of metering)
-    cancel more than 20 of 0.2 s.
+    a core there wanders by about 1 % however long it is averaged past 0.2 s
+    (``benchmarks/bench_machine_noise.py``), so a longer round cancels little more of it, while
+    a ratio's noise falls with the number of rounds paired: 80 rounds of 50 ms (the standard
+    suite's 1 s of latency and 3 s of metering) cancel more than 20 of 0.2 s.
     """
 
     repeats: int = 2

@@ -11,6 +11,7 @@ import pytest
 from benchsuite.case import Case
 from benchsuite.comparison import (
     DRIFT_WARN_REL,
+    StartSession,
     comparison_groups,
     drift_of,
     group_id,
@@ -187,15 +188,19 @@ class FailingSession(DriftingSession):
         return super().round(index, rounds)
 
 
-def test_a_case_that_fails_mid_rounds_leaves_the_group_and_the_others_go_on() -> None:
+def _int8_as(kind: type[DriftingSession]) -> StartSession:
+    """Start every case of the group as a DriftingSession, int8 as ``kind``, on one clock."""
     clock = FakeClock()
-    cases = _group()
 
     def start(case: Case, idle: EnergyReading | None) -> DriftingSession:
-        kind = FailingSession if case.variant == "int8" else DriftingSession
-        return kind(case, clock)
+        return (kind if case.variant == "int8" else DriftingSession)(case, clock)
 
-    states = run_rounds(cases, start, RoundsConfig(repeats=2, rounds=3))
+    return start
+
+
+def test_a_case_that_fails_mid_rounds_leaves_the_group_and_the_others_go_on() -> None:
+    cases = _group()
+    states = run_rounds(cases, _int8_as(FailingSession), RoundsConfig(repeats=2, rounds=3))
     assert states[cases[1]].error == "RuntimeError: the worker ran out of memory"
     assert len(states[cases[0]].rounds) == len(states[cases[2]].rounds) == 6
     assert len(states[cases[1]].rounds) == 1  # its first round, then it left
@@ -206,14 +211,7 @@ class SlowSession(DriftingSession):
 
 
 def test_a_group_runs_as_many_rounds_as_its_slowest_member_allows() -> None:
-    clock = FakeClock()
-    cases = _group()
-
-    def start(case: Case, idle: EnergyReading | None) -> DriftingSession:
-        kind = SlowSession if case.variant == "int8" else DriftingSession
-        return kind(case, clock)
-
-    states = run_rounds(cases, start, RoundsConfig(repeats=2, rounds=3))
+    states = run_rounds(_group(), _int8_as(SlowSession), RoundsConfig(repeats=2, rounds=3))
     for state in states.values():
         assert state.plan == RoundsConfig(repeats=2, rounds=2)
         assert [(repeat, r.index) for repeat, r in state.rounds] == [(0, 0), (0, 1), (1, 0), (1, 1)]
