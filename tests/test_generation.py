@@ -54,6 +54,22 @@ def test_token_counts_are_exact_and_time_splits_into_first_token_and_the_rest(
     assert generated.e2e_ns == 5_000_000 + 8 * 1_000_000  # TTFT + 8 decode steps
 
 
+class CountingLMWithCache(CountingLM):
+    """The same model under transformers 5.24's names: its forward takes and returns ``cache``."""
+
+    def forward(self, input_ids: torch.Tensor, cache: Any = None, use_cache: bool = True):  # type: ignore[no-untyped-def,override]
+        out = super().forward(input_ids, past_key_values=cache, use_cache=use_cache)
+        return SimpleNamespace(logits=out.logits, cache=out.past_key_values)
+
+
+def test_the_cache_goes_under_the_name_the_forward_declares(fake_clock: FakeClock) -> None:
+    classic = greedy_generate(CountingLM(fake_clock), torch.zeros(2, 5, dtype=torch.long), 6)
+    model = CountingLMWithCache(fake_clock)
+    renamed = greedy_generate(model, torch.zeros(2, 5, dtype=torch.long), 6)
+    assert model.calls == [5] + [1] * 5  # one prompt pass, then one token per pass
+    assert torch.equal(renamed.tokens, classic.tokens)  # each pass saw the cache fed back
+
+
 @pytest.fixture(scope="module")
 def llama_row() -> dict[str, Any]:
     llama = load_workloads()["tiny-llama"]
