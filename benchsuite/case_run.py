@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from benchsuite.affinity import CpuSet
 from benchsuite.carbon import GridIntensity, carbon_columns
 from benchsuite.case import Case
 from benchsuite.comparison import (
@@ -125,11 +126,11 @@ def measure_group(
         )
         measure = dataclasses.replace(measure, rounds=rounds)
 
-        def start(case: Case, idle: EnergyReading | None) -> SessionWorker:
+        def start(case: Case, idle: EnergyReading | None, cpus: CpuSet | None) -> SessionWorker:
             config = measure
             if idle is not None and measure.idle_for(case.device) is None:
                 config = dataclasses.replace(measure, run_idle={case.device: idle})
-            return SessionWorker(origin, case, config, chosen.meter.source, idle is None)
+            return SessionWorker(origin, case, config, chosen.meter.source, idle is None, cpus)
 
         states = run_rounds(runnable, start, measure.rounds, on_start)
     reference = reference_of(list(states.values()))

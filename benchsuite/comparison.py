@@ -12,8 +12,10 @@ minutes on this project's VM). So:
    C B A, ...): a short latency slice and one energy window. Drift within the group's minute
    hits every variant alike.
 2. **Repeats.** This is done ``repeats`` times, each time in fresh processes, as pyperf spreads a
-   benchmark over worker processes: what one process happens to get (its memory layout, its
-   thread placement) is then part of the interval rather than hidden in it.
+   benchmark over worker processes: what one process happens to get (its memory layout) is then
+   part of the interval rather than hidden in it. All of a group's processes run on the same
+   CPUs (:mod:`benchsuite.affinity`): the cores differ in how fast they run one variant against
+   another, and a pair on two cores carried that into its ratio.
 3. **Paired ratios.** For each round, the variant's figure over the reference's (fp32) in the
    same repeat and round; the row carries the median of these ratios with its interval.
 4. **Drift, seen.** The reference's per-round figures, in time order, say how far the machine
@@ -36,6 +38,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from benchsuite.affinity import CpuSet, allowed_cpus, describe, group_cpus
 from benchsuite.case import Case
 from benchsuite.energy import ADAPTIVE_MIN_WINDOWS, MIN_WINDOW_S, summarize_windows
 from benchsuite.meters.base import EnergyReading
@@ -65,9 +68,10 @@ class Session(Protocol):
     def kill(self) -> None: ...
 
 
-StartSession = Callable[[Case, EnergyReading | None], Session]
-"""Start a session of a case: its first process (which also judges quality and reads the idle
-power) gets ``None``; each repeat after it gets the idle reading the first one took."""
+StartSession = Callable[[Case, EnergyReading | None, CpuSet | None], Session]
+"""Start a session of a case on the given CPUs (``None``: wherever the scheduler puts it): its
+first process (which also judges quality and reads the idle power) gets no idle reading; each
+repeat after it gets the one the first took."""
 
 
 def group_id(case: Case) -> str:
@@ -102,6 +106,8 @@ class CaseRounds:
     member allows (set once its first processes are ready)."""
     most_rounds: int | None = None
     """What its first process said its model's speed allows (:class:`Readiness`)."""
+    cpus: list[CpuSet | None] = field(default_factory=list)
+    """The CPUs each of its processes ran on, in repeat order (``None``: not pinned)."""
 
     @property
     def ok(self) -> bool:
@@ -113,13 +119,18 @@ def run_rounds(
     start: StartSession,
     config: RoundsConfig,
     on_start: Callable[[Case], None] = lambda case: None,
+    allowed: CpuSet | None = None,
 ) -> dict[Case, CaseRounds]:
     """Measure ``cases`` (one comparison group) in ``config.repeats`` sets of processes of
     at most ``config.rounds`` rounds each (fewer where a member is slow: :func:`_plan`),
-    interleaved or back to back. A case whose session fails is
-    marked and leaves the group; the others go on."""
+    interleaved or back to back, all on the same CPUs of ``allowed`` (this process's own by
+    default) when ``config.pin_cpus``. A case whose session fails is marked and leaves the
+    group; the others go on."""
     states = {case: CaseRounds(case) for case in cases}
     rounds = config.rounds  # per process, once the first processes say what they allow
+    cpus = None
+    if config.pin_cpus and cases:  # the threads are the same for the whole group
+        cpus = group_cpus(cases[0].threads, allowed_cpus() if allowed is None else allowed)
     for repeat in range(config.repeats):
         live = [case for case in cases if states[case].ok]
         sessions: dict[Case, Session] = {}
@@ -128,7 +139,7 @@ def run_rounds(
                 for case in live:
                     if repeat == 0:
                         on_start(case)
-                    session = _start(start, states[case], repeat)
+                    session = _start(start, states[case], repeat, cpus)
                     if session is not None:
                         sessions[case] = session
                 if repeat == 0:
@@ -144,7 +155,7 @@ def run_rounds(
                 for case in live:
                     if repeat == 0:
                         on_start(case)
-                    session = _start(start, states[case], repeat)
+                    session = _start(start, states[case], repeat, cpus)
                     if session is None:
                         continue
                     sessions[case] = session
@@ -203,11 +214,13 @@ def _fail(state: CaseRounds, error: Exception) -> None:
         state.error_where = traceback.format_exc()
 
 
-def _start(start: StartSession, state: CaseRounds, repeat: int) -> Session | None:
+def _start(
+    start: StartSession, state: CaseRounds, repeat: int, cpus: CpuSet | None
+) -> Session | None:
     try:
         with _busy(state):
             idle = state.sessions[0].idle if state.sessions else None
-            session = start(state.case, idle)
+            session = start(state.case, idle, cpus)
             readiness = session.ready()
     except Exception as error:  # a failing case is a row, and the group goes on
         _fail(state, error)
@@ -218,6 +231,7 @@ def _start(start: StartSession, state: CaseRounds, repeat: int) -> Session | Non
         return None
     if repeat == 0:
         state.most_rounds = readiness.most_rounds
+    state.cpus.append(readiness.cpus)
     return session
 
 
@@ -370,6 +384,7 @@ class RoundsColumns:
     order: str
     repeats: int
     rounds: int
+    cpus: str | None
     latency_low_ms: float
     latency_high_ms: float
     latency_half_width_rel: float
@@ -387,6 +402,7 @@ class RoundsColumns:
             "measure_order": self.order,
             "repeats": self.repeats,
             "rounds": self.rounds,
+            "pinned_cpus": self.cpus,
             "latency_p50_ci_low_ms": self.latency_low_ms,
             "latency_p50_ci_high_ms": self.latency_high_ms,
             "ci_half_width_rel": self.latency_half_width_rel,
@@ -491,6 +507,7 @@ def pooled_result(
         order="interleaved" if config.rounds.interleave else "back to back",
         repeats=processes,
         rounds=plan.rounds,
+        cpus=describe(state.cpus),
         latency_low_ms=low_ns * 1e-6,
         latency_high_ms=high_ns * 1e-6,
         latency_half_width_rel=max(median_ns - low_ns, high_ns - median_ns) / median_ns,

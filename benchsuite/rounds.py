@@ -64,6 +64,9 @@ class RoundsConfig:
     interleave: bool = True
     """The variants of a comparison group take turns, round by round; ``False``: each case's
     rounds run back to back, as cases ran before rounds existed."""
+    pin_cpus: bool = True
+    """All of a comparison group's processes run on the same CPUs, the last ``threads`` of the
+    machine's (:mod:`benchsuite.affinity`); ``False``: wherever the scheduler puts them."""
 
     def __post_init__(self) -> None:
         if self.repeats < 1:

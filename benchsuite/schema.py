@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 10  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
+SCHEMA_VERSION = 11  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
 # 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note;
 # 5: generation (prompt_tokens, output_tokens, ttft_*, tpot_*, energy per request and token, ...)
 # 6: server (load_pct, offered/achieved rps, latency bound, energy per request under load, ...)
@@ -21,6 +21,7 @@ SCHEMA_VERSION = 10  # 2: output_rel_error; 3: cosine_similarity, error_tracebac
 # 9: energy_per_sample_cpu_j / _dram_j / _gpu_j and energy_parts (the split by part, and kinds)
 # 10: rounds (comparison_group, measure_order, repeats, rounds, latency_interval_method, the paired
 #     latency_ratio / energy_ratio to the group's fp32 with intervals, group_drift_*_rel)
+# 11: pinned_cpus (the CPUs a comparison group's processes ran on)
 
 
 class Status(StrEnum):
@@ -212,6 +213,7 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "measure_order": _str,  # "interleaved" or "back to back" (null: measured in one go)
     "repeats": _int,  # worker processes the figures come from
     "rounds": _int,  # rounds in each
+    "pinned_cpus": _str,  # the CPUs its processes ran on ("1"; "0,1"); null: not pinned
     # the paired ratio to the reference: the median over shared rounds of mine / fp32's
     "latency_ratio": _float,
     "latency_ratio_low": _float,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchsuite import devices
+from benchsuite.affinity import CpuSet
 from benchsuite.batch import batch_to, bound_call
 from benchsuite.case import Case
 from benchsuite.energy import read_idle, resolution_window_s
@@ -43,6 +44,8 @@ class Readiness:
     most_rounds: int | None = None
     """The rounds per process its model's speed allows (:meth:`RoundsConfig.most_rounds`);
     ``None``: as many as asked."""
+    cpus: CpuSet | None = None
+    """The CPUs the process was pinned to (:mod:`benchsuite.affinity`); ``None``: not pinned."""
 
 
 @dataclass(frozen=True)

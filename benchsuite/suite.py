@@ -24,6 +24,8 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     interleave = true         # the variants of a comparison group take turns, round by round
                               # (false with repeats = 1: each case in one go, budget_s and
                               # energy_windows as above)
+    pin_cpus = true           # all of a comparison group's processes run on the same CPUs,
+                              # the last `threads` of them (false: where the scheduler puts them)
 
     [carbon]                  # optional; default 475 gCO2e/kWh, the world average
     country = "FRA"           # CodeCarbon's offline data for this country, or
@@ -123,7 +125,8 @@ _ENERGY_KEYS = {
     "energy_target_rel": "target_rel",
 }
 _ROUNDS_KEYS = ("repeats", "rounds")
-_MEASURE_KEYS = (*_SAMPLING_KEYS, *_ENERGY_KEYS, *_ROUNDS_KEYS, "interleave", "case_timeout_s")
+_ROUNDS_SWITCHES = ("interleave", "pin_cpus")
+_MEASURE_KEYS = (*_SAMPLING_KEYS, *_ENERGY_KEYS, *_ROUNDS_KEYS, *_ROUNDS_SWITCHES, "case_timeout_s")
 _TOKEN_KEYS = ("prompt_tokens", "output_tokens")
 _MATRIX_KEYS = (
     "workloads",
@@ -267,11 +270,10 @@ def _parse_measure(source: str, table: Any) -> MeasureConfig:
         raise SuiteError(f"{source}: [measure] must be a table")
     _check_keys(source, "[measure]", table, _MEASURE_KEYS)
     table = dict(table)
-    interleave = table.pop("interleave", RoundsConfig.interleave)
-    if not isinstance(interleave, bool):
-        raise SuiteError(
-            f"{source}: [measure] interleave must be true or false, got {interleave!r}"
-        )
+    switches = {key: table.pop(key, getattr(RoundsConfig, key)) for key in _ROUNDS_SWITCHES}
+    for key, value in switches.items():
+        if not isinstance(value, bool):
+            raise SuiteError(f"{source}: [measure] {key} must be true or false, got {value!r}")
     for key in _ROUNDS_KEYS:
         value = table.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -284,9 +286,7 @@ def _parse_measure(source: str, table: Any) -> MeasureConfig:
     energy = {field_name: table[key] for key, field_name in _ENERGY_KEYS.items() if key in table}
     try:
         timeout_s = float(table.get("case_timeout_s", MeasureConfig.case_timeout_s))
-        rounds = RoundsConfig(
-            **{k: table[k] for k in _ROUNDS_KEYS if k in table}, interleave=interleave
-        )
+        rounds = RoundsConfig(**{k: table[k] for k in _ROUNDS_KEYS if k in table}, **switches)
         return MeasureConfig(
             SamplingConfig(**sampling), EnergyConfig(**energy), timeout_s, rounds=rounds
         )

@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from benchsuite.affinity import CpuSet, pin_to
 from benchsuite.case import Case
 from benchsuite.errors import VariantUnavailable
 from benchsuite.protocol import MeasureConfig
@@ -230,18 +231,22 @@ def _session_child(
     config: MeasureConfig,
     meter: str,
     first: bool,
+    cpus: CpuSet | None,
     environment: dict[str, str],
 ) -> None:
-    """Prepare the case, say ``ready``, then answer ``round`` requests until ``finish``."""
+    """Pin to ``cpus`` (before torch starts its threads, which inherit the pinning), prepare
+    the case, say ``ready``, then answer ``round`` requests until ``finish``."""
     _adopt_parent(environment)
     try:
         from benchsuite.meters import meter_for
         from benchsuite.session import InferenceSession
 
+        if cpus is not None:
+            cpus = pin_to(cpus)
         session = InferenceSession(
             case, origin.build(), meter_for(meter, case.device), config, first
         )
-        _reply(conn, ("ready", session.most_rounds))
+        _reply(conn, ("ready", Readiness(most_rounds=session.most_rounds, cpus=cpus)))
         while True:
             command, argument = conn.recv()
             if command == "round":
@@ -261,8 +266,9 @@ def _session_child(
 
 class SessionWorker:
     """A case held ready in its own worker process (:class:`benchsuite.session.InferenceSession`)
-    that measures a round whenever asked. Each request is bounded by the case's timeout; a
-    worker that fails, dies or runs past it raises :class:`SessionLost` and is gone."""
+    that measures a round whenever asked, on ``cpus`` when given (:mod:`benchsuite.affinity`).
+    Each request is bounded by the case's timeout; a worker that fails, dies or runs past it
+    raises :class:`SessionLost` and is gone."""
 
     def __init__(
         self,
@@ -271,13 +277,14 @@ class SessionWorker:
         config: MeasureConfig,
         meter: str,
         first: bool,
+        cpus: CpuSet | None = None,
     ) -> None:
         context = _context()
         self._conn, child_end = context.Pipe(duplex=True)
         environment = {k: v for k, v in os.environ.items() if k.startswith("BENCHSUITE_")}
         self._process = context.Process(
             target=_session_child,
-            args=(child_end, origin, case, config, meter, first, environment),
+            args=(child_end, origin, case, config, meter, first, cpus, environment),
             name=f"benchsuite-session {case.id}",
             daemon=True,
         )
@@ -291,7 +298,8 @@ class SessionWorker:
         status, payload = self._request(None)
         if status == "skipped":
             return Readiness(skipped=payload)
-        return Readiness(most_rounds=payload)
+        readiness: Readiness = payload
+        return readiness
 
     def round(self, index: int, rounds: int) -> Any:
         return self._request(("round", (index, rounds)))[1]

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from benchsuite.affinity import allowed_cpus, describe, group_cpus
 from benchsuite.cli import main
 from benchsuite.rounds import FEWEST_ROUNDS
 from benchsuite.schema import CASE_COLUMNS
@@ -42,6 +43,12 @@ def test_smoke_run_writes_parquet_pandas_reads(smoke_run) -> None:  # type: igno
     assert inference["rounds"].between(FEWEST_ROUNDS, 40).all()
     assert (inference["energy_windows"] == 2 * inference["rounds"]).all()
     assert (inference["repeats"] == 2).all() and (inference["measure_order"] == "interleaved").all()
+    # each repeat's processes ran where they were pinned (what the worker itself read back)
+    pinned = describe([group_cpus(1, allowed_cpus())])
+    if pinned is None:  # a single-CPU machine: nothing to choose
+        assert inference["pinned_cpus"].isna().all()
+    else:
+        assert (inference["pinned_cpus"] == pinned).all(), inference["pinned_cpus"].tolist()
     single = inference[inference["scenario"] == "single-stream"].set_index("variant")
     assert single.loc["int8", "comparison_reference"] == single.loc["fp32", "case_id"]
     assert single.loc["fp32", "latency_ratio"] == 1.0

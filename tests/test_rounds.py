@@ -5,9 +5,12 @@ worker processes are replaced by objects in this process."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from benchsuite.affinity import CpuSet, describe, group_cpus
 from benchsuite.case import Case
 from benchsuite.comparison import (
     DRIFT_WARN_REL,
@@ -65,8 +68,9 @@ class ClockMeter(Meter):
 class DriftingSession:
     """A case whose every call costs its variant's time, stretched by the drift so far."""
 
-    def __init__(self, case: Case, clock: FakeClock) -> None:
+    def __init__(self, case: Case, clock: FakeClock, cpus: CpuSet | None = None) -> None:
         cost_ns = COST_NS[case.variant]
+        self.cpus = cpus  # a worker process would pin itself there and say so
 
         def call() -> None:
             clock.advance(int(cost_ns * (1 + DRIFT_PER_S * clock() / 1e9)))
@@ -77,7 +81,7 @@ class DriftingSession:
     most_rounds: int | None = None
 
     def ready(self) -> Readiness:
-        return Readiness(most_rounds=self.most_rounds)
+        return Readiness(most_rounds=self.most_rounds, cpus=self.cpus)
 
     def round(self, index: int, rounds: int) -> RoundResult:
         return self.runner.round(index, 0.1, 1.0)
@@ -107,7 +111,7 @@ def _measure(interleave: bool) -> tuple[dict[str, float], dict[str, float], floa
         rounds=RoundsConfig(2, 3, True) if interleave else RoundsConfig(1, 6, False),
     )
 
-    def start(case: Case, idle: EnergyReading | None) -> DriftingSession:
+    def start(case: Case, idle: EnergyReading | None, cpus: CpuSet | None) -> DriftingSession:
         return DriftingSession(case, clock)
 
     states = run_rounds(cases, start, config.rounds)
@@ -160,11 +164,17 @@ def test_each_row_says_which_interval_it_carries() -> None:
     clock = FakeClock()
     cases = _group()
     config = MeasureConfig(rounds=RoundsConfig(repeats=2, rounds=3))
-    states = run_rounds(cases, lambda case, idle: DriftingSession(case, clock), config.rounds)
+    states = run_rounds(
+        cases,
+        lambda case, idle, cpus: DriftingSession(case, clock, cpus),
+        config.rounds,
+        allowed=(0, 1),
+    )
     reference = reference_of(list(states.values()))
     assert reference is not None
     row = pooled_result(states[cases[1]], config, reference, drift_of(reference)).row()
     assert row["measure_order"] == "interleaved" and row["repeats"] == 2 and row["rounds"] == 3
+    assert row["pinned_cpus"] == "1"
     assert "in 2 processes, widened to the 2 process medians" in row["latency_interval_method"]
     assert "6 windows" in row["energy_interval_method"]
     assert row["ratio_interval_method"] == (
@@ -192,8 +202,8 @@ def _int8_as(kind: type[DriftingSession]) -> StartSession:
     """Start every case of the group as a DriftingSession, int8 as ``kind``, on one clock."""
     clock = FakeClock()
 
-    def start(case: Case, idle: EnergyReading | None) -> DriftingSession:
-        return (kind if case.variant == "int8" else DriftingSession)(case, clock)
+    def start(case: Case, idle: EnergyReading | None, cpus: CpuSet | None) -> DriftingSession:
+        return (kind if case.variant == "int8" else DriftingSession)(case, clock, cpus)
 
     return start
 
@@ -215,6 +225,32 @@ def test_a_group_runs_as_many_rounds_as_its_slowest_member_allows() -> None:
     for state in states.values():
         assert state.plan == RoundsConfig(repeats=2, rounds=2)
         assert [(repeat, r.index) for repeat, r in state.rounds] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
+def test_every_process_of_a_group_runs_on_the_same_cpus() -> None:
+    started: list[tuple[str, CpuSet | None]] = []
+    make = _int8_as(DriftingSession)
+
+    def start(case: Case, idle: EnergyReading | None, cpus: CpuSet | None) -> DriftingSession:
+        started.append((case.variant, cpus))
+        return make(case, idle, cpus)
+
+    config = RoundsConfig(repeats=3, rounds=2)
+    states = run_rounds(_group(), start, config, allowed=(0, 2, 5))
+    assert started == [(variant, (5,)) for _ in range(3) for variant in COST_NS]
+    assert all(state.cpus == [(5,)] * 3 for state in states.values())
+    started.clear()
+    run_rounds(_group(), start, dataclasses.replace(config, pin_cpus=False), allowed=(0, 2, 5))
+    assert {cpus for _, cpus in started} == {None}
+
+
+def test_a_group_takes_the_last_cpus_unless_its_threads_need_them_all() -> None:
+    assert group_cpus(1, (0, 1)) == (1,)
+    assert group_cpus(2, (3, 0, 1, 2)) == (2, 3)
+    assert group_cpus(2, (0, 1)) is None  # as many threads as CPUs: nothing to choose
+    assert group_cpus(None, (0, 1)) is None  # torch's default threads use every core
+    assert describe([(1,), (1,)]) == "1" and describe([(0, 1), None]) == "0,1 | any"
+    assert describe([None, None]) is None
 
 
 def test_a_slow_model_gets_fewer_rounds_but_never_fewer_than_the_floor() -> None:
@@ -254,9 +290,12 @@ def test_the_suite_sets_repeats_rounds_and_interleave() -> None:
     matrix = '[[matrix]]\nworkloads = ["w"]\nvariants = ["fp32"]\n'
     suite = parse_suite("[measure]\nrepeats = 3\nrounds = 4\ninterleave = false\n" + matrix, "s")
     assert suite.measure.rounds == RoundsConfig(repeats=3, rounds=4, interleave=False)
+    assert not parse_suite("[measure]\npin_cpus = false\n" + matrix, "s").measure.rounds.pin_cpus
     assert parse_suite(matrix, "s").measure.rounds == RoundsConfig()
     with pytest.raises(SuiteError, match=r"s: \[measure\] interleave must be true or false"):
         parse_suite('[measure]\ninterleave = "yes"\n' + matrix, "s")
+    with pytest.raises(SuiteError, match=r"s: \[measure\] pin_cpus must be true or false"):
+        parse_suite("[measure]\npin_cpus = 1\n" + matrix, "s")
     with pytest.raises(SuiteError, match=r"s: \[measure\] repeats must be a whole number"):
         parse_suite("[measure]\nrepeats = 1.5\n" + matrix, "s")
 
