@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchsuite import devices
-from benchsuite.affinity import CpuSet
+from benchsuite.affinity import CpuSet, pin_process
 from benchsuite.batch import batch_to, bound_call
 from benchsuite.case import Case
 from benchsuite.energy import read_idle, resolution_window_s
@@ -72,7 +72,10 @@ class InferenceSession:
         meter: Meter,
         config: MeasureConfig,
         first: bool,
+        cpus: CpuSet | None = None,
     ) -> None:
+        """Prepare ``case``; with ``cpus``, move the whole process onto them once the model has
+        run once (compiled, kernels initialised), before its warm-up and every timed call."""
         from benchsuite.scenarios.inference import model_facts
 
         self.case = case
@@ -96,6 +99,7 @@ class InferenceSession:
             call()  # where a compiled model compiles and kernels initialise: never timed
             if sync is not None:
                 sync()
+            self.cpus = pin_process(cpus) if cpus is not None else None
             self.warmup = Timer(call, sync).warm_up(config.sampling)
             shared = config.idle_for(case.device)
             self.idle = shared if shared is not None else read_idle(meter, config.energy.idle_s)

@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from benchsuite.affinity import CpuSet, pin_to
+from benchsuite.affinity import CpuSet, allowed_cpus, node_cpus, pin_process
 from benchsuite.case import Case
 from benchsuite.errors import VariantUnavailable
 from benchsuite.protocol import MeasureConfig
@@ -234,19 +234,20 @@ def _session_child(
     cpus: CpuSet | None,
     environment: dict[str, str],
 ) -> None:
-    """Pin to ``cpus`` (before torch starts its threads, which inherit the pinning), prepare
-    the case, say ``ready``, then answer ``round`` requests until ``finish``."""
+    """Prepare the case on ``cpus``' NUMA node and measure it on ``cpus``
+    (:mod:`benchsuite.affinity`), say ``ready``, then answer ``round`` requests until
+    ``finish``."""
     _adopt_parent(environment)
     try:
         from benchsuite.meters import meter_for
         from benchsuite.session import InferenceSession
 
         if cpus is not None:
-            cpus = pin_to(cpus)
+            pin_process(node_cpus(cpus, allowed_cpus()))
         session = InferenceSession(
-            case, origin.build(), meter_for(meter, case.device), config, first
+            case, origin.build(), meter_for(meter, case.device), config, first, cpus
         )
-        _reply(conn, ("ready", Readiness(most_rounds=session.most_rounds, cpus=cpus)))
+        _reply(conn, ("ready", Readiness(most_rounds=session.most_rounds, cpus=session.cpus)))
         while True:
             command, argument = conn.recv()
             if command == "round":

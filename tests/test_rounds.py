@@ -6,11 +6,14 @@ worker processes are replaced by objects in this process."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchsuite.affinity import CpuSet, describe, group_cpus
+from benchsuite.affinity import CpuSet, allowed_cpus, describe, group_cpus, node_cpus
 from benchsuite.case import Case
 from benchsuite.comparison import (
     DRIFT_WARN_REL,
@@ -251,6 +254,36 @@ def test_a_group_takes_the_last_cpus_unless_its_threads_need_them_all() -> None:
     assert group_cpus(None, (0, 1)) is None  # torch's default threads use every core
     assert describe([(1,), (1,)]) == "1" and describe([(0, 1), None]) == "0,1 | any"
     assert describe([None, None]) is None
+
+
+def test_a_worker_prepares_on_its_cpus_numa_node(tmp_path: Path) -> None:
+    for node, cpulist in (("node0", "0-3,8-11\n"), ("node1", "4-7,12-15\n")):
+        (tmp_path / node).mkdir()
+        (tmp_path / node / "cpulist").write_text(cpulist)
+    assert node_cpus((15,), range(16), tmp_path) == (4, 5, 6, 7, 12, 13, 14, 15)
+    assert node_cpus((15,), (0, 1, 14, 15), tmp_path) == (14, 15)  # only those it may use
+    assert node_cpus((1,), (0, 1), tmp_path / "no-such-tree") == (0, 1)  # Linux did not say
+
+
+PINNING_CHILD = """
+import os, threading
+from benchsuite.affinity import pin_process
+started, done = threading.Event(), threading.Event()
+pool = threading.Thread(target=lambda: (started.set(), done.wait()))
+pool.start(); started.wait()
+main = pin_process((max(os.sched_getaffinity(0)),))
+print(sorted(main), sorted(os.sched_getaffinity(pool.native_id)))
+done.set(); pool.join()
+"""
+
+
+@pytest.mark.skipif(len(allowed_cpus()) < 2, reason="pinning needs two CPUs to choose from")
+def test_pinning_moves_the_threads_a_runtime_started_before_it() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", PINNING_CHILD], capture_output=True, text=True, check=True
+    ).stdout
+    last = max(allowed_cpus())
+    assert out.split("\n")[0] == f"[{last}] [{last}]"
 
 
 def test_a_slow_model_gets_fewer_rounds_but_never_fewer_than_the_floor() -> None:
