@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from benchsuite import Case, Workload
-from benchsuite.decode import greedy_generate, prefill, static_cache_factory
+from benchsuite.decode import CacheArguments, greedy_generate, prefill, static_cache_factory
 from benchsuite.discovery import load_workloads
 from benchsuite.energy import EnergyConfig
 from benchsuite.meters import EstimateMeter
@@ -68,6 +68,9 @@ def test_the_cache_goes_under_the_name_the_forward_declares(fake_clock: FakeCloc
     renamed = greedy_generate(model, torch.zeros(2, 5, dtype=torch.long), 6)
     assert model.calls == [5] + [1] * 5  # one prompt pass, then one token per pass
     assert torch.equal(renamed.tokens, classic.tokens)  # each pass saw the cache fed back
+    # read once per forward function, not per request (a request is timed whole)
+    assert CacheArguments.of(model) is CacheArguments.of(CountingLMWithCache(fake_clock))
+    assert CacheArguments.of(model).name == "cache"
 
 
 @pytest.fixture(scope="module")
