@@ -17,8 +17,10 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -98,6 +100,26 @@ def _context() -> Any:
         context.set_forkserver_preload(_PRELOAD)
         return context
     return multiprocessing.get_context("spawn")
+
+
+@contextlib.contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold a Ctrl-C that comes while a worker is being started until it has started. Starting
+    sends the worker its case through a pipe; interrupted half way, the worker read half a
+    message and printed a traceback beside the run's clean "resume with" line (seen once in CI:
+    ``tests/test_faults.py``). Only the main thread can hold signals; elsewhere this does
+    nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)  # now, to whoever handled it before
 
 
 def _child(
@@ -180,7 +202,8 @@ def run_in_worker(
         name=f"benchsuite-worker {case.id}",
         daemon=True,
     )
-    process.start()
+    with _interrupt_after():
+        process.start()
     sender.close()
     deadline = time.monotonic() + timeout_s
     try:
@@ -290,7 +313,8 @@ class SessionWorker:
             daemon=True,
         )
         self._timeout_s = config.case_timeout_s
-        self._process.start()
+        with _interrupt_after():
+            self._process.start()
         child_end.close()
 
     def ready(self) -> Readiness:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchsuite.worker import _interrupt_after
 from tests.conftest import REPO, run_cli
 
 FAULTS = """
@@ -327,3 +328,17 @@ def test_bad_input_is_one_line_with_exit_2(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr
     assert expected.replace("{tmp}", str(tmp_path)) in lines[0]
+
+
+def test_a_ctrl_c_while_a_worker_starts_is_held_until_it_has_started() -> None:
+    reached = []
+
+    def start() -> None:
+        with _interrupt_after():
+            signal.raise_signal(signal.SIGINT)
+            reached.append("the rest of the start")  # not cut off half way
+
+    with pytest.raises(KeyboardInterrupt):
+        start()
+    assert reached == ["the rest of the start"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
