@@ -2,12 +2,12 @@
 
 A group's variants are compared round by round, each in its own worker process, and a ratio
 cancels what touches both of its members alike. A shared machine's cores are not alike, and not
-in a steady way: each virtual CPU of this project's VM shares a physical core with whatever else
-its host runs there, so how fast a core runs int8 code *relative to* fp32 code differs between
-the cores, by an amount that changes over minutes (``benchmarks/bench_cores.py``, int8 / fp32 on
+in a steady way: how fast a core runs int8 code *relative to* fp32 code differed between the two
+cores of this project's VM, by an amount that changed within the hour (presumably what else the
+host runs beside each virtual CPU; not measured) (``benchmarks/bench_cores.py``, int8 / fp32 on
 CPU 0 and CPU 1: 0.292 and 0.296-0.299 in three readings, then 0.296 / 0.294, 0.295 / 0.295 and
-0.301 / 0.301 an hour later). A process mostly stays on the core the scheduler first gave it, so
-the members of a group landed on different cores in each process and each run, and carried
+0.301 / 0.301 an hour later). Linux's scheduler tends to keep a process on the core it last ran
+on, so the members of a group landed on different cores in each process and each run, and carried
 those cores' difference into their ratio. So every process of a group, in every repeat, runs on
 the same CPUs: the last ``threads`` of those this process may use (CPU 0 takes more of the
 machine's housekeeping: here 4.8 times the function-call interrupts and 5 times the TLB
