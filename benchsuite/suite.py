@@ -53,8 +53,9 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     [serving]                 # server and server-capacity cases; defaults shown
     latency_bound_ms = 100.0  # the bound on p99 end-to-end latency, queue included
     max_queue_wait_ms = 2.0   # a request waits at most this long for others to batch with
-    duration_s = 10.0         # each load window lasts this long at its offered rate ...
-    # requests = 2000         # ... or serves this many requests
+    duration_s = 10.0         # each load window lasts this long at its offered rate (at least
+                              # 100 update periods of the meter: 10 s on NVML) ...
+    # requests = 2000         # ... or serves this many requests (never stretched)
     # arrival_trace = "t.csv" # replay these timestamps (s), scaled to each level, not Poisson
     seed = 0                  # of the Poisson arrivals
     search_probes = 6         # bisection steps of server-capacity

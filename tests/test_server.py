@@ -11,7 +11,7 @@ import pytest
 
 from benchsuite import Case
 from benchsuite.discovery import load_workloads
-from benchsuite.energy import EnergyConfig
+from benchsuite.energy import EnergyConfig, min_window_s
 from benchsuite.errors import UsageError
 from benchsuite.meters import EstimateMeter
 from benchsuite.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
@@ -89,11 +89,21 @@ class PowerProfileMeter(Meter):
 
     source, kind = "profile", MEASURED
 
-    def __init__(self, clock: FakeClock, model: FixedServiceModel, idle_w: float, busy_w: float):
+    def __init__(
+        self,
+        clock: FakeClock,
+        model: FixedServiceModel,
+        idle_w: float,
+        busy_w: float,
+        resolution_s: float = 1e-6,
+    ):
         self.clock, self.model, self.idle_w, self.busy_w = clock, model, idle_w, busy_w
+        self.resolution_s = resolution_s
 
     def info(self) -> MeterInfo:
-        return MeterInfo("profile", MEASURED, True, "a known power profile", ("all",), 1e-6)
+        return MeterInfo(
+            "profile", MEASURED, True, "a known power profile", ("all",), self.resolution_s
+        )
 
     def start(self) -> None:
         self.started_ns, self.busy_at_start_ns = self.clock(), self.model.busy_ns
@@ -102,7 +112,7 @@ class PowerProfileMeter(Meter):
         wall_s = (self.clock() - self.started_ns) / 1e9
         busy_s = (self.model.busy_ns - self.busy_at_start_ns) / 1e9
         energy = self.idle_w * wall_s + (self.busy_w - self.idle_w) * busy_s
-        return EnergyReading("profile", MEASURED, ("all",), energy, wall_s, 1e-6)
+        return EnergyReading("profile", MEASURED, ("all",), energy, wall_s, self.resolution_s)
 
 
 def test_energy_per_request_falls_as_load_rises(fake_clock: FakeClock) -> None:
@@ -131,6 +141,47 @@ def test_energy_per_request_falls_as_load_rises(fake_clock: FakeClock) -> None:
         per_request.append(columns["energy_per_request_j"])
     assert per_request == sorted(per_request, reverse=True)  # falls as the load rises
     assert per_request[0] > 3 * per_request[-1]
+
+
+def test_a_load_window_too_short_for_a_coarse_meter_is_stretched(fake_clock: FakeClock) -> None:
+    """NVML's counter moves every 100 ms, so a valid window lasts 10 s. Seen on an H100
+    (2026-11-24): a server case with duration_s = 5 read a 4.99 s window, an invalid energy
+    figure. The Poisson window is planned longer instead, as every other window is stretched;
+    its first requests are the ones planned (same seed). A fixed request count keeps its
+    length, and its too-short window stays an invalid row that says why."""
+    model = FixedServiceModel(fake_clock)
+    meter = PowerProfileMeter(fake_clock, model, idle_w=20.0, busy_w=50.0, resolution_s=0.1)
+    idle = EnergyReading("profile", MEASURED, ("all",), 200.0, 10.0, 0.1)
+    rate = 0.5 * SERVICE_RATE_PER_S
+
+    def runner(settings: ServingConfig) -> LoadRunner:
+        return LoadRunner(
+            {1: lambda: model(1)},
+            None,
+            meter,
+            idle,
+            settings,
+            1,
+            fake_clock,
+            model.sleep_until,
+            shortest_window_s=min_window_s(meter.info().resolution_s),
+        )
+
+    stretched = runner(ServingConfig(latency_bound_ms=1_000, duration_s=5.0)).level(rate)
+    energy = stretched.energy()
+    assert stretched.reading.duration_s >= 10.0 and energy.valid, energy.invalid_reason
+    assert stretched.served.requests > 5.0 * rate * 1.5
+    assert "stretched from duration_s = 5 s to 10 s" in energy.stop_reason
+    planned = poisson_arrivals_ns(rate, round(5.0 * rate), seed=0)
+    assert np.array_equal(stretched.served.arrivals_ns[: planned.size], planned)
+
+    long_enough = runner(ServingConfig(latency_bound_ms=1_000, duration_s=12.0)).level(rate)
+    assert long_enough.energy().valid and long_enough.energy().stop_reason == ""
+    assert long_enough.served.planned_requests == round(12.0 * rate)
+
+    fixed = runner(ServingConfig(latency_bound_ms=1_000, requests=500)).level(rate)
+    assert fixed.served.requests == 500 and not fixed.energy().valid
+    assert "shorter than the minimum 10 s" in fixed.energy().invalid_reason
 
 
 def test_an_overloaded_window_stops_once_its_p99_cannot_meet_the_bound(

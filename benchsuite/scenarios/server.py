@@ -43,7 +43,7 @@ import numpy as np
 from benchsuite import devices, units
 from benchsuite.batch import batch_to, bound_call
 from benchsuite.case import Case
-from benchsuite.energy import EnergyResult, EnergyWindow, read_idle, validity
+from benchsuite.energy import EnergyResult, EnergyWindow, min_window_s, read_idle, validity
 from benchsuite.meters.base import EnergyReading, Meter
 from benchsuite.protocol import (
     MeasureConfig,
@@ -85,6 +85,9 @@ class LoadLevel:
     reading: EnergyReading
     idle: EnergyReading
     bound_ms: float
+    window_note: str = ""
+    """How the window's length was chosen, when not simply ``duration_s`` (stretched for a
+    coarse meter)."""
 
     @property
     def p99_ms(self) -> float:
@@ -125,6 +128,7 @@ class LoadLevel:
             net_energy_per_sample_j=window.net_energy_per_sample_j,
             valid=not problem,
             invalid_reason=problem,
+            stop_reason=self.window_note,
         )
 
     @property
@@ -201,7 +205,13 @@ class ServerFacts:
 
 class LoadRunner:
     """What every load window of one case shares: the model's batch calls, the policy, the
-    meter and the idle reading."""
+    meter and the idle reading.
+
+    ``shortest_window_s`` is the shortest window the meter reads validly (100 update periods:
+    10 s for NVML). A Poisson window planned by ``duration_s`` is stretched to it, as every other
+    energy window is, instead of ending as an invalid reading; a fixed ``requests`` count or a
+    trace keeps its length, and a window too short for the meter is then an invalid row that
+    says why."""
 
     def __init__(
         self,
@@ -213,8 +223,10 @@ class LoadRunner:
         max_batch_size: int,
         clock: Callable[[], int] = time.perf_counter_ns,
         sleep_until: Callable[[int], None] = sleep_until_ns,
+        shortest_window_s: float = 0.0,
     ) -> None:
         self.calls, self.sync, self.meter, self.idle = calls, sync, meter, idle
+        self.shortest_window_ns = round(shortest_window_s * _NS_PER_S)
         self.clock, self.sleep_until = clock, sleep_until
         self.settings = settings
         self.policy = ServingPolicy(max_batch_size, round(settings.max_queue_wait_ms * _NS_PER_MS))
@@ -227,19 +239,31 @@ class LoadRunner:
         if self.sync is not None:
             self.sync()
 
-    def arrivals(self, rate_per_s: float) -> tuple[np.ndarray, str]:
+    def arrivals(self, rate_per_s: float) -> tuple[np.ndarray, str, str]:
+        """The window's arrival times, the arrival process and how the length was chosen."""
         count = self.settings.planned_requests(rate_per_s)
         if self.trace_s is None:
-            return (
-                poisson_arrivals_ns(rate_per_s, count, self.settings.seed),
-                f"poisson (seed {self.settings.seed})",
-            )
+            seed = self.settings.seed
+            arrivals = poisson_arrivals_ns(rate_per_s, count, seed)
+            note = ""
+            if self.settings.requests is None and arrivals[-1] < self.shortest_window_ns:
+                # more requests of the same seed (the planned ones come first) until the
+                # arrivals span the meter's shortest window
+                while arrivals[-1] < self.shortest_window_ns:
+                    count = math.ceil(count * 1.1) + 1
+                    arrivals = poisson_arrivals_ns(rate_per_s, count, seed)
+                note = (
+                    f"load window stretched from duration_s = {self.settings.duration_s:g} s to "
+                    f"{self.shortest_window_ns / _NS_PER_S:g} s of arrivals ({count} requests): "
+                    "the meter's shortest valid window, 100 update periods"
+                )
+            return arrivals, f"poisson (seed {seed})", note
         arrivals = trace_arrivals_ns(self.trace_s, rate_per_s)
         name = self.settings.arrival_trace.name if self.settings.arrival_trace else "trace"
-        return arrivals, f"trace {name}, scaled to the rate"
+        return arrivals, f"trace {name}, scaled to the rate", ""
 
     def level(self, rate_per_s: float) -> LoadLevel:
-        arrivals, process = self.arrivals(rate_per_s)
+        arrivals, process, note = self.arrivals(rate_per_s)
         bound_ns = round(self.settings.latency_bound_ms * _NS_PER_MS)
         allowed = math.floor(arrivals.size * VIOLATION_SHARE)
         with self.meter.window() as window:
@@ -253,7 +277,13 @@ class LoadRunner:
                 allowed_violations=allowed,
             )
         return LoadLevel(
-            rate_per_s, process, served, window.reading, self.idle, self.settings.latency_bound_ms
+            rate_per_s,
+            process,
+            served,
+            window.reading,
+            self.idle,
+            self.settings.latency_bound_ms,
+            note,
         )
 
 
@@ -317,7 +347,15 @@ class ServerScenario(Scenario):
                 saturated = timer.sample(config.sampling, typical_ns)
                 max_rps = largest / (float(np.median(saturated.samples_ns)) / _NS_PER_S)
                 idle = config.idle_for(case.device) or read_idle(meter, config.energy.idle_s)
-                runner = LoadRunner(calls, sync, meter, idle, settings, largest)
+                runner = LoadRunner(
+                    calls,
+                    sync,
+                    meter,
+                    idle,
+                    settings,
+                    largest,
+                    shortest_window_s=min_window_s(meter.info().resolution_s or 0.0),
+                )
                 level, capacity, method = self.load_windows(case, runner, max_rps, settings)
             memory = peaks()
         server = ServerFacts(
