@@ -9,8 +9,9 @@ minutes on this project's VM). So:
 
 1. **Rounds, interleaved.** Each case of the group is held ready in its own worker process
    (:mod:`benchsuite.session`); the coordinator asks them for a round each in turn (A B C, then
-   C B A, ...): a short latency slice and one energy window. Drift within the group's minute
-   hits every variant alike.
+   C B A, ...): a short latency slice and one energy window (where the meter is coarse, in some
+   of the rounds only: :attr:`benchsuite.rounds.RoundsConfig.windows`). Drift within the
+   group's minute hits every variant alike.
 2. **Repeats.** This is done ``repeats`` times, each time in fresh processes, as pyperf spreads a
    benchmark over worker processes: what one process happens to get (its memory layout) is then
    part of the interval rather than hidden in it. All of a group's processes run on the same
@@ -61,7 +62,7 @@ class Session(Protocol):
 
     def ready(self) -> Readiness: ...
 
-    def round(self, index: int, rounds: int) -> RoundResult: ...
+    def round(self, index: int, rounds: int, window: bool = True) -> RoundResult: ...
 
     def finish(self) -> SessionResult: ...
 
@@ -237,9 +238,11 @@ def _start(
 
 def _round(sessions: dict[Case, Session], state: CaseRounds, repeat: int, index: int) -> bool:
     session = sessions[state.case]
+    assert state.plan is not None, "a case's rounds are planned once its first process is ready"
+    window = index in state.plan.window_rounds(repeat)
     try:
         with _busy(state):
-            state.rounds.append((repeat, session.round(index, _rounds_of(state))))
+            state.rounds.append((repeat, session.round(index, state.plan.rounds, window)))
         return True
     except Exception as error:
         _fail(state, error)
@@ -295,17 +298,18 @@ def _pairs(
 
 
 def paired_ratios(state: CaseRounds, reference: CaseRounds) -> tuple[Ratio, Ratio] | None:
-    """Latency and energy per sample over the reference's, round by round; ``None`` without
-    a shared round."""
+    """Latency and energy per sample over the reference's, round by round (energy in the
+    rounds with a window); ``None`` without a shared round."""
     pairs = list(_pairs(state, reference))
-    if not pairs:
+    windowed = [pair for pair in pairs if pair[1].window is not None and pair[2].window is not None]
+    if not pairs or not windowed:
         return None
     ratios = []
-    for figure in (
-        lambda result: result.latency_median_ns,
-        lambda result: result.energy_per_sample_j,
+    for figure, paired in (
+        (lambda result: result.latency_median_ns, pairs),
+        (lambda result: result.energy_per_sample_j, windowed),
     ):
-        values = [(repeat, figure(mine) / figure(theirs)) for repeat, mine, theirs in pairs]
+        values = [(repeat, figure(mine) / figure(theirs)) for repeat, mine, theirs in paired]
         repeats = sorted({repeat for repeat, _ in values})
         by_process = [float(np.median([v for r, v in values if r == k])) for k in repeats]
         ratios.append(ratio_of([value for _, value in values], by_process))
@@ -354,10 +358,13 @@ def drift_of(reference: CaseRounds) -> Drift | None:
     if len(reference.rounds) < 3:
         return None
     rounds = [result for _, result in reference.rounds]
+    windowed = [result for result in rounds if result.window is not None]
     return Drift(
         reference.case.id,
         relative_change([result.latency_median_ns for result in rounds]),
-        relative_change([result.energy_per_sample_j for result in rounds]),
+        relative_change([result.energy_per_sample_j for result in windowed])
+        if len(windowed) >= 2
+        else 0.0,  # one window: nothing to compare it with
         len(rounds),
         (rounds[-1].started_ns - rounds[0].started_ns) / 1e9,
     )
@@ -418,6 +425,9 @@ class RoundsColumns:
             )
         if self.ratios is not None:
             latency, energy = self.ratios
+            method = latency.method
+            if energy.method != latency.method:  # fewer windows than rounds: a coarse meter
+                method = f"latency: {latency.method}; energy: {energy.method}"
             columns.update(
                 latency_ratio=latency.median,
                 latency_ratio_low=latency.low,
@@ -425,7 +435,7 @@ class RoundsColumns:
                 energy_ratio=energy.median,
                 energy_ratio_low=energy.low,
                 energy_ratio_high=energy.high,
-                ratio_interval_method=latency.method,
+                ratio_interval_method=method,
             )
         return columns
 
@@ -473,17 +483,24 @@ def pooled_result(
     low_ns, high_ns = _widened(
         latency.summary.median.low, latency.summary.median.high, latency_process
     )
-    windows = tuple(dataclasses.replace(result.window, index=k) for k, result in enumerate(rounds))
+    windows = tuple(
+        dataclasses.replace(window, index=k)
+        for k, window in enumerate(r.window for r in rounds if r.window is not None)
+    )
+    per_round = "per round"
+    if plan.windows_per_process < plan.rounds:
+        per_round = f"in {plan.windows_per_process} of each process's {plan.rounds} rounds"
     energy = summarize_windows(
         first.idle,
         windows,
         first.window_s,
         ADAPTIVE_MIN_WINDOWS,
-        stop_reason=f"one window of {first.window_s:.3g} s per round: {plan.describe()}",
+        stop_reason=f"one window of {first.window_s:.3g} s {per_round}: {plan.describe()}",
         min_total_s=config.energy.fewest_windows * MIN_WINDOW_S,
     )
     energy_process = _process_medians(
-        state, lambda rs: float(np.median([r.energy_per_sample_j for r in rs]))
+        state,
+        lambda rs: float(np.median([r.energy_per_sample_j for r in rs if r.window is not None])),
     )
     energy_low, energy_high = _widened(
         energy.energy_per_sample_low_j, energy.energy_per_sample_high_j, energy_process

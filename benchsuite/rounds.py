@@ -3,7 +3,8 @@ turns with it, and in several worker processes, so that its interval covers more
 
 A machine drifts: on this project's 2-core VM a reference loop of one model call moved 12.9 % in
 five minutes (issue 21). Cases measured one after another, minutes apart, carry that drift into
-every ratio between them. A *round* is one short latency slice followed by one energy window;
+every ratio between them. A *round* is one short latency slice followed by one energy window
+(or, where the meter is coarse, only some rounds have one: :attr:`RoundsConfig.windows`);
 the variants of a comparison group (:mod:`benchsuite.comparison`) run their rounds in turn
 (A B C, C B A, ...), so drift lands on each of them alike and cancels in the per-round ratio.
 
@@ -59,20 +60,29 @@ class RoundsConfig:
     repeats: int = 2
     """Worker processes per case, one after another; each prepares the model afresh."""
     rounds: int = 40
-    """Rounds per process, at most: one latency slice and one energy window each. A slow model
-    gets fewer (:meth:`most_rounds`)."""
+    """Rounds per process, at most: one latency slice and one energy window each (see
+    ``windows``). A slow model gets fewer (:meth:`most_rounds`)."""
     interleave: bool = True
     """The variants of a comparison group take turns, round by round; ``False``: each case's
     rounds run back to back, as cases ran before rounds existed."""
     pin_cpus: bool = True
     """All of a comparison group's processes run on the same CPUs, the last ``threads`` of the
     machine's (:mod:`benchsuite.affinity`); ``False``: wherever the scheduler puts them."""
+    windows: int | None = None
+    """Energy windows per process where a coarse meter cannot give every round one
+    (:meth:`fitted`); ``None``: a window in every round. NVML's counter needs 10 s a window, so
+    a case's 3 windows (each stretched to 10 s) become 4 of 10 s, 2 in each process; its latency
+    still takes all the rounds, as on a fine meter, instead of only the 2 rounds with a
+    window (seen on an H100, 2026-11-24: 4 paired rounds gave fp16 / fp32 latency intervals of
+    0.80 to 1.84)."""
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
             raise ValueError(f"repeats must be at least 1, got {self.repeats}")
         if self.rounds < 1:
             raise ValueError(f"rounds must be at least 1, got {self.rounds}")
+        if self.windows is not None and self.windows < 1:
+            raise ValueError(f"windows must be at least 1, got {self.windows}")
 
     @property
     def total_rounds(self) -> int:
@@ -82,10 +92,37 @@ class RoundsConfig:
         """Each round's share of the case's latency budget."""
         return budget_s / self.total_rounds
 
+    @property
+    def windows_per_process(self) -> int:
+        """Energy windows per process: ``windows``, where they fit in every other round at
+        most (:meth:`window_rounds`), else one in every round."""
+        if self.windows is None or 2 * self.windows > self.rounds:
+            return self.rounds
+        return self.windows
+
     def window_s(self, metered_s: float, resolution_s: float) -> float:
-        """Each round's energy window: its share of the case's metered time, and never under
-        100 update periods of the meter (a coarse meter, NVML's 100 ms, then costs more)."""
-        return max(metered_s / self.total_rounds, resolution_window_s(resolution_s))
+        """Each energy window: its share of the case's metered time, and never under 100 update
+        periods of the meter (a coarse meter, NVML's 100 ms, then costs more)."""
+        windows = self.repeats * self.windows_per_process
+        return max(metered_s / windows, resolution_window_s(resolution_s))
+
+    def window_rounds(self, repeat: int) -> tuple[int, ...]:
+        """The rounds of process ``repeat`` that end with an energy window: every one, or, with
+        fewer windows than rounds, one in the middle of each equal block of rounds, moved by one
+        where needed so that the windows' rounds alternate between the forward and the backward
+        order (A B C, C B A) across the case, as all rounds do: a linear drift then cancels in
+        the paired energy ratios too."""
+        per_process, rounds = self.windows_per_process, self.rounds
+        if per_process == rounds:
+            return tuple(range(rounds))
+        chosen = []
+        for block in range(per_process):
+            index = (2 * block + 1) * rounds // (2 * per_process)
+            backward = (repeat * per_process + block) % 2
+            if (repeat * rounds + index) % 2 != backward:  # the round's turn sets its order
+                index += 1 if index + 1 < rounds else -1
+            chosen.append(index)
+        return tuple(chosen)
 
     def most_rounds(self, call_s: float, budget_s: float) -> int:
         """The rounds per process a model whose call takes ``call_s`` can have: as many as
@@ -104,15 +141,19 @@ class RoundsConfig:
     def fitted(
         self, fewest_windows: int, window_s: float, resolution_s: float | None
     ) -> RoundsConfig:
-        """Fewer rounds where the meter is coarse. Each window needs 100 update periods of the
-        meter, and a case's metered time stays what one go gave it (its fewest windows, each
-        stretched to 100 periods): with NVML's 100 ms counter, 3 windows of 10 s, so 2 processes
-        of 2 rounds of 10 s rather than 2 of 10 rounds of 10 s each."""
+        """Fewer energy windows where the meter is coarse. Each window needs 100 update periods
+        of the meter, and a case's metered time stays what one go gave it (its fewest windows,
+        each stretched to 100 periods): with NVML's 100 ms counter, 3 windows of 10 s, so 2
+        windows of 10 s in each of 2 processes, in 2 of their 40 rounds, rather than one in
+        each of 80 rounds. Where the windows would fill more than every other round, the
+        rounds are cut to the windows instead."""
         if not resolution_s:
             return self
         shortest = resolution_window_s(resolution_s)
         windows = fewest_windows * max(window_s, shortest) / shortest
         per_process = max(1, math.ceil(windows / self.repeats))
+        if 2 * per_process <= self.rounds:
+            return dataclasses.replace(self, windows=per_process)
         return dataclasses.replace(self, rounds=min(self.rounds, per_process))
 
     @property
@@ -138,7 +179,8 @@ class RoundResult:
     """On the clock the round was timed with: only differences between rounds mean anything
     (a process's ``perf_counter_ns`` is system-wide monotonic time on Linux)."""
     latency_ns: np.ndarray = field(repr=False)
-    window: EnergyWindow
+    window: EnergyWindow | None
+    """``None`` in a round without an energy window (:meth:`RoundsConfig.window_rounds`)."""
 
     @property
     def latency_median_ns(self) -> float:
@@ -146,6 +188,7 @@ class RoundResult:
 
     @property
     def energy_per_sample_j(self) -> float:
+        assert self.window is not None, "only a round with an energy window has its energy"
         return self.window.energy_per_sample_j
 
 
@@ -216,11 +259,13 @@ class RoundRunner:
         samples = calls * self.samples_per_call
         return EnergyWindow(index, calls, samples, window.reading, self.idle_power_w)
 
-    def round(self, index: int, latency_s: float, window_s: float) -> RoundResult:
+    def round(self, index: int, latency_s: float, window_s: float | None) -> RoundResult:
+        """One round; with ``window_s`` ``None``, its latency slice only."""
         started_ns = self.clock()
         # the first round follows the idle window and the other processes' preparation: the
         # core (a VM's vCPU) wakes as after any idle window; later rounds follow busy ones
         self.run_for(REWARM_S if self.rounds_run == 0 else ROUND_REWARM_S)
         self.rounds_run += 1
         latency = self.latency_slice(latency_s)
-        return RoundResult(index, started_ns, latency, self.energy_window(index, window_s))
+        window = None if window_s is None else self.energy_window(index, window_s)
+        return RoundResult(index, started_ns, latency, window)

@@ -121,13 +121,14 @@ class InferenceSession:
         call_ns = blocks[-1] if blocks else float(np.median(self.warmup.samples_ns))
         return self.config.rounds.most_rounds(call_ns / 1e9, self.config.sampling.budget_s)
 
-    def round(self, index: int, rounds: int) -> RoundResult:
-        """Round ``index`` of ``rounds`` in this process: the case's latency budget and metered
-        time are split over ``repeats`` x ``rounds``."""
+    def round(self, index: int, rounds: int, window: bool = True) -> RoundResult:
+        """Round ``index`` of ``rounds`` in this process, with an energy window or not
+        (:meth:`RoundsConfig.window_rounds`): the case's latency budget is split over
+        ``repeats`` x ``rounds``, its metered time over its windows."""
         plan = self.config.rounds.with_rounds(rounds)
         latency_s = plan.latency_slice_s(self.config.sampling.budget_s)
         self.window_s = plan.window_s(self._metered_s, self.idle.resolution_s)
-        return self.runner.round(index, latency_s, self.window_s)
+        return self.runner.round(index, latency_s, self.window_s if window else None)
 
     def finish(self) -> SessionResult:
         memory = self._peaks()

@@ -326,8 +326,8 @@ class SessionWorker:
         readiness: Readiness = payload
         return readiness
 
-    def round(self, index: int, rounds: int) -> Any:
-        return self._request(("round", (index, rounds)))[1]
+    def round(self, index: int, rounds: int, window: bool = True) -> Any:
+        return self._request(("round", (index, rounds, window)))[1]
 
     def finish(self) -> Any:
         result = self._request(("finish", None))[1]
