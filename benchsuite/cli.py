@@ -632,7 +632,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--results", type=_store_place, default=DEFAULT_RESULTS_DIR, metavar="DIR|URI"
     )
     report.add_argument(
-        "--out", dest="reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR"
+        "--out",
+        "--reports",
+        dest="reports",
+        type=Path,
+        default=DEFAULT_REPORTS_DIR,
+        metavar="DIR",
+        help="folder of the HTML report (default: reports); --reports as in benchsuite run",
     )
     report.add_argument("--run", metavar="RUN_ID", help="run to render (default: the latest)")
     report.add_argument(

@@ -92,7 +92,8 @@ def test_json_extra_info_and_a_parquet_row_the_report_reads(
     assert row["latency_p50_ms"] == pytest.approx(median_s * 1e3, rel=1e-6)
     assert row["energy_kind"] == "estimated"
     assert row["sample_count"] == benchmarks["test_my_model[8]"]["stats"]["rounds"]
-    assert main(["report", "--results", str(results), "--out", str(tmp_path / "h")]) == 0
+    # --reports, as benchsuite run names it, is the same as --out
+    assert main(["report", "--results", str(results), "--reports", str(tmp_path / "h")]) == 0
     assert (
         "test_user.test_my_model/8/cpu/single-stream/b1"
         in (tmp_path / "h" / "index.html").read_text()
