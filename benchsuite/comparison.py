@@ -162,7 +162,7 @@ def run_rounds(
                     sessions[case] = session
                     if repeat == 0:
                         _plan([states[case]], config)
-                    own = range(_rounds_of(states[case]))
+                    own = range(_plan_of(states[case]).rounds)
                     if all(_round(sessions, states[case], repeat, i) for i in own):
                         _finish(session, states[case])
                     sessions.pop(case, None)
@@ -182,9 +182,9 @@ def _plan(states: list[CaseRounds], config: RoundsConfig) -> int:
     return plan.rounds
 
 
-def _rounds_of(state: CaseRounds) -> int:
+def _plan_of(state: CaseRounds) -> RoundsConfig:
     assert state.plan is not None, "a case's rounds are planned once its first process is ready"
-    return state.plan.rounds
+    return state.plan
 
 
 def _ordered(cases: list[Case], turn: int) -> list[Case]:
@@ -238,11 +238,11 @@ def _start(
 
 def _round(sessions: dict[Case, Session], state: CaseRounds, repeat: int, index: int) -> bool:
     session = sessions[state.case]
-    assert state.plan is not None, "a case's rounds are planned once its first process is ready"
-    window = index in state.plan.window_rounds(repeat)
+    plan = _plan_of(state)
+    window = index in plan.window_rounds(repeat)
     try:
         with _busy(state):
-            state.rounds.append((repeat, session.round(index, state.plan.rounds, window)))
+            state.rounds.append((repeat, session.round(index, plan.rounds, window)))
         return True
     except Exception as error:
         _fail(state, error)
