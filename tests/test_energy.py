@@ -144,7 +144,9 @@ def test_windows_stretch_to_a_hundred_meter_updates() -> None:
     result = measure_energy(lambda: time.sleep(0.001), None, ElapsedMeter(0.002), 1, config)
     assert result.window_s == pytest.approx(0.2)
     assert result.idle.duration_s >= 0.2  # the idle window was read again, long enough
-    assert all(0.2 <= w.reading.duration_s < 0.3 for w in result.windows)
+    # at least 0.2 s; the upper bound only catches a window planned far too long (a stall of a
+    # loaded shared machine can add tenths of a second to one real sleep)
+    assert all(0.2 <= w.reading.duration_s < 0.6 for w in result.windows)
     assert result.idle_power_w == pytest.approx(10.0)
     # a meter finer than the configured window leaves the window as configured
     fine = measure_energy(lambda: None, None, ElapsedMeter(1e-6), 1, config)
