@@ -37,7 +37,7 @@ from benchsuite.batch import bound_call
 from benchsuite.comparison import ratio_of
 from benchsuite.discovery import load_workloads
 from benchsuite.energy import read_idle
-from benchsuite.meters import choose_meter
+from benchsuite.meters import Meter, choose_meter
 from benchsuite.rounds import RoundRunner
 from benchsuite.variants import get_variant
 from benchsuite.variants.base import PreparedModel
@@ -56,8 +56,7 @@ class Member:
     energy_j: list[float] = field(default_factory=list)
 
 
-def prepare(workload_name: str, variants: list[str], idle_power_w: float) -> list[Member]:
-    meter = choose_meter("cpu").meter
+def prepare(workload_name: str, variants: list[str], meter: Meter, idle_w: float) -> list[Member]:
     workload = load_workloads()[workload_name]
     batch = workload.example_batch(1)
     members = []
@@ -66,7 +65,7 @@ def prepare(workload_name: str, variants: list[str], idle_power_w: float) -> lis
         call = bound_call(prepared.module, batch)
         with prepared.context():
             call()
-        members.append(Member(name, prepared, RoundRunner(call, None, meter, 1, idle_power_w)))
+        members.append(Member(name, prepared, RoundRunner(call, None, meter, 1, idle_w)))
     return members
 
 
@@ -114,8 +113,8 @@ def main() -> None:
 
     torch.set_num_threads(1)
     meter = choose_meter("cpu").meter
-    idle_power_w = read_idle(meter, 0.5).average_power_w
-    groups = {name: prepare(name, args.variants, idle_power_w) for name in args.workloads}
+    idle_w = read_idle(meter, 0.5).average_power_w
+    groups = {name: prepare(name, args.variants, meter, idle_w) for name in args.workloads}
     cpus = pin_process(group_cpus(1, allowed_cpus()))
     print(f"meter {meter.source}; one process on CPU {cpus}; {args.rounds} rounds per block")
 
