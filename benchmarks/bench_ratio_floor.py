@@ -120,9 +120,9 @@ def main() -> None:
 
     by_block: dict[tuple[str, str], list[float]] = {}
     started = time.perf_counter()
+    latency_s, window_s = args.budget_s / args.rounds, args.metered_s / args.rounds
     for block in range(args.blocks):
         for workload, members in groups.items():
-            latency_s, window_s = args.budget_s / args.rounds, args.metered_s / args.rounds
             run_block(members, args.rounds, latency_s, window_s)
             for key, ratio in block_ratios(workload, members).items():
                 by_block.setdefault(key, []).append(ratio)
@@ -130,7 +130,7 @@ def main() -> None:
 
     first = min(6, args.blocks)
     print()
-    print("| ratio to fp32, one process | blocks | spread, first 6 | spread, all |")
+    print(f"| ratio to fp32, one process | blocks | spread, first {first} | spread, all |")
     print("| --- | --- | --- | --- |")
     deviations = []
     for (variant, figure), ratios in sorted(by_block.items()):
