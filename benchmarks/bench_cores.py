@@ -1,5 +1,5 @@
 """Whether this machine's cores run int8 and fp32 at the same relative speed: why a comparison
-group's processes share their CPUs (``benchsuite.affinity``).
+group's processes share their CPUs (``benchsuite.run.affinity``).
 
 A block of two transformer-sized MLPs (384 -> 1536 -> 384, a batch of 16, one thread) in fp32 and
 dynamically quantized to int8 (torch.ao, which needs nothing beyond torch). The process moves

@@ -8,7 +8,7 @@ across the runs; the target is at most 2 %.
 
 ``--mode sequential`` measures as benchsuite did before rounds (each case alone, one process:
 ``interleave = false``, ``repeats = 1``); ``--mode interleaved`` uses the suite defaults of
-``benchsuite.rounds`` (the variants of a comparison group take turns in rounds, in several worker
+``benchsuite.instruments.rounds`` (the variants of a comparison group take turns in rounds, in several worker
 processes). The ratio read from each run is the one the report shows: the paired per-round ratio
 where the row has one, else the ratio of the two medians. Below the table: the mean standard
 deviation of the ratios across the runs (steadier than a range of six), and which int8 ran:

@@ -30,9 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.fakes
 
-from benchsuite import energy
-from benchsuite.energy import EnergyConfig, measure_energy, read_idle
-from benchsuite.meters import NvmlMeter
+from benchsuite.instruments import energy
+from benchsuite.instruments.energy import EnergyConfig, measure_energy, read_idle
+from benchsuite.instruments.meters import NvmlMeter
 from tests.conftest import FakeClock
 from tests.fakes import FakeGpu, fake_nvml
 
@@ -96,7 +96,7 @@ def policy(
     spent, widths = [], []
     for seed in range(cases):
         clock = FakeClock()
-        policy_clock[0] = clock  # what the patched benchsuite.energy.time reads
+        policy_clock[0] = clock  # what the patched benchsuite.instruments.energy.time reads
         gpu = NoisyGpu(clock, noise, seed)
         fake = FakeGpu(lambda c=clock: c() / 1e9, gpu.power_w, gpu.energy_of)
         meter = NvmlMeter(nvml=fake_nvml([fake]), clock=clock, sync=lambda: None)
@@ -151,7 +151,7 @@ def main() -> None:
 
 
 policy_clock: list[FakeClock] = [FakeClock()]
-"""The clock the patched ``benchsuite.energy.time`` reads: each simulated case sets its own."""
+"""The clock the patched ``benchsuite.instruments.energy.time`` reads: each simulated case sets its own."""
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import torch
 
-from benchsuite.discovery import discover_workloads
-from benchsuite.timing import SamplingConfig, Timer, gc_paused
+from benchsuite.instruments.timing import SamplingConfig, Timer, gc_paused
+from benchsuite.workload.discovery import discover_workloads
 
 REPO = Path(__file__).resolve().parent.parent
 

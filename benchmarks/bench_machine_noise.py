@@ -8,7 +8,7 @@ ratio of two slices ``tau`` long, measured one after the other, is up against.
 
 White noise would fall as 1 / sqrt(tau): then longer rounds would cancel more of it. Where it
 stays flat (on this project's 2-core VM, about 2 % from 50 ms to seconds), a round's length buys
-little and the number of rounds paired is what counts (``benchsuite.rounds.RoundsConfig``).
+little and the number of rounds paired is what counts (``benchsuite.instruments.rounds.RoundsConfig``).
 
 Usage: python benchmarks/bench_machine_noise.py [--seconds 30]
 """

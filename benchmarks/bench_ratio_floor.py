@@ -9,7 +9,7 @@ prepares fp32, int8 and distilled of each workload once, in this process, pins t
 the CPU a run pins its comparison groups to (the last one), and then measures ``--blocks`` blocks
 back to back, each shaped like one run's group: ``--rounds`` rounds taking turns (A B C, C B A),
 each round one latency slice of ``budget_s / rounds`` and one energy window of
-``metered_s / rounds``, with benchsuite's own :class:`~benchsuite.rounds.RoundRunner` and this
+``metered_s / rounds``, with benchsuite's own :class:`~benchsuite.instruments.rounds.RoundRunner` and this
 machine's meter. A block's ratio is the median of its paired per-round ratios, as a row's is.
 
 No process starts, no preparation, no memory layout changes between blocks: whatever spread the
@@ -32,15 +32,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from benchsuite.affinity import allowed_cpus, group_cpus, pin_process
-from benchsuite.batch import bound_call
-from benchsuite.comparison import ratio_of
-from benchsuite.discovery import load_workloads
-from benchsuite.energy import read_idle
-from benchsuite.meters import Meter, choose_meter
-from benchsuite.rounds import RoundRunner
+from benchsuite.instruments.energy import read_idle
+from benchsuite.instruments.meters import Meter, choose_meter
+from benchsuite.instruments.rounds import RoundRunner
+from benchsuite.run.affinity import allowed_cpus, group_cpus, pin_process
+from benchsuite.run.comparison import ratio_of
 from benchsuite.variants import get_variant
 from benchsuite.variants.base import PreparedModel
+from benchsuite.workload.batch import bound_call
+from benchsuite.workload.discovery import load_workloads
 
 REFERENCE = "fp32"
 

@@ -21,11 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchsuite.discovery import discover_workloads
 from benchsuite.report import render_report
-from benchsuite.runner import run_suite
-from benchsuite.store import CASES_DIR, MANIFEST, RUN_CASES, ResultStore
-from benchsuite.suite import load_suite
+from benchsuite.run.runner import run_suite
+from benchsuite.store.runs import CASES_DIR, MANIFEST, RUN_CASES, ResultStore
+from benchsuite.suites.load import load_suite
+from benchsuite.workload.discovery import discover_workloads
 
 REPO = Path(__file__).resolve().parent.parent
 

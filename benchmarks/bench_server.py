@@ -22,9 +22,9 @@ import time
 import numpy as np
 import torch
 
-from benchsuite.batch import bound_call
-from benchsuite.discovery import load_workloads
-from benchsuite.serving import ServingPolicy, poisson_arrivals_ns, serve
+from benchsuite.instruments.serving_loop import ServingPolicy, poisson_arrivals_ns, serve
+from benchsuite.workload.batch import bound_call
+from benchsuite.workload.discovery import load_workloads
 
 
 def md1(requests: int, service_ms: float) -> None:

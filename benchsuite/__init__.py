@@ -13,14 +13,14 @@ The public API (everything else is internal and may change)::
 from benchsuite._version import __version__
 from benchsuite.api import energy_window, measure
 from benchsuite.case import Case
-from benchsuite.energy import EnergyConfig
+from benchsuite.instruments.energy import EnergyConfig
+from benchsuite.instruments.meters.base import EnergyReading
+from benchsuite.instruments.timing import SamplingConfig
 from benchsuite.library_noise import quiet_library_loggers as _quiet_library_loggers
-from benchsuite.meters.base import EnergyReading
 from benchsuite.results import CaseResult
-from benchsuite.timing import SamplingConfig
-from benchsuite.training import TrainingSpec
 from benchsuite.variants import PreparedModel, register_variant
-from benchsuite.workload import EvalData, Workload
+from benchsuite.workload.base import EvalData, Workload
+from benchsuite.workload.trainer import TrainingSpec
 
 _quiet_library_loggers()  # before any model load imports transformers (and with it torchao)
 

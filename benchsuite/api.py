@@ -22,23 +22,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchsuite.batch import Batch, batch_to, bound_call
 from benchsuite.case import Case
-from benchsuite.energy import EnergyConfig
-from benchsuite.flops import count_flops
-from benchsuite.meters import choose_meter
-from benchsuite.meters.base import MeterWindow
-from benchsuite.protocol import (
+from benchsuite.instruments.energy import EnergyConfig
+from benchsuite.instruments.meters import choose_meter
+from benchsuite.instruments.meters.base import MeterWindow
+from benchsuite.instruments.timing import SamplingConfig
+from benchsuite.results import CaseResult, ModelFacts
+from benchsuite.scenarios.flops import count_flops
+from benchsuite.scenarios.offline import Offline
+from benchsuite.scenarios.single_stream import SingleStream
+from benchsuite.scenarios.steps import (
     MeasureConfig,
     count_parameters,
     memory_peaks,
     time_and_meter,
     torch_threads,
 )
-from benchsuite.results import CaseResult, ModelFacts
-from benchsuite.scenarios.offline import Offline
-from benchsuite.scenarios.single_stream import SingleStream
-from benchsuite.timing import SamplingConfig
+from benchsuite.workload.batch import Batch, batch_to, bound_call
 
 CUSTOM_VARIANT = "as-given"
 

@@ -28,33 +28,33 @@ from rich.table import Table
 
 from benchsuite._version import __version__
 from benchsuite.case import Case
-from benchsuite.comparison import DRIFT_WARN_REL
-from benchsuite.discovery import (
+from benchsuite.errors import RunInterrupted, UsageError, did_you_mean
+from benchsuite.gate import INCONCLUSIVE, REGRESSION, run_gate
+from benchsuite.gate.outputs import to_json, to_junit, to_markdown
+from benchsuite.instruments.meters import METER_CHOICES, all_meters
+from benchsuite.report import render_report
+from benchsuite.report.export import FORMATS, export_cases, write_pytest_benchmark_json
+from benchsuite.report.headline import quality_figure
+from benchsuite.run.comparison import DRIFT_WARN_REL
+from benchsuite.run.fingerprint import capture_fingerprint
+from benchsuite.run.fleet.shard import Shard
+from benchsuite.run.runner import Executor, run_suite
+from benchsuite.scenarios import Role, all_scenarios, get_scenario
+from benchsuite.scenarios.single_stream import SingleStream
+from benchsuite.sources import TASKS, ModelSpec, build_workload
+from benchsuite.store.history import RunScope, runs_in_scope
+from benchsuite.store.location import is_uri
+from benchsuite.store.runs import ResultStore, StoreWarning
+from benchsuite.store.schema import Status
+from benchsuite.suites.load import Suite, bundled_suites, load_suite
+from benchsuite.suites.model import model_suite
+from benchsuite.variants import all_variants
+from benchsuite.workload.discovery import (
     load_workloads,
     standard_workloads_dir,
     user_workloads_dir,
     workload_source,
 )
-from benchsuite.environment import capture_fingerprint
-from benchsuite.errors import RunInterrupted, UsageError, did_you_mean
-from benchsuite.export import FORMATS, export_cases, write_pytest_benchmark_json
-from benchsuite.fleet.shard import Shard
-from benchsuite.gate import INCONCLUSIVE, REGRESSION, run_gate
-from benchsuite.gate.outputs import to_json, to_junit, to_markdown
-from benchsuite.history import RunScope, runs_in_scope
-from benchsuite.meters import METER_CHOICES, all_meters
-from benchsuite.model_suite import model_suite
-from benchsuite.report import render_report
-from benchsuite.report.headline import quality_figure
-from benchsuite.runner import Executor, run_suite
-from benchsuite.scenarios import Role, all_scenarios, get_scenario
-from benchsuite.scenarios.single_stream import SingleStream
-from benchsuite.schema import Status
-from benchsuite.sources import TASKS, ModelSpec, build_workload
-from benchsuite.storage import is_uri
-from benchsuite.store import ResultStore, StoreWarning
-from benchsuite.suite import Suite, bundled_suites, load_suite
-from benchsuite.variants import all_variants
 
 DEFAULT_RESULTS_DIR = Path("results")
 DEFAULT_REPORTS_DIR = Path("reports")
@@ -237,7 +237,7 @@ def _executor(args: argparse.Namespace, suite: Suite) -> Executor | None:
         return None
     if args.in_process:
         raise UsageError("--in-process: not with --executor ray (each case runs on a node)")
-    from benchsuite.fleet.ray_executor import RayExecutor
+    from benchsuite.run.fleet.ray_executor import RayExecutor
 
     return RayExecutor(args.ray_address, suite.accelerator_type)
 

@@ -29,19 +29,19 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from benchsuite.carbon import carbon_columns, grid_intensity
 from benchsuite.case import Case
-from benchsuite.devices import synchronizer
-from benchsuite.energy import EnergyConfig, measure_energy
-from benchsuite.environment import Fingerprint, capture_fingerprint
-from benchsuite.flops import count_flops
-from benchsuite.meters import METER_CHOICES, choose_meter
-from benchsuite.protocol import memory_peaks
+from benchsuite.instruments.carbon import carbon_columns, grid_intensity
+from benchsuite.instruments.devices import synchronizer
+from benchsuite.instruments.energy import EnergyConfig, measure_energy
+from benchsuite.instruments.meters import METER_CHOICES, choose_meter
+from benchsuite.instruments.timing import SamplingResult
 from benchsuite.results import CaseResult, LatencyResult, ModelFacts
+from benchsuite.run.fingerprint import Fingerprint, capture_fingerprint
+from benchsuite.scenarios.flops import count_flops
 from benchsuite.scenarios.single_stream import SingleStream
-from benchsuite.schema import STATUS_OK
-from benchsuite.store import ResultStore, RunWriter
-from benchsuite.timing import SamplingResult
+from benchsuite.scenarios.steps import memory_peaks
+from benchsuite.store.runs import ResultStore, RunWriter
+from benchsuite.store.schema import STATUS_OK
 
 _RESULTS_KEY = pytest.StashKey["_Recorder"]()
 

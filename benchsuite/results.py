@@ -3,7 +3,7 @@
 A scenario returns a :class:`CaseResult` made of parts (model facts, quality, latency, energy,
 memory, training, and any part a plug-in scenario adds). Each part knows its own columns;
 :meth:`CaseResult.row` merges them and checks every name and type against
-:mod:`benchsuite.schema`, so a column no reader knows about fails where it is made, not in a
+:mod:`benchsuite.store.schema`, so a column no reader knows about fails where it is made, not in a
 report weeks later. The same result comes back from ``benchsuite.measure()``, a suite case and
 the pytest plugin.
 """
@@ -21,11 +21,11 @@ import pyarrow as pa
 import torch
 
 from benchsuite.case import Case
-from benchsuite.energy import EnergyResult
-from benchsuite.schema import check_row
-from benchsuite.stats import Summary, summarize
-from benchsuite.timing import SamplingResult, WarmupResult
-from benchsuite.training import TrainingOutcome
+from benchsuite.instruments.energy import EnergyResult
+from benchsuite.instruments.stats import Summary, summarize
+from benchsuite.instruments.timing import SamplingResult, WarmupResult
+from benchsuite.store.schema import check_row
+from benchsuite.workload.trainer import TrainingOutcome
 
 _MS_PER_NS = 1e-6
 
@@ -78,8 +78,8 @@ QUALITY_COLUMNS = (
 
 @dataclass(frozen=True)
 class QualityResult:
-    """Quality metric values by name (see :mod:`benchsuite.quality`) on ``eval_samples``;
-    ``headline`` names the one a person reads first (``None``: not applicable)."""
+    """Quality metric values by name (see :mod:`benchsuite.instruments.quality`) on
+    ``eval_samples``; ``headline`` names the one a person reads first (``None``: not applicable)."""
 
     headline: str | None
     values: Mapping[str, float] = field(default_factory=dict)

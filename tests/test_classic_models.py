@@ -14,13 +14,13 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.svm import LinearSVC
 
 from benchsuite import Case, EvalData
-from benchsuite.discovery import load_workloads
-from benchsuite.energy import EnergyConfig
-from benchsuite.meters import EstimateMeter
-from benchsuite.protocol import MeasureConfig
+from benchsuite.instruments.energy import EnergyConfig
+from benchsuite.instruments.meters import EstimateMeter
+from benchsuite.instruments.timing import SamplingConfig
 from benchsuite.scenarios import run_case, skip_reason
+from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.sources.sklearn import EstimatorModule, EstimatorWorkload, flops_rule
-from benchsuite.timing import SamplingConfig
+from benchsuite.workload.discovery import load_workloads
 
 FAST = MeasureConfig(
     SamplingConfig(warmup_max_s=0.1, budget_s=0.1, ci_target_rel=0.05),

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from benchsuite.affinity import allowed_cpus, describe, group_cpus
 from benchsuite.cli import main
-from benchsuite.rounds import FEWEST_ROUNDS
-from benchsuite.schema import CASE_COLUMNS
+from benchsuite.instruments.rounds import FEWEST_ROUNDS
+from benchsuite.run.affinity import allowed_cpus, describe, group_cpus
+from benchsuite.store.schema import CASE_COLUMNS
 from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from benchsuite.energy import EnergyWindow, summarize_windows
-from benchsuite.meters import MEASURED, CompositeMeter, NvmlMeter, RaplMeter
-from benchsuite.meters.composite import split_parts
-from benchsuite.meters.estimate import EstimateMeter
+from benchsuite.instruments.energy import EnergyWindow, summarize_windows
+from benchsuite.instruments.meters import MEASURED, CompositeMeter, NvmlMeter, RaplMeter
+from benchsuite.instruments.meters.composite import split_parts
+from benchsuite.instruments.meters.estimate import EstimateMeter
 from tests.conftest import FakeClock
 from tests.fakes import FakeGpu, FakePowercap, fake_nvml
 

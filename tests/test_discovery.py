@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from benchsuite import Workload
-from benchsuite.discovery import discover_workloads
 from benchsuite.errors import WorkloadError
+from benchsuite.workload.discovery import discover_workloads
 
 REPO = Path(__file__).resolve().parent.parent
 

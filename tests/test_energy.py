@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from benchsuite.carbon import WORLD_AVERAGE_G_PER_KWH, grid_intensity
-from benchsuite.energy import EnergyConfig, measure_energy, min_window_s
 from benchsuite.errors import UsageError
-from benchsuite.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
+from benchsuite.instruments.carbon import WORLD_AVERAGE_G_PER_KWH, grid_intensity
+from benchsuite.instruments.energy import EnergyConfig, measure_energy, min_window_s
+from benchsuite.instruments.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
 
 
 class ScriptedMeter(Meter):

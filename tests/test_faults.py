@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchsuite.worker import _interrupt_after
+from benchsuite.run.worker import _interrupt_after
 from tests.conftest import REPO, run_cli
 
 FAULTS = """

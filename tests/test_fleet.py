@@ -21,9 +21,9 @@ import pyarrow.fs as pafs
 import pytest
 
 from benchsuite.cli import main
-from benchsuite.fleet.ray_executor import Node
-from benchsuite.fleet.shard import Shard
-from benchsuite.store import ResultStore
+from benchsuite.run.fleet.ray_executor import Node
+from benchsuite.run.fleet.shard import Shard
+from benchsuite.store.runs import ResultStore
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
@@ -260,7 +260,7 @@ def test_a_killed_ray_worker_is_a_failed_row_and_resume_completes_the_run(
 
 
 def test_shards_split_a_suite_deterministically() -> None:
-    from benchsuite.suite import load_suite
+    from benchsuite.suites.load import load_suite
 
     cases = load_suite("standard").cases()
     shards = [Shard.parse(f"{i}/3").select(cases) for i in (1, 2, 3)]

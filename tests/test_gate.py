@@ -17,8 +17,8 @@ from benchsuite.gate import run_gate
 from benchsuite.gate.rules import default_rules, parse_rules
 from benchsuite.gate.select import resolve
 from benchsuite.gate.trend import detect_shift
-from benchsuite.history import RunScope, scope_of_run
-from benchsuite.store import ResultStore
+from benchsuite.store.history import RunScope, scope_of_run
+from benchsuite.store.runs import ResultStore
 
 CASE = "w/fp32/cpu/single-stream/b1"
 OTHER = "w/int8/cpu/single-stream/b1"

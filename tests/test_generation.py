@@ -11,13 +11,18 @@ import pytest
 import torch
 
 from benchsuite import Case, Workload
-from benchsuite.decode import CacheArguments, greedy_generate, prefill, static_cache_factory
-from benchsuite.discovery import load_workloads
-from benchsuite.energy import EnergyConfig
-from benchsuite.meters import EstimateMeter
-from benchsuite.protocol import MeasureConfig
+from benchsuite.instruments.energy import EnergyConfig
+from benchsuite.instruments.greedy_decode import (
+    CacheArguments,
+    greedy_generate,
+    prefill,
+    static_cache_factory,
+)
+from benchsuite.instruments.meters import EstimateMeter
+from benchsuite.instruments.timing import SamplingConfig
 from benchsuite.scenarios import run_case, skip_reason
-from benchsuite.timing import SamplingConfig
+from benchsuite.scenarios.steps import MeasureConfig
+from benchsuite.workload.discovery import load_workloads
 from tests.conftest import FakeClock, run_cli
 
 QUICK = MeasureConfig(

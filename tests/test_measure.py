@@ -7,19 +7,19 @@ import torch
 from torch import nn
 
 from benchsuite import Case, EvalData, Workload
-from benchsuite.discovery import discover_workloads
-from benchsuite.energy import EnergyConfig
 from benchsuite.errors import UsageError
-from benchsuite.meters import EstimateMeter
-from benchsuite.protocol import (
+from benchsuite.instruments.energy import EnergyConfig
+from benchsuite.instruments.meters import EstimateMeter
+from benchsuite.instruments.timing import SamplingConfig
+from benchsuite.scenarios import run_case
+from benchsuite.scenarios.steps import (
     MeasureConfig,
     count_flops_per_sample,
     count_parameters,
     evaluate_quality,
 )
-from benchsuite.scenarios import run_case
-from benchsuite.timing import SamplingConfig
 from benchsuite.variants import get_variant
+from benchsuite.workload.discovery import discover_workloads
 
 TINY = discover_workloads(Path(__file__).parent / "data" / "tiny_workloads")["tiny-mlp"]
 

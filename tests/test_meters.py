@@ -5,7 +5,13 @@ import time
 import pytest
 
 from benchsuite.errors import UsageError
-from benchsuite.meters import ESTIMATED, CodeCarbonMeter, EstimateMeter, all_meters, choose_meter
+from benchsuite.instruments.meters import (
+    ESTIMATED,
+    CodeCarbonMeter,
+    EstimateMeter,
+    all_meters,
+    choose_meter,
+)
 
 
 def _busy(seconds: float) -> None:

@@ -8,8 +8,8 @@ import pynvml
 import pytest
 import torch
 
-from benchsuite.meters import MEASURED, NvmlMeter
-from benchsuite.meters.nvml import visible_gpu_ids
+from benchsuite.instruments.meters import MEASURED, NvmlMeter
+from benchsuite.instruments.meters.nvml import visible_gpu_ids
 from tests.conftest import FakeClock
 from tests.fakes import FakeGpu, fake_nvml
 

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from benchsuite.batch import batch_slice, bound_call, call_model, output_tensor
-from benchsuite.discovery import discover_workloads
-from benchsuite.runner import run_suite
-from benchsuite.store import ResultStore
-from benchsuite.suite import parse_suite
+from benchsuite.run.runner import run_suite
+from benchsuite.store.runs import ResultStore
+from benchsuite.suites.load import parse_suite
+from benchsuite.workload.batch import batch_slice, bound_call, call_model, output_tensor
+from benchsuite.workload.discovery import discover_workloads
 
 OPEN_WORKLOADS = Path(__file__).parent / "data" / "open_workloads"
 

@@ -16,11 +16,11 @@ from torch import nn
 import benchsuite
 import benchsuite.errors
 from benchsuite import CaseResult, EnergyConfig, PreparedModel, SamplingConfig, register_variant
-from benchsuite.meters import NvmlMeter
+from benchsuite.instruments.meters import NvmlMeter
 from benchsuite.results import ModelFacts
-from benchsuite.runner import run_suite
-from benchsuite.store import ResultStore
-from benchsuite.suite import parse_suite
+from benchsuite.run.runner import run_suite
+from benchsuite.store.runs import ResultStore
+from benchsuite.suites.load import parse_suite
 from benchsuite.variants import get_variant, registry
 from tests.fakes import FakeGpu, fake_nvml
 
@@ -132,7 +132,7 @@ def test_a_registered_variant_runs_in_a_suite(
     assert get_variant("half-width").transform is half
     with pytest.raises(benchsuite.errors.UsageError, match="already registered"):
         register_variant("half-width", recipe="another")(lambda m, d, w: half(m, d, w))
-    from benchsuite.discovery import discover_workloads
+    from benchsuite.workload.discovery import discover_workloads
 
     suite = parse_suite(
         "[measure]\nbudget_s = 0.1\nwarmup_max_s = 0.1\nenergy_window_s = 0.05\nidle_s = 0.05\nrepeats = 1\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from benchsuite.meters import MEASURED, RaplMeter, choose_meter
-from benchsuite.meters.rapl import PERMISSION_FIX
+from benchsuite.instruments.meters import MEASURED, RaplMeter, choose_meter
+from benchsuite.instruments.meters.rapl import PERMISSION_FIX
 from tests.conftest import FakeClock
 from tests.fakes import FakePowercap
 

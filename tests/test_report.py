@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from benchsuite.discovery import discover_workloads
 from benchsuite.report import render_report
 from benchsuite.report.data import efficiency_label, pareto_front
-from benchsuite.runner import run_suite
-from benchsuite.store import ResultStore
-from benchsuite.suite import parse_suite
+from benchsuite.run.runner import run_suite
+from benchsuite.store.runs import ResultStore
+from benchsuite.suites.load import parse_suite
+from benchsuite.workload.discovery import discover_workloads
 
 DATA = Path(__file__).parent / "data"
 BROWSER_ARGS = [
@@ -166,7 +166,7 @@ def test_smoke_report_opens_offline_in_chromium(smoke_run, tmp_path: Path) -> No
 
 def test_the_cross_hardware_page_lines_up_each_hardware_kind(tmp_path: Path) -> None:
     from benchsuite.report import render_report
-    from benchsuite.store import ResultStore
+    from benchsuite.store.runs import ResultStore
     from tests.test_gate import CASE, OTHER, _write_run
 
     store = ResultStore(tmp_path / "shared")

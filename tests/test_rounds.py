@@ -13,9 +13,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchsuite.affinity import CpuSet, allowed_cpus, describe, group_cpus, node_cpus
 from benchsuite.case import Case
-from benchsuite.comparison import (
+from benchsuite.errors import SuiteError
+from benchsuite.instruments.meters.base import EnergyReading, Meter, MeterInfo
+from benchsuite.instruments.rounds import (
+    FEWEST_ROUNDS,
+    MIN_ROUND_CALLS,
+    RoundResult,
+    RoundRunner,
+    RoundsConfig,
+)
+from benchsuite.instruments.timing import SamplingConfig, WarmupResult
+from benchsuite.results import MemoryResult
+from benchsuite.run.affinity import CpuSet, allowed_cpus, describe, group_cpus, node_cpus
+from benchsuite.run.comparison import (
     DRIFT_WARN_REL,
     StartSession,
     comparison_groups,
@@ -26,20 +37,9 @@ from benchsuite.comparison import (
     reference_of,
     run_rounds,
 )
-from benchsuite.errors import SuiteError
-from benchsuite.meters.base import EnergyReading, Meter, MeterInfo
-from benchsuite.protocol import MeasureConfig
-from benchsuite.results import MemoryResult
-from benchsuite.rounds import (
-    FEWEST_ROUNDS,
-    MIN_ROUND_CALLS,
-    RoundResult,
-    RoundRunner,
-    RoundsConfig,
-)
-from benchsuite.session import Readiness, SessionResult
-from benchsuite.suite import parse_suite
-from benchsuite.timing import SamplingConfig, WarmupResult
+from benchsuite.run.held_case import Readiness, SessionResult
+from benchsuite.scenarios.steps import MeasureConfig
+from benchsuite.suites.load import parse_suite
 from tests.conftest import FakeClock
 
 POWER_W = 20.0
@@ -267,7 +267,7 @@ def test_a_worker_prepares_on_its_cpus_numa_node(tmp_path: Path) -> None:
 
 PINNING_CHILD = """
 import os, threading
-from benchsuite.affinity import pin_process
+from benchsuite.run.affinity import pin_process
 started, done = threading.Event(), threading.Event()
 pool = threading.Thread(target=lambda: (started.set(), done.wait()))
 pool.start(); started.wait()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from benchsuite.discovery import discover_workloads
-from benchsuite.runner import run_suite
-from benchsuite.store import ResultStore
-from benchsuite.suite import parse_suite
+from benchsuite.run.runner import run_suite
+from benchsuite.store.runs import ResultStore
+from benchsuite.suites.load import parse_suite
+from benchsuite.workload.discovery import discover_workloads
 from tests.fakes import FakePowercap
 
 SUITE = """

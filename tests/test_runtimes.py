@@ -15,14 +15,14 @@ from torch import nn
 
 from benchsuite import Workload
 from benchsuite.case import Case
-from benchsuite.discovery import load_workloads
 from benchsuite.errors import VariantUnavailable
-from benchsuite.runner import run_suite
+from benchsuite.run.runner import run_suite
 from benchsuite.scenarios import skip_reason
-from benchsuite.store import ResultStore
-from benchsuite.suite import parse_suite
+from benchsuite.store.runs import ResultStore
+from benchsuite.suites.load import parse_suite
 from benchsuite.variants import get_variant
 from benchsuite.variants.onnx_export import BatchLayout, batch_leaves, rebuild_batch
+from benchsuite.workload.discovery import load_workloads
 
 RUNTIME_VARIANTS = ["ort", "ort-int8", "ort-int8-static", "openvino", "openvino-int8"]
 FAST = """name = "runtimes"

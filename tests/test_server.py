@@ -10,15 +10,11 @@ import numpy as np
 import pytest
 
 from benchsuite import Case
-from benchsuite.discovery import load_workloads
-from benchsuite.energy import EnergyConfig, min_window_s
 from benchsuite.errors import UsageError
-from benchsuite.meters import EstimateMeter
-from benchsuite.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
-from benchsuite.protocol import MeasureConfig
-from benchsuite.scenarios import run_case
-from benchsuite.scenarios.server import LoadRunner, capacity_search
-from benchsuite.serving import (
+from benchsuite.instruments.energy import EnergyConfig, min_window_s
+from benchsuite.instruments.meters import EstimateMeter
+from benchsuite.instruments.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
+from benchsuite.instruments.serving_loop import (
     ServingConfig,
     ServingPolicy,
     poisson_arrivals_ns,
@@ -26,8 +22,12 @@ from benchsuite.serving import (
     serve,
     trace_arrivals_ns,
 )
-from benchsuite.suite import load_suite
-from benchsuite.timing import SamplingConfig
+from benchsuite.instruments.timing import SamplingConfig
+from benchsuite.scenarios import run_case
+from benchsuite.scenarios.server import LoadRunner, capacity_search
+from benchsuite.scenarios.steps import MeasureConfig
+from benchsuite.suites.load import load_suite
+from benchsuite.workload.discovery import load_workloads
 from tests.conftest import FakeClock, run_cli
 
 SERVICE_NS = 2_000_000  # the fake model: 2 ms a batch, whatever its size

@@ -21,7 +21,7 @@ from benchsuite.cli import _summary_table, main
 from benchsuite.report.data import load_report_data
 from benchsuite.report.headline import headline
 from benchsuite.report.model_card import model_card
-from benchsuite.store import ResultStore
+from benchsuite.store.runs import ResultStore
 from tests.test_gate import CASE, OTHER, _write_run
 
 SCIENTIFIC = re.compile(r"\d(\.\d+)?e[+-]?\d")

@@ -9,8 +9,8 @@ import random
 import numpy as np
 import pytest
 
-from benchsuite.stats import median_ci_ranks, median_interval, summarize
-from benchsuite.timing import (
+from benchsuite.instruments.stats import median_ci_ranks, median_interval, summarize
+from benchsuite.instruments.timing import (
     STOP_CI_MET,
     STOP_MAX_SAMPLES,
     STOP_TIME_BUDGET,

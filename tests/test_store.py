@@ -7,10 +7,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from benchsuite import storage as storage_module
 from benchsuite.errors import StoreError
-from benchsuite.schema import CASE_COLUMNS, SCHEMA_VERSION
-from benchsuite.store import ResultStore
+from benchsuite.store import location as storage_module
+from benchsuite.store.runs import ResultStore
+from benchsuite.store.schema import CASE_COLUMNS, SCHEMA_VERSION
 
 
 def _row(case_id: str, p50: float | None = 1.5) -> dict:

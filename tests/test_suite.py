@@ -6,7 +6,7 @@ import pytest
 
 from benchsuite import Case
 from benchsuite.errors import SuiteError
-from benchsuite.suite import bundled_suites, load_suite, parse_suite
+from benchsuite.suites.load import bundled_suites, load_suite, parse_suite
 
 MATRIX = '[[matrix]]\nworkloads = ["w"]\n'
 

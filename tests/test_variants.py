@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from benchsuite import EvalData, TrainingSpec, Workload
-from benchsuite.training import accuracy, train_classifier
 from benchsuite.variants import get_variant, weight_sparsity
-from benchsuite.weights import cached_weights, definition_hash
-from benchsuite.workload import seeded
+from benchsuite.workload.base import seeded
+from benchsuite.workload.trainer import accuracy, train_classifier
+from benchsuite.workload.weights import cached_weights, definition_hash
 
 
 class Blobs(Workload):

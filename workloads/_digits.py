@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from benchsuite.weights import cache_dir
+from benchsuite.workload.weights import cache_dir
 
 SEED = 0
 HELD_OUT_FRACTION = 0.25

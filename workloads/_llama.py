@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from benchsuite import Workload
-from benchsuite.workload import seeded
+from benchsuite.workload.base import seeded
 
 SEED = 0
 

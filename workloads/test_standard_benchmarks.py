@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from benchsuite import Case
-from benchsuite.batch import batch_to, bound_call
-from benchsuite.discovery import discover_workloads
 from benchsuite.scenarios import skip_reason
 from benchsuite.variants import all_variants, get_variant
+from benchsuite.workload.batch import batch_to, bound_call
+from benchsuite.workload.discovery import discover_workloads
 
 WORKLOADS = discover_workloads(Path(__file__).parent)
 CASES = [

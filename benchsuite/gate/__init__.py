@@ -22,8 +22,8 @@ from benchsuite.gate.decide import (
 from benchsuite.gate.rules import Rules, load_rules
 from benchsuite.gate.select import NoBaseline, Side, is_relative, resolve
 from benchsuite.gate.trend import detect_shift
-from benchsuite.history import RunScope, scope_of_run
-from benchsuite.store import ResultStore
+from benchsuite.store.history import RunScope, scope_of_run
+from benchsuite.store.runs import ResultStore
 
 __all__ = [
     "INCONCLUSIVE",
@@ -96,8 +96,8 @@ def run_gate(
 
     ``scope`` narrows the runs a relative candidate selector counts (``latest`` of this suite on
     this hardware); the baseline and the re-runs are then counted among the runs like the
-    candidate (:mod:`benchsuite.history`). With no such baseline yet (a first night, or a history
-    lost), the result is a passing notice (:data:`NO_BASELINE`)."""
+    candidate (:mod:`benchsuite.store.history`). With no such baseline yet (a first night, or a
+    history lost), the result is a passing notice (:data:`NO_BASELINE`)."""
     store = ResultStore(results, strict=strict)
     rules = load_rules(rules_path)
     try:

@@ -31,9 +31,9 @@ from benchsuite.case import Case
 from benchsuite.errors import UsageError
 from benchsuite.gate.rules import Allowance, Rules
 from benchsuite.gate.select import RunSamples, Side
-from benchsuite.history import RunScope
+from benchsuite.instruments.stats import median_interval
 from benchsuite.scenarios import Metric, RawSamples, get_scenario, known_metrics
-from benchsuite.stats import median_interval
+from benchsuite.store.history import RunScope
 
 PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
 NO_BASELINE = "no-baseline"

@@ -5,7 +5,7 @@
 baseline: a run folder (``results/<run_id>``, with its raw samples) or a Parquet file of case rows
 (medians only) that a team commits.
 
-The relative selectors count only runs like the candidate (:mod:`benchsuite.history`): of its
+The relative selectors count only runs like the candidate (:mod:`benchsuite.store.history`): of its
 suite, on its hardware, and of its branch or tag and shard when it recorded one. In a store that
 several machines share, "the previous run" is this hardware's previous run.
 """
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from benchsuite.errors import UsageError
-from benchsuite.history import RunScope, runs_in_scope
-from benchsuite.store import CASES_DIR, ResultStore
+from benchsuite.store.history import RunScope, runs_in_scope
+from benchsuite.store.runs import CASES_DIR, ResultStore
 
 RunSamples = dict[str, np.ndarray]
 """One case's raw values on one side, per run id (oldest first)."""

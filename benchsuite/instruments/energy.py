@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from benchsuite.meters.base import EnergyReading, Meter
-from benchsuite.meters.composite import PARTS, describe_parts, split_parts
-from benchsuite.stats import median_interval
+from benchsuite.instruments.meters.base import EnergyReading, Meter
+from benchsuite.instruments.meters.composite import PARTS, describe_parts, split_parts
+from benchsuite.instruments.stats import median_interval
 
 MIN_WINDOWS_FOR_CI = 6
 MIN_WINDOWS = 5
@@ -232,7 +232,7 @@ def validity(
     """An empty string when the idle window and every busy window are usable, else the first
     reason one is not. Inference and training cases are checked by this one function.
 
-    With ``min_total_s`` (a case measured in rounds, :mod:`benchsuite.comparison`), a window
+    With ``min_total_s`` (a case measured in rounds, :mod:`benchsuite.run.comparison`), a window
     needs only 100 update periods of its meter, and the windows together at least
     ``min_total_s``: many short windows, paired round by round, rather than a few long ones."""
     if idle.invalid_reason:

@@ -5,7 +5,7 @@ A machine drifts: on this project's 2-core VM a reference loop of one model call
 five minutes (issue 21). Cases measured one after another, minutes apart, carry that drift into
 every ratio between them. A *round* is one short latency slice followed by one energy window
 (or, where the meter is coarse, only some rounds have one: :attr:`RoundsConfig.windows`);
-the variants of a comparison group (:mod:`benchsuite.comparison`) run their rounds in turn
+the variants of a comparison group (:mod:`benchsuite.run.comparison`) run their rounds in turn
 (A B C, C B A, ...), so drift lands on each of them alike and cancels in the per-round ratio.
 
 This module is the worker's side: :class:`RoundRunner` runs one round of a prepared call. It
@@ -22,17 +22,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchsuite.energy import REWARM_S, EnergyWindow, resolution_window_s
-from benchsuite.meters.base import Meter
-from benchsuite.timing import ClockNs, Timer, gc_paused
+from benchsuite.instruments.energy import REWARM_S, EnergyWindow, resolution_window_s
+from benchsuite.instruments.meters.base import Meter
+from benchsuite.instruments.timing import ClockNs, Timer, gc_paused
 
 ROUND_REWARM_S = 0.005
 """Calls run untimed at the start of each round: the group's other processes ran since this one
 last did and evicted its caches. A process's first round rewarms for
-:data:`benchsuite.energy.REWARM_S` (0.2 s), as after any idle window: in a group of four on this
-project's VM, without it the reference's first latency slice ran 1.8 times slower than the rest,
-in each of two runs; between rounds the core is busy, and a few milliseconds of calls suffice
-(5 ms: the same total per process as 10 rounds of 20 ms, over 40 rounds)."""
+:data:`benchsuite.instruments.energy.REWARM_S` (0.2 s), as after any idle window: in a group of
+four on this project's VM, without it the reference's first latency slice ran 1.8 times slower than
+the rest, in each of two runs; between rounds the core is busy, and a few milliseconds of calls
+suffice (5 ms: the same total per process as 10 rounds of 20 ms, over 40 rounds)."""
 MIN_ROUND_CALLS = 5
 """A round's latency slice times at least this many calls, however slow the model."""
 FEWEST_ROUNDS = 10
@@ -67,7 +67,7 @@ class RoundsConfig:
     rounds run back to back, as cases ran before rounds existed."""
     pin_cpus: bool = True
     """All of a comparison group's processes run on the same CPUs, the last ``threads`` of the
-    machine's (:mod:`benchsuite.affinity`); ``False``: wherever the scheduler puts them."""
+    machine's (:mod:`benchsuite.run.affinity`); ``False``: wherever the scheduler puts them."""
     windows: int | None = None
     """Energy windows per process where a coarse meter cannot give every round one
     (:meth:`fitted`); ``None``: a window in every round. NVML's counter needs 10 s a window, so

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchsuite.stats import median_interval
+from benchsuite.instruments.stats import median_interval
 
 ClockNs = Callable[[], int]
 """A monotonic clock in integer nanoseconds (``time.perf_counter_ns`` unless a test fakes it)."""

@@ -32,7 +32,7 @@ from benchsuite.report.data import (
 from benchsuite.report.hardware import cross_hardware
 from benchsuite.report.headline import headline, quality_text
 from benchsuite.scenarios import Role, scenario_role
-from benchsuite.store import ResultStore
+from benchsuite.store.runs import ResultStore
 
 __all__ = ["render_report"]
 

@@ -13,10 +13,10 @@ from typing import Any
 import pandas as pd
 
 from benchsuite.case import Case
-from benchsuite.comparison import DRIFT_WARN_REL
 from benchsuite.report.ratios import paired_ratio, ratio_to_baseline
+from benchsuite.run.comparison import DRIFT_WARN_REL
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
-from benchsuite.store import ResultStore
+from benchsuite.store.runs import ResultStore
 
 Row = dict[str, Any]
 

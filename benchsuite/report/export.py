@@ -20,7 +20,7 @@ import numpy as np
 
 from benchsuite.errors import UsageError
 from benchsuite.report.data import missing
-from benchsuite.store import ResultStore
+from benchsuite.store.runs import ResultStore
 
 FORMATS = ("csv", "json", "markdown")
 PYTEST_BENCHMARK_VERSION = "5.1.0"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchsuite.history import RunScope, runs_in_scope
-from benchsuite.store import ResultStore
+from benchsuite.store.history import RunScope, runs_in_scope
+from benchsuite.store.runs import ResultStore
 
 COLUMNS = [
     "run_id",

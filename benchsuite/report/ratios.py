@@ -1,5 +1,5 @@
 """A variant's figure over fp32's, as the report states it: the paired per-round ratio where the
-run measured the two in the same rounds (:mod:`benchsuite.comparison`), else the ratio of the
+run measured the two in the same rounds (:mod:`benchsuite.run.comparison`), else the ratio of the
 two figures."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ Row = Mapping[str, Any]
 
 PAIRED_RATIOS = {"latency_p50_ms": "latency_ratio", "energy_per_sample_j": "energy_ratio"}
 """The figures whose ratio to fp32 a row may carry paired round by round (see
-:mod:`benchsuite.comparison`): free of the drift between two cases measured minutes apart."""
+:mod:`benchsuite.run.comparison`): free of the drift between two cases measured minutes apart."""
 
 
 def paired_ratio(row: Row, baseline: Row, column: str) -> float | None:

@@ -8,14 +8,14 @@ another, minutes apart, puts the machine's drift into that ratio (issue 21: +12.
 minutes on this project's VM). So:
 
 1. **Rounds, interleaved.** Each case of the group is held ready in its own worker process
-   (:mod:`benchsuite.session`); the coordinator asks them for a round each in turn (A B C, then
-   C B A, ...): a short latency slice and one energy window (where the meter is coarse, in some
-   of the rounds only: :attr:`benchsuite.rounds.RoundsConfig.windows`). Drift within the
+   (:mod:`benchsuite.run.held_case`); the coordinator asks them for a round each in turn (A B C,
+   then C B A, ...): a short latency slice and one energy window (where the meter is coarse, in some
+   of the rounds only: :attr:`benchsuite.instruments.rounds.RoundsConfig.windows`). Drift within the
    group's minute hits every variant alike.
 2. **Repeats.** This is done ``repeats`` times, each time in fresh processes, as pyperf spreads a
    benchmark over worker processes: what one process happens to get (its memory layout) is then
    part of the interval rather than hidden in it. All of a group's processes run on the same
-   CPUs (:mod:`benchsuite.affinity`): the cores differ in how fast they run one variant against
+   CPUs (:mod:`benchsuite.run.affinity`): the cores differ in how fast they run one variant against
    another, and a pair on two cores carried that into its ratio.
 3. **Paired ratios.** For each round, the variant's figure over the reference's (fp32) in the
    same repeat and round; the row carries the median of these ratios with its interval.
@@ -39,16 +39,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from benchsuite.affinity import CpuSet, allowed_cpus, describe, group_cpus
 from benchsuite.case import Case
-from benchsuite.energy import ADAPTIVE_MIN_WINDOWS, MIN_WINDOW_S, summarize_windows
-from benchsuite.meters.base import EnergyReading
-from benchsuite.protocol import MeasureConfig
+from benchsuite.instruments.energy import ADAPTIVE_MIN_WINDOWS, MIN_WINDOW_S, summarize_windows
+from benchsuite.instruments.meters.base import EnergyReading
+from benchsuite.instruments.rounds import RoundResult, RoundsConfig
+from benchsuite.instruments.stats import median_interval
+from benchsuite.instruments.timing import SamplingResult
 from benchsuite.results import CaseResult, LatencyResult, MemoryResult
-from benchsuite.rounds import RoundResult, RoundsConfig
-from benchsuite.session import Readiness, SessionResult
-from benchsuite.stats import median_interval
-from benchsuite.timing import SamplingResult
+from benchsuite.run.affinity import CpuSet, allowed_cpus, describe, group_cpus
+from benchsuite.run.held_case import Readiness, SessionResult
+from benchsuite.scenarios.steps import MeasureConfig
 
 REFERENCE_VARIANT = "fp32"
 DRIFT_WARN_REL = 0.05
@@ -57,7 +57,7 @@ last rounds (:func:`relative_change`) is a warning on the run and in the report.
 
 
 class Session(Protocol):
-    """A case held ready somewhere (a worker process: :class:`benchsuite.worker.SessionWorker`;
+    """A case held ready somewhere (a worker process: :class:`benchsuite.run.worker.SessionWorker`;
     in a test, an object in this process)."""
 
     def ready(self) -> Readiness: ...

@@ -2,7 +2,7 @@
 
 A session does once what a case does once (build the variant, judge its quality, count its
 FLOPs, warm up, read idle power) and then answers :meth:`InferenceSession.round` as often as the
-coordinator (:mod:`benchsuite.comparison`) asks, between the rounds of the other variants of its
+coordinator (:mod:`benchsuite.run.comparison`) asks, between the rounds of the other variants of its
 group, each in its own process. Each variant keeps a process of its own, so its peak memory and
 its runtime's thread pools are its own, as with one case per process; the processes of a group
 are alive together but only one runs at a time.
@@ -15,24 +15,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchsuite import devices
-from benchsuite.affinity import CpuSet, pin_process
-from benchsuite.batch import batch_to, bound_call
 from benchsuite.case import Case
-from benchsuite.energy import read_idle, resolution_window_s
-from benchsuite.meters.base import EnergyReading, Meter
-from benchsuite.protocol import (
+from benchsuite.instruments import devices
+from benchsuite.instruments.energy import read_idle, resolution_window_s
+from benchsuite.instruments.meters.base import EnergyReading, Meter
+from benchsuite.instruments.rounds import RoundResult, RoundRunner
+from benchsuite.instruments.timing import Timer, WarmupResult
+from benchsuite.results import MemoryResult, ModelFacts, QualityResult, SourceFacts
+from benchsuite.run.affinity import CpuSet, pin_process
+from benchsuite.scenarios.steps import (
     MeasureConfig,
     evaluate_quality,
     fp32_twin,
     memory_peaks,
     torch_threads,
 )
-from benchsuite.results import MemoryResult, ModelFacts, QualityResult, SourceFacts
-from benchsuite.rounds import RoundResult, RoundRunner
-from benchsuite.timing import Timer, WarmupResult
 from benchsuite.variants import get_variant
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
+from benchsuite.workload.batch import batch_to, bound_call
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Readiness:
     """The rounds per process its model's speed allows (:meth:`RoundsConfig.most_rounds`);
     ``None``: as many as asked."""
     cpus: CpuSet | None = None
-    """The CPUs the process was pinned to (:mod:`benchsuite.affinity`); ``None``: not pinned."""
+    """The CPUs the process was pinned to (:mod:`benchsuite.run.affinity`); ``None``: not pinned."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """One case on this machine, start to finish: its row, whatever the case does.
 
 The local runner calls :func:`measure_one` for each case in turn; a fleet node calls it for the
-case it was sent (:mod:`benchsuite.fleet.job`). A case that cannot run here is a ``skipped`` row
+case it was sent (:mod:`benchsuite.run.fleet.job`). A case that cannot run here is a ``skipped`` row
 with the reason, a case that raises or whose worker dies is a ``failed`` row with the error.
 """
 
@@ -14,10 +14,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from benchsuite.affinity import CpuSet
-from benchsuite.carbon import GridIntensity, carbon_columns
 from benchsuite.case import Case
-from benchsuite.comparison import (
+from benchsuite.errors import VariantUnavailable
+from benchsuite.instruments.carbon import GridIntensity, carbon_columns
+from benchsuite.instruments.meters import MeterChoice
+from benchsuite.instruments.meters.base import EnergyReading
+from benchsuite.results import CaseResult
+from benchsuite.run.affinity import CpuSet
+from benchsuite.run.comparison import (
     CaseRounds,
     Drift,
     drift_of,
@@ -25,16 +29,12 @@ from benchsuite.comparison import (
     reference_of,
     run_rounds,
 )
-from benchsuite.environment import Fingerprint
-from benchsuite.errors import VariantUnavailable
-from benchsuite.meters import MeterChoice
-from benchsuite.meters.base import EnergyReading
-from benchsuite.protocol import MeasureConfig
-from benchsuite.results import CaseResult
+from benchsuite.run.fingerprint import Fingerprint
+from benchsuite.run.worker import SessionWorker, run_in_worker, workload_origin
 from benchsuite.scenarios import run_case, skip_reason
-from benchsuite.schema import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
-from benchsuite.worker import SessionWorker, run_in_worker, workload_origin
-from benchsuite.workload import Workload
+from benchsuite.scenarios.steps import MeasureConfig
+from benchsuite.store.schema import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED
+from benchsuite.workload.base import Workload
 
 
 class CaseFailed(Exception):
@@ -102,7 +102,7 @@ def measure_group(
     grid: GridIntensity,
     on_start: Callable[[Case], None] = lambda case: None,
 ) -> tuple[list[tuple[dict[str, Any], CaseResult | None]], Drift | None]:
-    """Measure one comparison group in rounds (:mod:`benchsuite.comparison`), each case in its
+    """Measure one comparison group in rounds (:mod:`benchsuite.run.comparison`), each case in its
     own worker processes: a row per case, in ``cases``' order, and the drift of the group's
     reference. Never raises for what a case does."""
     origin = workload_origin(workload)

@@ -14,22 +14,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from benchsuite.carbon import GridIntensity, grid_intensity
 from benchsuite.case import Case
-from benchsuite.case_run import measure_group, measure_one
-from benchsuite.comparison import comparison_groups, group_id
-from benchsuite.energy import idle_drift, read_idle, run_level_idle
-from benchsuite.environment import Fingerprint, capture_fingerprint
 from benchsuite.errors import RunInterrupted, UsageError
-from benchsuite.fleet.job import CaseJob
-from benchsuite.fleet.shard import Shard
-from benchsuite.meters import MeterChoice, choose_meter
-from benchsuite.protocol import MeasureConfig
+from benchsuite.instruments.carbon import GridIntensity, grid_intensity
+from benchsuite.instruments.energy import idle_drift, read_idle, run_level_idle
+from benchsuite.instruments.meters import MeterChoice, choose_meter
+from benchsuite.run.comparison import comparison_groups, group_id
+from benchsuite.run.fingerprint import Fingerprint, capture_fingerprint
+from benchsuite.run.fleet.job import CaseJob
+from benchsuite.run.fleet.shard import Shard
+from benchsuite.run.one_case import measure_group, measure_one
+from benchsuite.run.worker import workload_origin
 from benchsuite.scenarios import get_scenario, skip_reason
-from benchsuite.store import ResultStore, RunWriter
-from benchsuite.suite import Suite
-from benchsuite.worker import workload_origin
-from benchsuite.workload import Workload
+from benchsuite.scenarios.steps import MeasureConfig
+from benchsuite.store.runs import ResultStore, RunWriter
+from benchsuite.suites.load import Suite
+from benchsuite.workload.base import Workload
 
 
 class RunObserver(Protocol):
@@ -52,7 +52,7 @@ class RunResult:
 
 
 class Executor(Protocol):
-    """Measures a list of cases somewhere else (a Ray cluster: :mod:`benchsuite.fleet`); each
+    """Measures a list of cases somewhere else (a Ray cluster: :mod:`benchsuite.run.fleet`); each
     case's row is written to the store where it was measured, and returned here."""
 
     name: str
@@ -76,13 +76,13 @@ def run_suite(
     **meta: Any,
 ) -> RunResult:
     """Measure every case of ``suite`` into a new run of ``store`` (``meter``: see
-    :func:`benchsuite.meters.choose_meter`).
+    :func:`benchsuite.instruments.meters.choose_meter`).
 
-    With ``isolate`` each case runs in its own worker process (:mod:`benchsuite.worker`); without
-    it, in this process (for debugging). ``resume`` continues an earlier run of the same suite:
-    only its missing cases are measured, into the same run. ``shard`` measures only its share of
-    the suite; ``executor`` measures the cases elsewhere (a Ray cluster), one worker process per
-    case there too. ``meta`` goes into the manifest.
+    With ``isolate`` each case runs in its own worker process (:mod:`benchsuite.run.worker`);
+    without it, in this process (for debugging). ``resume`` continues an earlier run of the same
+    suite: only its missing cases are measured, into the same run. ``shard`` measures only its
+    share of the suite; ``executor`` measures the cases elsewhere (a Ray cluster), one worker
+    process per case there too. ``meta`` goes into the manifest.
     """
     suite.check_workloads(workloads)
     every_case = suite.cases()

@@ -26,20 +26,20 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from benchsuite.affinity import CpuSet, allowed_cpus, node_cpus, pin_process
 from benchsuite.case import Case
 from benchsuite.errors import VariantUnavailable
-from benchsuite.protocol import MeasureConfig
 from benchsuite.results import CaseResult
-from benchsuite.session import Readiness
+from benchsuite.run.affinity import CpuSet, allowed_cpus, node_cpus, pin_process
+from benchsuite.run.held_case import Readiness
+from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.sources.spec import ModelSpec
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
 
 # torch._dynamo too: torch imports it lazily on the first FLOP count or compile, which cost every
 # case 1.5 s; it starts no thread, so the forkserver stays safe to fork. (transformers is not
 # preloaded: importing it starts native threads, and a fork keeps none of them.)
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
-_PRELOAD = ["benchsuite.worker", "benchsuite.scenarios", "torch", "torch._dynamo"]
+_PRELOAD = ["benchsuite.run.worker", "benchsuite.scenarios", "torch", "torch._dynamo"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class FileOrigin:
     class_name: str
 
     def build(self) -> Workload:
-        from benchsuite.discovery import import_workload_file
+        from benchsuite.workload.discovery import import_workload_file
 
         workload: Workload = getattr(import_workload_file(Path(self.path)), self.class_name)()
         return workload
@@ -132,7 +132,7 @@ def _child(
 ) -> None:
     _adopt_parent(environment)
     try:
-        from benchsuite.meters import meter_for
+        from benchsuite.instruments.meters import meter_for
         from benchsuite.scenarios import run_case
 
         workload = origin.build()
@@ -258,12 +258,12 @@ def _session_child(
     environment: dict[str, str],
 ) -> None:
     """Prepare the case on ``cpus``' NUMA node and measure it on ``cpus``
-    (:mod:`benchsuite.affinity`), say ``ready``, then answer ``round`` requests until
+    (:mod:`benchsuite.run.affinity`), say ``ready``, then answer ``round`` requests until
     ``finish``."""
     _adopt_parent(environment)
     try:
-        from benchsuite.meters import meter_for
-        from benchsuite.session import InferenceSession
+        from benchsuite.instruments.meters import meter_for
+        from benchsuite.run.held_case import InferenceSession
 
         if cpus is not None:
             pin_process(node_cpus(cpus, allowed_cpus()))
@@ -289,10 +289,10 @@ def _session_child(
 
 
 class SessionWorker:
-    """A case held ready in its own worker process (:class:`benchsuite.session.InferenceSession`)
-    that measures a round whenever asked, on ``cpus`` when given (:mod:`benchsuite.affinity`).
-    Each request is bounded by the case's timeout; a worker that fails, dies or runs past it
-    raises :class:`SessionLost` and is gone."""
+    """A case held ready in its own worker process
+    (:class:`benchsuite.run.held_case.InferenceSession`) that measures a round whenever asked, on
+    ``cpus`` when given (:mod:`benchsuite.run.affinity`). Each request is bounded by the case's
+    timeout; a worker that fails, dies or runs past it raises :class:`SessionLost` and is gone."""
 
     def __init__(
         self,

@@ -15,11 +15,11 @@ from enum import StrEnum
 from typing import Any
 
 from benchsuite.case import Case
-from benchsuite.meters.base import Meter
-from benchsuite.protocol import MeasureConfig
+from benchsuite.instruments.meters.base import Meter
 from benchsuite.results import CaseResult
+from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.variants import Variant
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
 
 
 class Role(StrEnum):
@@ -84,7 +84,7 @@ class Scenario(ABC):
     """True: its cases have a load_pct, the offered load (a suite must give it)."""
     in_rounds: bool = False
     """True: a suite run measures its cases in rounds, interleaved with the other variants of
-    their comparison group (:mod:`benchsuite.comparison`, :mod:`benchsuite.session`)."""
+    their comparison group (:mod:`benchsuite.run.comparison`, :mod:`benchsuite.run.held_case`)."""
 
     def check_case(self, case: Case, workload: Workload) -> None:
         """Raise :class:`~benchsuite.errors.UsageError` when the case cannot make sense for this

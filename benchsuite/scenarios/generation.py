@@ -1,7 +1,8 @@
 """Scenario ``generation``: text generation by a causal language model, per request and per token.
 
 A request is a batch of prompts of ``prompt_tokens`` tokens, each continued by exactly
-``output_tokens`` tokens, greedily, with the KV cache (:mod:`benchsuite.decode`). The protocol:
+``output_tokens`` tokens, greedily, with the KV cache
+(:mod:`benchsuite.instruments.greedy_decode`). The protocol:
 
 1. quality: greedy-token agreement with the fp32 model over the generated tokens of four fixed
    prompts, and perplexity over a fixed token stream;
@@ -26,26 +27,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchsuite import devices, units
+from benchsuite import units
 from benchsuite.case import Case
-from benchsuite.decode import (
+from benchsuite.errors import UsageError
+from benchsuite.instruments import devices
+from benchsuite.instruments.energy import EnergyResult, measure_energy
+from benchsuite.instruments.greedy_decode import (
     CacheFactory,
     greedy_generate,
     mean_negative_log_likelihood,
     prefill,
     static_cache_factory,
 )
-from benchsuite.energy import EnergyResult, measure_energy
-from benchsuite.errors import UsageError
-from benchsuite.flops import count_flops
-from benchsuite.meters.base import Meter
-from benchsuite.protocol import (
-    MeasureConfig,
-    count_parameters,
-    fp32_twin,
-    memory_peaks,
-    torch_threads,
-)
+from benchsuite.instruments.meters.base import Meter
+from benchsuite.instruments.timing import Timer
 from benchsuite.results import CaseResult, LatencyResult, ModelFacts, QualityResult
 from benchsuite.scenarios.base import (
     Metric,
@@ -55,9 +50,16 @@ from benchsuite.scenarios.base import (
     SummaryCells,
     energy_flag,
 )
-from benchsuite.timing import Timer
+from benchsuite.scenarios.flops import count_flops
+from benchsuite.scenarios.steps import (
+    MeasureConfig,
+    count_parameters,
+    fp32_twin,
+    memory_peaks,
+    torch_threads,
+)
 from benchsuite.variants import PreparedModel, Variant
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
 
 QUALITY_PROMPTS = 4
 PERPLEXITY_TOKENS = 128

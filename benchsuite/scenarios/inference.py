@@ -13,19 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from benchsuite import units
-from benchsuite.batch import Batch, batch_to, bound_call
 from benchsuite.case import Case
-from benchsuite.meters.base import Meter
-from benchsuite.protocol import (
-    MeasureConfig,
-    count_flops_per_sample,
-    count_parameters,
-    evaluate_quality,
-    fp32_twin,
-    memory_peaks,
-    time_and_meter,
-    torch_threads,
-)
+from benchsuite.instruments.meters.base import Meter
 from benchsuite.results import CaseResult, ModelFacts
 from benchsuite.scenarios.base import (
     Metric,
@@ -35,9 +24,20 @@ from benchsuite.scenarios.base import (
     SummaryCells,
     energy_flag,
 )
+from benchsuite.scenarios.steps import (
+    MeasureConfig,
+    count_flops_per_sample,
+    count_parameters,
+    evaluate_quality,
+    fp32_twin,
+    memory_peaks,
+    time_and_meter,
+    torch_threads,
+)
 from benchsuite.variants import PreparedModel, Variant
 from benchsuite.variants.base import pytorch_runtime
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
+from benchsuite.workload.batch import Batch, batch_to, bound_call
 
 INFERENCE_METRICS = (
     Metric("latency_p50_ms", "latency p50", raw_samples=RawSamples.LATENCY),
@@ -48,7 +48,7 @@ INFERENCE_METRICS = (
         needs_measured_energy=True,
     ),
     # each variant against the fp32 of its comparison group, paired round by round in one run:
-    # tonight's machine being slower than last night's cancels out (benchsuite.comparison)
+    # tonight's machine being slower than last night's cancels out (benchsuite.run.comparison)
     Metric(
         "latency_ratio", "latency vs fp32", interval=("latency_ratio_low", "latency_ratio_high")
     ),

@@ -11,7 +11,7 @@ scenario measures this with Poisson arrivals and a p99 latency bound; these scen
    back (its median call time), which is the rate the load levels are fractions of;
 3. read idle power (an idle window), then serve one load window at ``load_pct`` % of that rate:
    Poisson arrivals (or a replayed trace scaled to the rate), batched dynamically
-   (:mod:`benchsuite.serving`), inside one meter window;
+   (:mod:`benchsuite.instruments.serving_loop`), inside one meter window;
 4. per request: end-to-end latency (queue included, the samples table holds each one); per
    window: offered and achieved rate, whether p99 met the bound, energy per request total and
    net of idle, average power, the share of energy that idle power accounts for, the batches
@@ -40,22 +40,18 @@ from typing import Any
 
 import numpy as np
 
-from benchsuite import devices, units
-from benchsuite.batch import batch_to, bound_call
+from benchsuite import units
 from benchsuite.case import Case
-from benchsuite.energy import EnergyResult, EnergyWindow, min_window_s, read_idle, validity
-from benchsuite.meters.base import EnergyReading, Meter
-from benchsuite.protocol import (
-    MeasureConfig,
-    evaluate_quality,
-    fp32_twin,
-    memory_peaks,
-    torch_threads,
+from benchsuite.instruments import devices
+from benchsuite.instruments.energy import (
+    EnergyResult,
+    EnergyWindow,
+    min_window_s,
+    read_idle,
+    validity,
 )
-from benchsuite.results import CaseResult, LatencyResult
-from benchsuite.scenarios.base import Metric, RawSamples, Role, Scenario, SummaryCells, energy_flag
-from benchsuite.scenarios.inference import model_facts
-from benchsuite.serving import (
+from benchsuite.instruments.meters.base import EnergyReading, Meter
+from benchsuite.instruments.serving_loop import (
     ServedLoad,
     ServingConfig,
     ServingPolicy,
@@ -65,9 +61,20 @@ from benchsuite.serving import (
     sleep_until_ns,
     trace_arrivals_ns,
 )
-from benchsuite.timing import SamplingResult, Timer, WarmupResult
+from benchsuite.instruments.timing import SamplingResult, Timer, WarmupResult
+from benchsuite.results import CaseResult, LatencyResult
+from benchsuite.scenarios.base import Metric, RawSamples, Role, Scenario, SummaryCells, energy_flag
+from benchsuite.scenarios.inference import model_facts
+from benchsuite.scenarios.steps import (
+    MeasureConfig,
+    evaluate_quality,
+    fp32_twin,
+    memory_peaks,
+    torch_threads,
+)
 from benchsuite.variants import Variant
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
+from benchsuite.workload.batch import batch_to, bound_call
 
 LATENCY_PERCENTILE = 99
 VIOLATION_SHARE = 1 - LATENCY_PERCENTILE / 100

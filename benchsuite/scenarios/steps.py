@@ -21,18 +21,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchsuite import devices, memory
-from benchsuite.batch import Batch, batch_slice, batch_to, call_model
-from benchsuite.energy import EnergyConfig, EnergyResult, measure_energy
-from benchsuite.flops import count_flops
-from benchsuite.meters.base import EnergyReading, Meter
-from benchsuite.quality import evaluate, quality_metrics
+from benchsuite.instruments import devices, memory
+from benchsuite.instruments.energy import EnergyConfig, EnergyResult, measure_energy
+from benchsuite.instruments.meters.base import EnergyReading, Meter
+from benchsuite.instruments.quality import evaluate, quality_metrics
+from benchsuite.instruments.rounds import RoundsConfig
+from benchsuite.instruments.serving_loop import ServingConfig
+from benchsuite.instruments.timing import SamplingConfig, Timer
 from benchsuite.results import LatencyResult, MemoryResult, QualityResult
-from benchsuite.rounds import RoundsConfig
-from benchsuite.serving import ServingConfig
-from benchsuite.timing import SamplingConfig, Timer
+from benchsuite.scenarios.flops import count_flops
 from benchsuite.variants import PreparedModel, Variant, get_variant
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
+from benchsuite.workload.batch import Batch, batch_slice, batch_to, call_model
 
 EVAL_BATCH_SIZE = 256
 
@@ -48,11 +48,12 @@ class MeasureConfig:
     run_idle: Mapping[str, EnergyReading] = field(default_factory=dict)
     """The idle reading the runner took once for the run, by device, with a meter that reads
     the whole machine (RAPL, NVML): a case on that device uses it instead of reading its own
-    (:func:`benchsuite.energy.run_level_idle`). Empty: each case reads its idle window."""
+    (:func:`benchsuite.instruments.energy.run_level_idle`). Empty: each case reads its idle
+    window."""
     rounds: RoundsConfig = field(default_factory=RoundsConfig)
     """How a suite's single-stream and offline cases are spread over rounds and processes
-    (:mod:`benchsuite.comparison`); ``benchsuite.measure()`` and the pytest plugin measure a case
-    in one go, in one process, and do not use it."""
+    (:mod:`benchsuite.run.comparison`); ``benchsuite.measure()`` and the pytest plugin measure a
+    case in one go, in one process, and do not use it."""
 
     def idle_for(self, device: str) -> EnergyReading | None:
         return self.run_idle.get(device)
@@ -103,8 +104,9 @@ def count_parameters(module: nn.Module) -> tuple[int, int]:
 
 
 def count_flops_per_sample(prepared: PreparedModel, batch: Batch, batch_size: int) -> int:
-    """FLOPs of one call (see ``benchsuite.flops``), divided by the declared batch size. For int8
-    and compiled variants it counts the eager fp32 model, which does the same operations."""
+    """FLOPs of one call (see ``benchsuite.scenarios.flops``), divided by the declared batch size.
+    For int8 and compiled variants it counts the eager fp32 model, which does the same
+    operations."""
     module = prepared.flops_module or prepared.module
     with prepared.context():
         return count_flops(lambda: call_model(module, batch)) // batch_size
@@ -127,7 +129,8 @@ def evaluate_quality(
     workload: Workload, prepared: PreparedModel, reference: PreparedModel
 ) -> QualityResult:
     """The workload's quality metrics of ``prepared`` against the fp32 ``reference`` on its
-    held-out data (see :mod:`benchsuite.quality`); nothing when the workload has no such data.
+    held-out data (see :mod:`benchsuite.instruments.quality`); nothing when the workload has no
+    such data.
 
     An untrained model's logits can be nearly equal for every class (the random MobileNetV2
     here: mean top-1/top-2 logit gap 2e-5, measured on its 32 eval images), so its arg-max is

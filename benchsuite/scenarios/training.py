@@ -18,23 +18,24 @@ from typing import Any
 
 import torch
 
-from benchsuite import devices, units
+from benchsuite import units
 from benchsuite.case import Case
-from benchsuite.energy import EnergyWindow, min_window_s, read_idle, summarize_windows
-from benchsuite.meters.base import Meter
-from benchsuite.protocol import MeasureConfig, count_parameters, memory_peaks, torch_threads
+from benchsuite.instruments import devices
+from benchsuite.instruments.energy import EnergyWindow, min_window_s, read_idle, summarize_windows
+from benchsuite.instruments.meters.base import Meter
 from benchsuite.results import CaseResult, ModelFacts, QualityResult, TrainingResult
 from benchsuite.scenarios.base import Metric, Role, Scenario, SummaryCells, energy_flag
-from benchsuite.training import (
+from benchsuite.scenarios.steps import MeasureConfig, count_parameters, memory_peaks, torch_threads
+from benchsuite.variants import Variant
+from benchsuite.variants.distill import build_student
+from benchsuite.workload.base import Workload, seeded
+from benchsuite.workload.trainer import (
     LossFn,
     TrainingOutcome,
     cross_entropy_loss,
     distillation_loss,
     train_classifier,
 )
-from benchsuite.variants import Variant
-from benchsuite.variants.distill import build_student
-from benchsuite.workload import Workload, seeded
 
 TRAINABLE_VARIANTS = ("fp32", "distilled")
 

@@ -30,12 +30,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchsuite.batch import Batch
 from benchsuite.errors import ModelSourceError
 from benchsuite.results import SourceFacts
 from benchsuite.sources.eval_files import read_eval_table
 from benchsuite.sources.spec import ModelSpec
-from benchsuite.workload import EvalData, Workload
+from benchsuite.workload.base import EvalData, Workload
+from benchsuite.workload.batch import Batch
 
 SAMPLE_TEXTS = (
     "The service was quick and the staff were friendly.",

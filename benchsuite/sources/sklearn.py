@@ -26,7 +26,7 @@ from torch import nn
 
 from benchsuite.results import SourceFacts
 from benchsuite.variants.base import PreparedModel, RuntimeFacts, StatedFacts, Variant
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
 
 AS_TRAINED = "fp32"  # the one variant an estimator takes: itself, as trained
 

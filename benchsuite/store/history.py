@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from benchsuite.store import ResultStore
+from benchsuite.store.runs import ResultStore
 
 MANIFEST_READERS = 16
 """Manifests read at once: on an object store each is one request, so they go in parallel."""

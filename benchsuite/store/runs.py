@@ -3,15 +3,16 @@
 Layout under the store's root, one folder per run that no other run ever writes into::
 
     <root>/<run_id>/run.json             the run's manifest (suite, hardware, state, times)
-    <root>/<run_id>/cases/0001.parquet   one row per case (schema: benchsuite.schema.CASE_COLUMNS)
-    <root>/<run_id>/samples/0001.parquet raw per-call latencies of that case, warm-up included
-    <root>/<run_id>/energy/0001.parquet  each energy window of that case, idle window included
-    <root>/<run_id>/run-cases.parquet    every row of the run in one file, written when it ends
+    <root>/<run_id>/cases/0001.parquet   one row per case (schema:
+    benchsuite.store.schema.CASE_COLUMNS) <root>/<run_id>/samples/0001.parquet raw per-call
+    latencies of that case, warm-up included <root>/<run_id>/energy/0001.parquet  each energy
+    window of that case, idle window included <root>/<run_id>/run-cases.parquet    every row of the
+    run in one file, written when it ends
 
-Every data file is written once, whole (:mod:`benchsuite.storage`: a rename into place on a local
-disk, one upload on an object store), and never changed. A case's row is written after its samples
-and energy windows, so a reader that sees a row sees the whole case. Writers never collide: one
-process (the run's driver) writes the manifest; a case's files are named by its writer, and a
+Every data file is written once, whole (:mod:`benchsuite.store.location`: a rename into place on a
+local disk, one upload on an object store), and never changed. A case's row is written after its
+samples and energy windows, so a reader that sees a row sees the whole case. Writers never collide:
+one process (the run's driver) writes the manifest; a case's files are named by its writer, and a
 fleet node's names carry the node's own token. The manifest is written at the start and, last,
 at the end, when it says the run is ``complete`` and how many cases it holds. A case is readable
 as soon as it finishes: ``pandas.read_parquet("results/<run_id>/cases")``.
@@ -32,7 +33,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from benchsuite.errors import StoreError
-from benchsuite.schema import (
+from benchsuite.store.location import StoreLocation
+from benchsuite.store.schema import (
     CASE_COLUMNS,
     CASE_SCHEMA,
     ENERGY_WINDOW_COLUMNS,
@@ -41,7 +43,6 @@ from benchsuite.schema import (
     SAMPLE_SCHEMA,
     SCHEMA_VERSION,
 )
-from benchsuite.storage import StoreLocation
 
 MANIFEST = "run.json"
 CASES_DIR, SAMPLES_DIR, ENERGY_DIR = "cases", "samples", "energy"

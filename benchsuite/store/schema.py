@@ -185,12 +185,12 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "energy_per_sample_gpu_j": _float,
     "energy_parts": _str,  # which parts the total covers, and each one's kind
     "energy_meter_note": _str,
-    # carbon (see benchsuite.carbon)
+    # carbon (see benchsuite.instruments.carbon)
     "co2e_g_per_1000_samples": _float,
     "grid_g_co2e_per_kwh": _float,
     "grid_intensity_source": _str,
     "grid_region": _str,
-    # environment fingerprint (see benchsuite.environment)
+    # environment fingerprint (see benchsuite.run.fingerprint)
     "env_host": _str,
     "env_os": _str,
     "env_cpu_model": _str,
@@ -207,7 +207,7 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "env_captured_at_utc": _str,
     # which node measured the case: a Ray node id under --executor ray, else null (this machine)
     "executor_node": _str,
-    # rounds (see benchsuite.comparison): how the case was spread over time and processes
+    # rounds (see benchsuite.run.comparison): how the case was spread over time and processes
     "comparison_group": _str,  # the case id without the variant
     "comparison_reference": _str,  # the group's fp32 case (its reference for drift and ratios)
     "measure_order": _str,  # "interleaved" or "back to back" (null: measured in one go)
@@ -260,7 +260,7 @@ def check_row(row: Mapping[str, Any]) -> None:
     Arrow cannot store in the column's type."""
     unknown = sorted(set(row) - set(CASE_COLUMNS))
     if unknown:
-        raise ValueError(f"columns not in benchsuite.schema.CASE_COLUMNS: {unknown}")
+        raise ValueError(f"columns not in benchsuite.store.schema.CASE_COLUMNS: {unknown}")
     for name, value in row.items():
         if value is None:
             continue

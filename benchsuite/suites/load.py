@@ -71,16 +71,16 @@ from pathlib import Path
 from typing import Any
 
 from benchsuite.case import Case
-from benchsuite.devices import KNOWN_DEVICES
-from benchsuite.energy import EnergyConfig
 from benchsuite.errors import SuiteError, UsageError, did_you_mean
-from benchsuite.protocol import MeasureConfig
-from benchsuite.rounds import RoundsConfig
+from benchsuite.instruments.devices import KNOWN_DEVICES
+from benchsuite.instruments.energy import EnergyConfig
+from benchsuite.instruments.rounds import RoundsConfig
+from benchsuite.instruments.serving_loop import ServingConfig
+from benchsuite.instruments.timing import SamplingConfig
 from benchsuite.scenarios import all_scenarios
 from benchsuite.scenarios.single_stream import SingleStream
-from benchsuite.serving import ServingConfig
+from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.sources import HF_PREFIX, ModelSpec
-from benchsuite.timing import SamplingConfig
 from benchsuite.variants import all_variants
 
 _TOP_KEYS = (

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchsuite.protocol import MeasureConfig
 from benchsuite.scenarios import all_scenarios
 from benchsuite.scenarios.single_stream import SingleStream
+from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.sources import ModelSpec
-from benchsuite.suite import MatrixEntry, Suite
+from benchsuite.suites.load import MatrixEntry, Suite
 
 DEFAULT_VARIANTS = ("fp32", "bf16", "int8")
 DEFAULT_BATCH_SIZES = (8,)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
 
 
 @dataclass(frozen=True)

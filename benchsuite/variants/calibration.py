@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from benchsuite.batch import Batch, batch_slice
-from benchsuite.workload import EvalData, Workload
+from benchsuite.workload.base import EvalData, Workload
+from benchsuite.workload.batch import Batch, batch_slice
 
 CALIBRATION_SAMPLES = 256
 CALIBRATION_BATCH_SIZE = 32

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from benchsuite.variants.base import PreparedModel
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
 
 
 def requires_compiler(workload: Workload) -> str | None:

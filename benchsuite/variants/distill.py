@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from benchsuite.training import TrainingOutcome, distillation_loss, train_classifier
 from benchsuite.variants.base import PreparedModel
-from benchsuite.weights import cached_weights, definition_hash
-from benchsuite.workload import Workload, seeded
+from benchsuite.workload.base import Workload, seeded
+from benchsuite.workload.trainer import TrainingOutcome, distillation_loss, train_classifier
+from benchsuite.workload.weights import cached_weights, definition_hash
 
 
 def requires_student(workload: Workload) -> str | None:

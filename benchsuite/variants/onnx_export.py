@@ -7,10 +7,11 @@ a single file serves batch 1, the offline batch and the quality step's batches. 
 is the model followed by the workload's ``read_output``: the file's one output is the tensor
 quality is judged on (logits, an embedding), whatever structure the PyTorch model returns.
 
-A batch may be a tensor, a tuple or a mapping (see :mod:`benchsuite.batch`); its tensors become
-the file's inputs in a fixed order, named after their keys (``input_ids``, ``attention_mask``).
-A model the exporter cannot trace raises :class:`~benchsuite.errors.VariantUnavailable` with the
-exporter's own reason: the case is a skipped row that says why.
+A batch may be a tensor, a tuple or a mapping (see :mod:`benchsuite.workload.batch`); its tensors
+become the file's inputs in a fixed order, named after their keys (``input_ids``,
+``attention_mask``). A model the exporter cannot trace raises
+:class:`~benchsuite.errors.VariantUnavailable` with the exporter's own reason: the case is a
+skipped row that says why.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchsuite.batch import Batch, call_model
 from benchsuite.errors import VariantUnavailable
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
+from benchsuite.workload.batch import Batch, call_model
 
 EXPORT_BATCH_SIZE = 2
 """Export traces a batch of 2: torch.export specialises a dimension of size 1 to a constant,

@@ -43,7 +43,7 @@ from benchsuite.variants.onnx_export import (
     export_onnx,
     missing_reason,
 )
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
 
 DYNAMIC_INT8_OPS = ("MatMul", "Gemm")
 

@@ -39,7 +39,7 @@ from benchsuite.variants.onnx_export import (
     export_onnx,
     missing_reason,
 )
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
 
 OPENVINO_EXTRA = "pip install 'benchsuite[openvino]'"
 

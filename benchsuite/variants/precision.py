@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from benchsuite.variants.base import PreparedModel, Transform
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
 
 
 def fp32(model: nn.Module, device: str, workload: Workload) -> PreparedModel:

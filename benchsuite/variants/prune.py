@@ -26,9 +26,9 @@ import torch
 from torch import fx, nn
 from torch.nn.utils import prune
 
-from benchsuite.batch import call_model
 from benchsuite.variants.base import PreparedModel, Transform, weight_sparsity
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
+from benchsuite.workload.batch import call_model
 
 _PRUNABLE = (nn.Conv2d, nn.Linear)
 _PASS_THROUGH_MODULES = (

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from benchsuite.variants.base import PreparedModel
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
 
 TORCHAO_EXTRA = "pip install 'benchsuite[torchao]'"
 

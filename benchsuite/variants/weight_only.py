@@ -26,7 +26,7 @@ from benchsuite.variants.quantize import (
     quantized_linear_count,
     requires_linear_layers,
 )
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
 
 
 def requires_torchao(workload: Workload) -> str | None:

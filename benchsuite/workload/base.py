@@ -1,7 +1,7 @@
 """The workload interface: build a model, make its inputs, hold its data, say how it trains.
 
 A workload is a plain Python class in a file under the workloads folder (see
-:mod:`benchsuite.discovery`). It knows nothing about timing, meters or storage.
+:mod:`benchsuite.workload.discovery`). It knows nothing about timing, meters or storage.
 """
 
 from __future__ import annotations
@@ -14,22 +14,22 @@ from typing import TYPE_CHECKING, TypeVar
 import torch
 from torch import nn
 
-from benchsuite.batch import Batch, first_tensor, output_tensor
 from benchsuite.results import SourceFacts
+from benchsuite.workload.batch import Batch, first_tensor, output_tensor
 
 if TYPE_CHECKING:  # variants import this module: the names are for annotations only
     from benchsuite.variants.base import PreparedModel, Variant
-from benchsuite.training import TrainingSpec, train_classifier
-from benchsuite.weights import cached_weights, definition_hash
+from benchsuite.workload.trainer import TrainingSpec, train_classifier
+from benchsuite.workload.weights import cached_weights, definition_hash
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class EvalData:
-    """Inputs (any :data:`~benchsuite.batch.Batch`, samples along dimension 0) and, when quality is
-    defined, their true class labels. ``count`` is the number of samples; left out, it is the
-    number of labels, or the length of the first input tensor."""
+    """Inputs (any :data:`~benchsuite.workload.batch.Batch`, samples along dimension 0) and, when
+    quality is defined, their true class labels. ``count`` is the number of samples; left out, it
+    is the number of labels, or the length of the first input tensor."""
 
     inputs: Batch
     labels: torch.Tensor | None
@@ -64,11 +64,11 @@ class Workload(ABC):
     ``quality_metric`` is the headline quality figure: ``"accuracy"`` for classifiers with
     labelled :meth:`eval_data`, and ``None`` where quality is not applicable (an untrained model:
     it is then reported as such, never invented). ``quality_metrics`` lists every metric computed
-    on :meth:`eval_data` (see :mod:`benchsuite.quality`); by default, accuracy, top-1 agreement
-    and output error for a classifier, output error alone otherwise.
+    on :meth:`eval_data` (see :mod:`benchsuite.instruments.quality`); by default, accuracy, top-1
+    agreement and output error for a classifier, output error alone otherwise.
 
-    A batch may be a tensor, a tuple or a mapping of tensors (:mod:`benchsuite.batch`); the model's
-    output is read by :meth:`read_output`.
+    A batch may be a tensor, a tuple or a mapping of tensors (:mod:`benchsuite.workload.batch`);
+    the model's output is read by :meth:`read_output`.
     """
 
     name: str = ""

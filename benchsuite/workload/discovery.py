@@ -7,8 +7,8 @@ workload with the name of a standard one replaces it (:func:`load_workloads`).
 
 Every ``*.py`` file in the folder whose name does not start with ``_`` (and is not one of
 pytest's ``test_*.py`` files) is imported; each
-concrete :class:`~benchsuite.workload.Workload` subclass defined in it, whose class name does not
-start with ``_`` (shared bases), is instantiated and registered under its ``name``. The folder
+concrete :class:`~benchsuite.workload.base.Workload` subclass defined in it, whose class name does
+not start with ``_`` (shared bases), is instantiated and registered under its ``name``. The folder
 is put on ``sys.path`` while importing, so workload files can share helpers kept in
 ``_helpers.py`` modules beside them.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 
 from benchsuite.errors import WorkloadError
-from benchsuite.workload import Workload
+from benchsuite.workload.base import Workload
 
 DEFAULT_WORKLOADS_DIR = Path("workloads")
 _STANDARD_IN_WHEEL = "standard_workloads"
@@ -122,7 +122,7 @@ def standard_workloads_dir() -> Path:
     installed = resources.files("benchsuite") / _STANDARD_IN_WHEEL
     if installed.is_dir():
         return Path(str(installed))
-    return Path(__file__).resolve().parent.parent / "workloads"
+    return Path(__file__).resolve().parents[2] / "workloads"
 
 
 def user_workloads_dir(given: Path | str | None) -> Path | None:

@@ -1,8 +1,8 @@
 """Supervised training of a classifier to a target accuracy, within a budget.
 
 Used three ways: by workloads to build their trained reference (cached, see
-:mod:`benchsuite.weights`), by the distilled variant to train a student from its teacher, and by
-training cases, which measure what reaching the target costs.
+:mod:`benchsuite.workload.weights`), by the distilled variant to train a student from its teacher,
+and by training cases, which measure what reaching the target costs.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from benchsuite.errors import UsageError, did_you_mean
-from benchsuite.meters.base import (
+from benchsuite.instruments.meters.base import (
     ESTIMATED,
     MEASURED,
     EnergyReading,
@@ -19,11 +19,11 @@ from benchsuite.meters.base import (
     MeterInfo,
     MeterKind,
 )
-from benchsuite.meters.codecarbon import CodeCarbonMeter
-from benchsuite.meters.composite import CompositeMeter
-from benchsuite.meters.estimate import EstimateMeter
-from benchsuite.meters.nvml import NvmlMeter
-from benchsuite.meters.rapl import RaplMeter
+from benchsuite.instruments.meters.codecarbon import CodeCarbonMeter
+from benchsuite.instruments.meters.composite import CompositeMeter
+from benchsuite.instruments.meters.estimate import EstimateMeter
+from benchsuite.instruments.meters.nvml import NvmlMeter
+from benchsuite.instruments.meters.rapl import RaplMeter
 
 __all__ = [
     "ESTIMATED",

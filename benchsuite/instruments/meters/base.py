@@ -52,7 +52,7 @@ class EnergyReading:
     invalid_reason: str = ""
     parts: Mapping[str, float] = field(default_factory=dict)
     """A composite reading's total split into cpu, dram and gpu (empty for one meter's reading:
-    :func:`benchsuite.meters.composite.split_parts` works it out from the domains)."""
+    :func:`benchsuite.instruments.meters.composite.split_parts` works it out from the domains)."""
     part_kinds: Mapping[str, MeterKind] = field(default_factory=dict)
     """The kind of each part of ``parts``: the meter that read it."""
 

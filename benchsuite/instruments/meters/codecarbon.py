@@ -14,7 +14,7 @@ import logging
 import warnings
 from typing import Any
 
-from benchsuite.meters.base import ESTIMATED, MEASURED, EnergyReading, Meter, MeterInfo
+from benchsuite.instruments.meters.base import ESTIMATED, MEASURED, EnergyReading, Meter, MeterInfo
 
 _MEASURED_CPU_MODES = ("intel_rapl", "intel_power_gadget", "windows_emi")
 _KWH_TO_J = 3.6e6

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from benchsuite.meters.base import (
+from benchsuite.instruments.meters.base import (
     ESTIMATED,
     MEASURED,
     EnergyReading,

@@ -22,8 +22,8 @@ import os
 import time
 
 from benchsuite.errors import UsageError
-from benchsuite.memory import current_rss_bytes
-from benchsuite.meters.base import ESTIMATED, EnergyReading, Meter, MeterInfo
+from benchsuite.instruments.memory import current_rss_bytes
+from benchsuite.instruments.meters.base import ESTIMATED, EnergyReading, Meter, MeterInfo
 
 DEFAULT_CPU_W_PER_CORE = 10.0
 DEFAULT_MEMORY_W_PER_GIB = 0.375

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from benchsuite.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
+from benchsuite.instruments.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
 
 COUNTER_RESOLUTION_S = 0.1  # the energy counter follows the board's ~10 Hz power sensor
 DEFAULT_POLL_HZ = 20.0

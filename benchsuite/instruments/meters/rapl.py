@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchsuite.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
+from benchsuite.instruments.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
 
 POWERCAP_ROOT_ENV = "BENCHSUITE_POWERCAP_ROOT"
 DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"

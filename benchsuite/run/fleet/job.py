@@ -2,7 +2,7 @@
 
 A fleet node gets a :class:`CaseJob`, rebuilds the workload from its origin (the same workload
 file or model spec as the driver's), measures the case in a worker process of its own exactly as
-a local run does (:func:`benchsuite.runner.measure_one`), and writes the row, samples and energy
+a local run does (:func:`benchsuite.run.runner.measure_one`), and writes the row, samples and energy
 windows straight into the shared store under a name no other writer uses. Only the row travels
 back to the driver, for progress and the summary.
 """
@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from benchsuite.carbon import GridIntensity
 from benchsuite.case import Case
-from benchsuite.case_run import measure_one
-from benchsuite.environment import Fingerprint, capture_fingerprint
-from benchsuite.meters import MeterChoice, choose_meter
-from benchsuite.protocol import MeasureConfig
+from benchsuite.instruments.carbon import GridIntensity
+from benchsuite.instruments.meters import MeterChoice, choose_meter
+from benchsuite.run.fingerprint import Fingerprint, capture_fingerprint
+from benchsuite.run.one_case import measure_one
+from benchsuite.run.worker import WorkloadOrigin
 from benchsuite.scenarios import skip_reason
-from benchsuite.storage import StoreLocation
-from benchsuite.store import write_case
-from benchsuite.worker import WorkloadOrigin
+from benchsuite.scenarios.steps import MeasureConfig
+from benchsuite.store.location import StoreLocation
+from benchsuite.store.runs import write_case
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ The placement rules:
   with a hard node-affinity rule), and the task asks Ray for all of the node's CPUs (and GPUs for
   a ``cuda`` case), so that no other Ray work lands beside it. Cases on different GPUs of one
   node are not run at once either: the host's CPU and DRAM that feed every GPU are one meter.
-- **Each node writes its own rows** into the shared store (:mod:`benchsuite.fleet.job`), so
+- **Each node writes its own rows** into the shared store (:mod:`benchsuite.run.fleet.job`), so
   ``--results`` must be reachable from every node: an object store (``s3://...``), or a folder on
   a shared file system.
 - **A lost node or a crashed worker is a failed row** that the driver writes, naming what was
@@ -28,12 +28,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from benchsuite.case_run import failed_row, skipped_row
 from benchsuite.errors import UsageError
-from benchsuite.fleet.job import CaseJob, run_job
-from benchsuite.runner import RunObserver
-from benchsuite.storage import StoreLocation
-from benchsuite.store import write_case
+from benchsuite.run.fleet.job import CaseJob, run_job
+from benchsuite.run.one_case import failed_row, skipped_row
+from benchsuite.run.runner import RunObserver
+from benchsuite.store.location import StoreLocation
+from benchsuite.store.runs import write_case
 
 RAY_EXTRA = "pip install 'benchsuite[ray]'"
 POLL_S = 0.5

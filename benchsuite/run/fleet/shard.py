@@ -3,7 +3,7 @@
 Cases are dealt round-robin in the suite's own order (case k goes to shard ``k mod N + 1``), so
 shards differ by at most one case, the split depends only on the suite, and a shard's history is
 comparable night after night: each shard is its own run, recorded as ``shard: "I/N"`` in the
-manifest, and the gate compares a shard with the same shard (:mod:`benchsuite.history`).
+manifest, and the gate compares a shard with the same shard (:mod:`benchsuite.store.history`).
 """
 
 from __future__ import annotations
