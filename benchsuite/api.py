@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from benchsuite.case import Case
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import EnergyConfig
 from benchsuite.instruments.meters import choose_meter
 from benchsuite.instruments.meters.base import MeterWindow
@@ -31,13 +32,7 @@ from benchsuite.results import CaseResult, ModelFacts
 from benchsuite.scenarios.flops import count_flops
 from benchsuite.scenarios.offline import Offline
 from benchsuite.scenarios.single_stream import SingleStream
-from benchsuite.scenarios.steps import (
-    MeasureConfig,
-    count_parameters,
-    memory_peaks,
-    time_and_meter,
-    torch_threads,
-)
+from benchsuite.scenarios.steps import count_parameters, memory_peaks, time_and_meter, torch_threads
 from benchsuite.workload.batch import Batch, batch_to, bound_call
 
 CUSTOM_VARIANT = "as-given"

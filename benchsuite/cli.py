@@ -35,7 +35,6 @@ from benchsuite.instruments.meters import METER_CHOICES, all_meters
 from benchsuite.report import render_report
 from benchsuite.report.export import FORMATS, export_cases, write_pytest_benchmark_json
 from benchsuite.report.headline import quality_figure
-from benchsuite.run.comparison import DRIFT_WARN_REL
 from benchsuite.run.fingerprint import capture_fingerprint
 from benchsuite.run.fleet.shard import Shard
 from benchsuite.run.runner import Executor, run_suite
@@ -188,27 +187,8 @@ def _command_run(args: argparse.Namespace, console: Console) -> int:
         for row in result.rows:
             if row["status"] == Status.FAILED and row.get("error_traceback"):
                 errors.print(f"{row['case_id']} failed:\n{row['error_traceback']}", markup=False)
-    drift = store.manifest(result.run_id).get("idle_drift", {})
-    for device, moved in sorted(drift.items()):
-        if moved.get("idle_drift_warning"):
-            console.print(
-                f"energy: warning: idle power on {device} moved {moved['idle_drift_rel']:+.0%} "
-                f"during the run ({moved['idle_power_start_w']:.3g} W at the start, "
-                f"{moved['idle_power_end_w']:.3g} W at the end): net energy figures rest on the "
-                "first reading",
-                markup=False,
-            )
-    for group, moved in sorted(store.manifest(result.run_id).get("drift", {}).items()):
-        if moved.get("warning"):
-            console.print(
-                f"drift: warning: {group}: the reference {moved['reference']} moved "
-                f"{moved['latency_change_rel']:+.1%} in latency and "
-                f"{moved['energy_change_rel']:+.1%} in energy per sample from its first rounds "
-                f"to its last ({moved['span_s']:.0f} s apart; warning above "
-                f"{DRIFT_WARN_REL:.0%}): ratios to fp32 are paired round by round, the absolute "
-                "figures carry the movement",
-                markup=False,
-            )
+    for warning in result.warnings():
+        console.print(warning, markup=False)
     notes = {row["energy_meter_note"] for row in result.rows if row.get("energy_meter_note")}
     for note in sorted(notes):
         console.print(f"energy: {note}")

@@ -21,27 +21,28 @@ import importlib.util
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from benchsuite.case import Case
-from benchsuite.instruments.carbon import carbon_columns, grid_intensity
+from benchsuite.instruments.carbon import grid_intensity
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.devices import synchronizer
 from benchsuite.instruments.energy import EnergyConfig, measure_energy
 from benchsuite.instruments.meters import METER_CHOICES, choose_meter
 from benchsuite.instruments.timing import SamplingResult
 from benchsuite.results import CaseResult, LatencyResult, ModelFacts
-from benchsuite.run.fingerprint import Fingerprint, capture_fingerprint
+from benchsuite.run.context import RunContext
+from benchsuite.run.fingerprint import capture_fingerprint
+from benchsuite.run.rows import CaseOutcome, case_row, now_utc
 from benchsuite.scenarios.flops import count_flops
 from benchsuite.scenarios.single_stream import SingleStream
 from benchsuite.scenarios.steps import memory_peaks
 from benchsuite.store.runs import ResultStore, RunWriter
-from benchsuite.store.schema import STATUS_OK
+from benchsuite.store.schema import Status
 
 _RESULTS_KEY = pytest.StashKey["_Recorder"]()
 
@@ -98,20 +99,31 @@ class _Recorder:
     def __init__(self, results: str | None) -> None:
         self.results = results
         self.writer: RunWriter | None = None
-        self.fingerprint: Fingerprint | None = None
+        self.context: RunContext | None = None
 
     def write(
-        self, row: dict[str, Any], samples: pa.Table | None, windows: tuple[dict, ...]
+        self, case: Case, result: CaseResult, started_at_utc: str, wall_s: float, note: str | None
     ) -> None:
         if self.results is None:
             return
-        if self.writer is None:
-            self.fingerprint = capture_fingerprint()
+        if self.writer is None or self.context is None:
+            fingerprint = capture_fingerprint()
+            self.context = RunContext("pytest", MeasureConfig(), fingerprint, grid_intensity())
             self.writer = ResultStore(self.results).start_run(
-                "pytest", suite_source="pytest", hardware_id=self.fingerprint.hardware_id
+                "pytest", suite_source="pytest", hardware_id=fingerprint.hardware_id
             )
-        assert self.fingerprint is not None
-        self.writer.add_case({**row, **self.fingerprint.as_columns()}, samples, windows)
+        outcome = CaseOutcome(
+            case,
+            Status.OK,
+            started_at_utc,
+            now_utc(),
+            wall_s,
+            result=result,
+            fingerprint=self.context.fingerprint,
+            meter_note=note,
+        )
+        row = case_row(outcome, self.context)
+        self.writer.add_case(row, result.samples_table(), result.energy_window_rows())
 
     def finish(self) -> None:
         if self.writer is not None:
@@ -171,7 +183,7 @@ class EnergyBenchmark:
     def _measure(self, call: Callable[[], Any]) -> None:
         config = self.request.config
         case = self.case
-        started = datetime.now(UTC).isoformat(timespec="milliseconds")
+        started = now_utc()
         begin = time.perf_counter()
         flops_per_call = count_flops(call)
         choice = choose_meter(case.device, config.getoption("benchsuite_meter"))
@@ -233,17 +245,7 @@ class EnergyBenchmark:
             energy=energy,
             memory=memory,
         )
-        row: dict[str, Any] = {
-            "suite": "pytest",
-            **result.row(),
-            "status": STATUS_OK,
-            "started_at_utc": started,
-            "finished_at_utc": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "case_wall_s": time.perf_counter() - begin,
-            "energy_meter_note": choice.note or None,
-        }
-        row.update(carbon_columns(row, grid_intensity()))
-        recorder.write(row, result.samples_table(), result.energy_window_rows())
+        recorder.write(case, result, started, time.perf_counter() - begin, choice.note)
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.svm import LinearSVC
 
 from benchsuite import Case, EvalData
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import EnergyConfig
 from benchsuite.instruments.meters import EstimateMeter
 from benchsuite.instruments.timing import SamplingConfig
 from benchsuite.scenarios import run_case, skip_reason
-from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.sources.sklearn import EstimatorModule, EstimatorWorkload, flops_rule
 from benchsuite.workload.discovery import load_workloads
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from benchsuite import Case, Workload
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import EnergyConfig
 from benchsuite.instruments.greedy_decode import (
     CacheArguments,
@@ -21,7 +22,6 @@ from benchsuite.instruments.greedy_decode import (
 from benchsuite.instruments.meters import EstimateMeter
 from benchsuite.instruments.timing import SamplingConfig
 from benchsuite.scenarios import run_case, skip_reason
-from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.workload.discovery import load_workloads
 from tests.conftest import FakeClock, run_cli
 

@@ -8,16 +8,12 @@ from torch import nn
 
 from benchsuite import Case, EvalData, Workload
 from benchsuite.errors import UsageError
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import EnergyConfig
 from benchsuite.instruments.meters import EstimateMeter
 from benchsuite.instruments.timing import SamplingConfig
 from benchsuite.scenarios import run_case
-from benchsuite.scenarios.steps import (
-    MeasureConfig,
-    count_flops_per_sample,
-    count_parameters,
-    evaluate_quality,
-)
+from benchsuite.scenarios.steps import count_flops_per_sample, count_parameters, evaluate_quality
 from benchsuite.variants import get_variant
 from benchsuite.workload.discovery import discover_workloads
 

@@ -15,6 +15,7 @@ import pytest
 
 from benchsuite.case import Case
 from benchsuite.errors import SuiteError
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.meters.base import EnergyReading, Meter, MeterInfo
 from benchsuite.instruments.rounds import (
     FEWEST_ROUNDS,
@@ -38,7 +39,6 @@ from benchsuite.run.comparison import (
     run_rounds,
 )
 from benchsuite.run.held_case import Readiness, SessionResult
-from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.suites.load import parse_suite
 from tests.conftest import FakeClock
 

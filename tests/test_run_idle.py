@@ -77,3 +77,27 @@ def test_idle_is_read_once_per_run_and_checked_for_drift(
     drift = store.manifest(result.run_id)["idle_drift"]["cpu"]
     assert drift["idle_power_end_w"] == pytest.approx(20, rel=0.1)
     assert abs(drift["idle_drift_rel"]) < 0.1 and drift["idle_drift_warning"] is False
+    # the caller gets the same reading on the run's result, without reading the store back
+    assert result.idle_drift == {"cpu": drift} and result.warnings() == ()
+
+
+def test_a_run_that_drifted_says_so_on_its_result() -> None:
+    from benchsuite.run.comparison import Drift
+    from benchsuite.run.runner import RunResult
+
+    moved = {
+        "idle_power_start_w": 10.0,
+        "idle_power_end_w": 13.0,
+        "idle_drift_rel": 0.3,
+        "idle_drift_warning": True,
+    }
+    result = RunResult(
+        "run",
+        "folder",
+        (),
+        group_drift={"g": Drift("g/fp32", 0.2, 0.01, 40, 12.0), "h": Drift("h/fp32", 0.01, 0, 40, 9)},
+        idle_drift={"cpu": moved},
+    )
+    idle, group = result.warnings()
+    assert "idle power on cpu moved +30%" in idle and "13 W at the end" in idle
+    assert group.startswith("drift: warning: g: the reference g/fp32 moved +20.0% in latency")

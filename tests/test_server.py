@@ -11,6 +11,7 @@ import pytest
 
 from benchsuite import Case
 from benchsuite.errors import UsageError
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import EnergyConfig, min_window_s
 from benchsuite.instruments.meters import EstimateMeter
 from benchsuite.instruments.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
@@ -25,7 +26,6 @@ from benchsuite.instruments.serving_loop import (
 from benchsuite.instruments.timing import SamplingConfig
 from benchsuite.scenarios import run_case
 from benchsuite.scenarios.server import LoadRunner, capacity_search
-from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.suites.load import load_suite
 from benchsuite.workload.discovery import load_workloads
 from tests.conftest import FakeClock, run_cli

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -88,16 +87,16 @@ def grid_intensity(
     return GridIntensity(WORLD_AVERAGE_G_PER_KWH, WORLD_AVERAGE_SOURCE, "world")
 
 
-def carbon_columns(row: Mapping[str, Any], grid: GridIntensity) -> dict[str, Any]:
+def carbon_columns(
+    energy_per_sample_j: float | None, train_energy_j: float | None, grid: GridIntensity
+) -> dict[str, Any]:
     """A row's carbon columns: per 1,000 inference samples and, for training rows, per run."""
-    per_sample = row.get("energy_per_sample_j")
-    training = row.get("train_energy_j")
     return {
-        "co2e_g_per_1000_samples": grid.grams_per_1000_samples(per_sample)
-        if per_sample is not None
+        "co2e_g_per_1000_samples": grid.grams_per_1000_samples(energy_per_sample_j)
+        if energy_per_sample_j is not None
         else None,
-        "train_co2e_g": grid.grams_per_1000_samples(training) / 1000
-        if training is not None
+        "train_co2e_g": grid.grams_per_1000_samples(train_energy_j) / 1000
+        if train_energy_j is not None
         else None,
         "grid_g_co2e_per_kwh": grid.g_co2e_per_kwh,
         "grid_intensity_source": grid.source,

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from benchsuite.case import Case
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import ADAPTIVE_MIN_WINDOWS, MIN_WINDOW_S, summarize_windows
 from benchsuite.instruments.meters.base import EnergyReading
 from benchsuite.instruments.rounds import RoundResult, RoundsConfig
@@ -48,7 +49,6 @@ from benchsuite.instruments.timing import SamplingResult
 from benchsuite.results import CaseResult, LatencyResult, MemoryResult
 from benchsuite.run.affinity import CpuSet, allowed_cpus, describe, group_cpus
 from benchsuite.run.held_case import Readiness, SessionResult
-from benchsuite.scenarios.steps import MeasureConfig
 
 REFERENCE_VARIANT = "fp32"
 DRIFT_WARN_REL = 0.05

@@ -17,19 +17,14 @@ import numpy as np
 
 from benchsuite.case import Case
 from benchsuite.instruments import devices
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import read_idle, resolution_window_s
 from benchsuite.instruments.meters.base import EnergyReading, Meter
 from benchsuite.instruments.rounds import RoundResult, RoundRunner
 from benchsuite.instruments.timing import Timer, WarmupResult
 from benchsuite.results import MemoryResult, ModelFacts, QualityResult, SourceFacts
 from benchsuite.run.affinity import CpuSet, pin_process
-from benchsuite.scenarios.steps import (
-    MeasureConfig,
-    evaluate_quality,
-    fp32_twin,
-    memory_peaks,
-    torch_threads,
-)
+from benchsuite.scenarios.steps import evaluate_quality, fp32_twin, memory_peaks, torch_threads
 from benchsuite.variants import get_variant
 from benchsuite.workload.base import Workload
 from benchsuite.workload.batch import batch_to, bound_call

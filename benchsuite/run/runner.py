@@ -10,23 +10,24 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from benchsuite.case import Case
 from benchsuite.errors import RunInterrupted, UsageError
-from benchsuite.instruments.carbon import GridIntensity, grid_intensity
+from benchsuite.instruments.carbon import grid_intensity
 from benchsuite.instruments.energy import idle_drift, read_idle, run_level_idle
 from benchsuite.instruments.meters import MeterChoice, choose_meter
-from benchsuite.run.comparison import comparison_groups, group_id
+from benchsuite.run.comparison import DRIFT_WARN_REL, Drift, comparison_groups, group_id
+from benchsuite.run.context import RunContext
 from benchsuite.run.fingerprint import Fingerprint, capture_fingerprint
 from benchsuite.run.fleet.job import CaseJob
 from benchsuite.run.fleet.shard import Shard
 from benchsuite.run.one_case import measure_group, measure_one
+from benchsuite.run.rows import case_row
 from benchsuite.run.worker import workload_origin
 from benchsuite.scenarios import get_scenario, skip_reason
-from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.store.runs import ResultStore, RunWriter
 from benchsuite.suites.load import Suite
 from benchsuite.workload.base import Workload
@@ -46,14 +47,52 @@ class RunResult:
     folder: Path | str
     """The run's folder (a local store) or URI (an object store)."""
     rows: tuple[Mapping[str, Any], ...]
+    group_drift: Mapping[str, Drift] = field(default_factory=dict)
+    """How far each comparison group's reference moved over its rounds, by group id."""
+    idle_drift: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """How far idle power moved between the run's start and end, by device."""
 
     def count(self, status: str) -> int:
         return sum(1 for row in self.rows if row["status"] == status)
 
+    def warnings(self) -> tuple[str, ...]:
+        """What a person should know before trusting the run's absolute figures (the manifest
+        keeps the same readings for the report)."""
+        idle = [
+            _idle_warning(device, moved)
+            for device, moved in sorted(self.idle_drift.items())
+            if moved.get("idle_drift_warning")
+        ]
+        groups = [
+            _drift_warning(group, drift)
+            for group, drift in sorted(self.group_drift.items())
+            if drift.warning
+        ]
+        return (*idle, *groups)
+
+
+def _idle_warning(device: str, moved: Mapping[str, Any]) -> str:
+    return (
+        f"energy: warning: idle power on {device} moved {moved['idle_drift_rel']:+.0%} "
+        f"during the run ({moved['idle_power_start_w']:.3g} W at the start, "
+        f"{moved['idle_power_end_w']:.3g} W at the end): net energy figures rest on the "
+        "first reading"
+    )
+
+
+def _drift_warning(group: str, drift: Drift) -> str:
+    return (
+        f"drift: warning: {group}: the reference {drift.reference} moved "
+        f"{drift.latency_rel:+.1%} in latency and {drift.energy_rel:+.1%} in energy per sample "
+        f"from its first rounds to its last ({drift.span_s:.0f} s apart; warning above "
+        f"{DRIFT_WARN_REL:.0%}): ratios to fp32 are paired round by round, the absolute "
+        "figures carry the movement"
+    )
+
 
 class Executor(Protocol):
-    """Measures a list of cases somewhere else (a Ray cluster: :mod:`benchsuite.run.fleet`); each
-    case's row is written to the store where it was measured, and returned here."""
+    """Measures a list of cases somewhere else (a Ray cluster: :mod:`benchsuite.run.fleet`);
+    each case's row is written to the store where it was measured, and returned here."""
 
     name: str
 
@@ -89,8 +128,14 @@ def run_suite(
     cases = shard.select(every_case) if shard is not None else every_case
     for case in cases:  # a case that makes no sense is bad input: refused before measuring
         get_scenario(case.scenario).check_case(case, workloads[case.workload])
-    grid = grid_intensity(suite.carbon_country, suite.carbon_g_co2e_per_kwh)
-    fingerprint = fingerprint or capture_fingerprint()
+    context = RunContext(
+        suite.name,
+        suite.measure,
+        fingerprint or capture_fingerprint(),
+        grid_intensity(suite.carbon_country, suite.carbon_g_co2e_per_kwh),
+        meter,
+        isolate,
+    )
     if shard is not None:
         meta["shard"] = shard.label
     if executor is not None:
@@ -102,7 +147,7 @@ def run_suite(
             suite.name,
             suite_source=suite.source,
             cases_planned=len(cases),
-            hardware_id=fingerprint.hardware_id,
+            hardware_id=context.fingerprint.hardware_id,
             meter=meter,
             **meta,
         )
@@ -113,48 +158,35 @@ def run_suite(
     state = "interrupted"
     try:
         if executor is None:
-            rows = _run_here(
-                cases, workloads, suite, fingerprint, meter, grid, isolate, writer, observer
-            )
+            result = _run_here(cases, workloads, context, writer, observer)
         else:
             positions = {case.id: k for k, case in enumerate(every_case, start=1)}
             jobs = [
-                _job(
-                    case,
-                    positions[case.id],
-                    workloads[case.workload],
-                    suite,
-                    meter,
-                    grid,
-                    store,
-                    writer.run_id,
-                    fingerprint,
-                )
+                _job(case, positions[case.id], workloads[case.workload], context, store, writer)
                 for case in cases
             ]
-            rows = executor.run(jobs, observer)
+            result = RunResult(writer.run_id, "", tuple(executor.run(jobs, observer)))
         state = "complete"
     except KeyboardInterrupt:
         raise RunInterrupted(writer.run_id) from None
     finally:
         writer.finish(state)
     folder = writer.folder if store.location.is_local else writer.where
-    return RunResult(writer.run_id, folder, tuple(rows))
+    return dataclasses.replace(result, folder=folder)
 
 
 def _units(
     cases: Sequence[Case],
     workloads: Mapping[str, Workload],
-    measure: MeasureConfig,
-    isolate: bool,
+    context: RunContext,
 ) -> list[tuple[list[Case], bool]]:
     """The order of measurement: comparison groups measured in rounds (each where its first case
     stands in the suite; ``True``), every other case alone, in one go (``False``)."""
     in_rounds = [
         case
         for case in cases
-        if not measure.rounds.legacy
-        and isolate
+        if not context.measure.rounds.legacy
+        and context.isolate
         and get_scenario(case.scenario).in_rounds
         and workload_origin(workloads[case.workload]) is not None
     ]
@@ -168,68 +200,73 @@ def _units(
     return units
 
 
+class _Meters:
+    """The meter of each device the run uses, chosen when its first case comes; a meter that
+    reads the whole machine also reads the run's idle power then, once."""
+
+    def __init__(self, requested: str) -> None:
+        self.requested = requested
+        self.chosen: dict[str, MeterChoice] = {}
+
+    def prepare(self, cases: Sequence[Case], context: RunContext) -> RunContext:
+        for case in cases:
+            if case.device not in self.chosen and skip_reason(case) is None:
+                self.chosen[case.device] = choose_meter(case.device, self.requested)
+                meter = self.chosen[case.device].meter
+                idle = run_level_idle(meter, context.measure.energy.idle_s)
+                if idle is not None:  # once for the run on this device, not once per case
+                    context = context.with_run_idle(case.device, idle)
+        return context
+
+    def closing_idle(self, context: RunContext) -> dict[str, dict[str, Any]]:
+        """Idle power read again at the run's end: did it move?"""
+        moved: dict[str, dict[str, Any]] = {}
+        for device, first_idle in context.measure.run_idle.items():
+            try:
+                last = read_idle(self.chosen[device].meter, context.measure.energy.idle_s)
+                moved[device] = dict(idle_drift(first_idle, last))
+            except Exception as error:  # a check after the run must not lose what it measured
+                moved[device] = {
+                    "error": f"the closing idle reading failed: {type(error).__name__}: {error}"
+                }
+        return moved
+
+
 def _run_here(
     cases: Sequence[Case],
     workloads: Mapping[str, Workload],
-    suite: Suite,
-    fingerprint: Fingerprint,
-    meter: str,
-    grid: GridIntensity,
-    isolate: bool,
+    context: RunContext,
     writer: RunWriter,
     observer: RunObserver | None,
-) -> Sequence[Mapping[str, Any]]:
+) -> RunResult:
     """Measure ``cases`` on this machine, group by group, writing each case as it finishes."""
-    meters: dict[str, MeterChoice] = {}
-    measure = suite.measure
+    meters = _Meters(context.meter)
     rows: list[Mapping[str, Any]] = []
+    group_drift: dict[str, Drift] = {}
     started = 0
-    for unit, in_rounds in _units(cases, workloads, measure, isolate):
-        for case in unit:
-            if case.device not in meters and skip_reason(case) is None:
-                meters[case.device] = choose_meter(case.device, meter)
-                idle = run_level_idle(meters[case.device].meter, measure.energy.idle_s)
-                if idle is not None:  # once for the run on this device, not once per case
-                    measure = dataclasses.replace(
-                        measure, run_idle={**measure.run_idle, case.device: idle}
-                    )
 
-        def on_start(case: Case) -> None:
-            nonlocal started
-            if observer is not None:
-                observer.case_started(started, len(cases), case)
-            started += 1
+    def on_start(case: Case) -> None:
+        nonlocal started
+        if observer is not None:
+            observer.case_started(started, len(cases), case)
+        started += 1
 
+    for unit, in_rounds in _units(cases, workloads, context):
+        context = meters.prepare(unit, context)
         first = unit[0]
-        workload = workloads[first.workload]
+        workload, meter = workloads[first.workload], meters.chosen.get(first.device)
         if in_rounds:
-            measured, drift = measure_group(
-                unit,
-                workload,
-                suite.name,
-                measure,
-                fingerprint,
-                meters.get(first.device),
-                grid,
-                on_start,
-            )
-            if drift is not None:
-                writer.manifest.setdefault("drift", {})[group_id(first)] = drift.as_manifest()
+            group = measure_group(unit, workload, context, meter, on_start)
+            outcomes = group.outcomes
+            if group.drift is not None:
+                group_drift[group_id(first)] = group.drift
+                writer.manifest.setdefault("drift", {})[group_id(first)] = group.drift.as_manifest()
         else:
             on_start(first)
-            measured = [
-                measure_one(
-                    first,
-                    workload,
-                    suite.name,
-                    measure,
-                    fingerprint,
-                    meters.get(first.device),
-                    grid,
-                    isolate,
-                )
-            ]
-        for row, result in measured:
+            outcomes = (measure_one(first, workload, context, meter),)
+        for outcome in outcomes:
+            row = case_row(outcome, context)
+            result = outcome.result
             writer.add_case(
                 row,
                 result.samples_table() if result else None,
@@ -237,32 +274,20 @@ def _run_here(
             )
             rows.append(row)
             if observer is not None:
-                case = next(case for case in unit if case.id == row["case_id"])
-                observer.case_finished(len(rows) - 1, len(cases), case, row)
-    for device, first_idle in measure.run_idle.items():  # read again: did the idle move?
-        drift_reading: dict[str, Any]
-        try:
-            drift_reading = idle_drift(
-                first_idle, read_idle(meters[device].meter, measure.energy.idle_s)
-            )
-        except Exception as error:  # a check after the run must not lose what it measured
-            drift_reading = {
-                "error": f"the closing idle reading failed: {type(error).__name__}: {error}"
-            }
-        writer.manifest.setdefault("idle_drift", {})[device] = drift_reading
-    return rows
+                observer.case_finished(len(rows) - 1, len(cases), outcome.case, row)
+    idle_moved = meters.closing_idle(context)
+    if idle_moved:
+        writer.manifest["idle_drift"] = idle_moved
+    return RunResult(writer.run_id, writer.folder, tuple(rows), group_drift, idle_moved)
 
 
 def _job(
     case: Case,
     position: int,
     workload: Workload,
-    suite: Suite,
-    meter: str,
-    grid: GridIntensity,
+    context: RunContext,
     store: ResultStore,
-    run_id: str,
-    fingerprint: Fingerprint,
+    writer: RunWriter,
 ) -> CaseJob:
     origin = workload_origin(workload)
     if origin is None:
@@ -274,13 +299,8 @@ def _job(
         case,
         position,
         origin,
-        suite.name,
-        suite.measure,
-        meter,
-        grid,
+        context,
         store.location.display(),
-        run_id,
+        writer.run_id,
         {k: v for k, v in os.environ.items() if k.startswith("BENCHSUITE_")},
-        fingerprint.git_commit,
-        fingerprint.git_dirty,
     )

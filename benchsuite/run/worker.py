@@ -28,10 +28,10 @@ from typing import Any
 
 from benchsuite.case import Case
 from benchsuite.errors import VariantUnavailable
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.results import CaseResult
 from benchsuite.run.affinity import CpuSet, allowed_cpus, node_cpus, pin_process
 from benchsuite.run.held_case import Readiness
-from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.sources.spec import ModelSpec
 from benchsuite.workload.base import Workload
 

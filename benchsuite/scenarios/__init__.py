@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from benchsuite.case import Case
 from benchsuite.errors import UsageError, did_you_mean
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.devices import device_unavailable_reason
 from benchsuite.instruments.meters.base import Meter
 from benchsuite.results import CaseResult
@@ -26,7 +27,6 @@ from benchsuite.scenarios.generation import Generation
 from benchsuite.scenarios.offline import Offline
 from benchsuite.scenarios.server import Server, ServerCapacity
 from benchsuite.scenarios.single_stream import SingleStream
-from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.scenarios.training import Training
 from benchsuite.variants import get_variant
 from benchsuite.workload.base import Workload

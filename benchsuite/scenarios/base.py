@@ -15,9 +15,9 @@ from enum import StrEnum
 from typing import Any
 
 from benchsuite.case import Case
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.meters.base import Meter
 from benchsuite.results import CaseResult
-from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.variants import Variant
 from benchsuite.workload.base import Workload
 

@@ -31,6 +31,7 @@ from benchsuite import units
 from benchsuite.case import Case
 from benchsuite.errors import UsageError
 from benchsuite.instruments import devices
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import EnergyResult, measure_energy
 from benchsuite.instruments.greedy_decode import (
     CacheFactory,
@@ -51,13 +52,7 @@ from benchsuite.scenarios.base import (
     energy_flag,
 )
 from benchsuite.scenarios.flops import count_flops
-from benchsuite.scenarios.steps import (
-    MeasureConfig,
-    count_parameters,
-    fp32_twin,
-    memory_peaks,
-    torch_threads,
-)
+from benchsuite.scenarios.steps import count_parameters, fp32_twin, memory_peaks, torch_threads
 from benchsuite.variants import PreparedModel, Variant
 from benchsuite.workload.base import Workload
 

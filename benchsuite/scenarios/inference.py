@@ -14,6 +14,7 @@ from typing import Any
 
 from benchsuite import units
 from benchsuite.case import Case
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.meters.base import Meter
 from benchsuite.results import CaseResult, ModelFacts
 from benchsuite.scenarios.base import (
@@ -25,7 +26,6 @@ from benchsuite.scenarios.base import (
     energy_flag,
 )
 from benchsuite.scenarios.steps import (
-    MeasureConfig,
     count_flops_per_sample,
     count_parameters,
     evaluate_quality,

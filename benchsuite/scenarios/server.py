@@ -43,6 +43,7 @@ import numpy as np
 from benchsuite import units
 from benchsuite.case import Case
 from benchsuite.instruments import devices
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import (
     EnergyResult,
     EnergyWindow,
@@ -65,13 +66,7 @@ from benchsuite.instruments.timing import SamplingResult, Timer, WarmupResult
 from benchsuite.results import CaseResult, LatencyResult
 from benchsuite.scenarios.base import Metric, RawSamples, Role, Scenario, SummaryCells, energy_flag
 from benchsuite.scenarios.inference import model_facts
-from benchsuite.scenarios.steps import (
-    MeasureConfig,
-    evaluate_quality,
-    fp32_twin,
-    memory_peaks,
-    torch_threads,
-)
+from benchsuite.scenarios.steps import evaluate_quality, fp32_twin, memory_peaks, torch_threads
 from benchsuite.variants import Variant
 from benchsuite.workload.base import Workload
 from benchsuite.workload.batch import batch_to, bound_call

@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from benchsuite.instruments import devices, memory
-from benchsuite.instruments.energy import EnergyConfig, EnergyResult, measure_energy
-from benchsuite.instruments.meters.base import EnergyReading, Meter
+from benchsuite.instruments.config import MeasureConfig
+from benchsuite.instruments.energy import EnergyResult, measure_energy
+from benchsuite.instruments.meters.base import Meter
 from benchsuite.instruments.quality import evaluate, quality_metrics
-from benchsuite.instruments.rounds import RoundsConfig
-from benchsuite.instruments.serving_loop import ServingConfig
-from benchsuite.instruments.timing import SamplingConfig, Timer
+from benchsuite.instruments.timing import Timer
 from benchsuite.results import LatencyResult, MemoryResult, QualityResult
 from benchsuite.scenarios.flops import count_flops
 from benchsuite.variants import PreparedModel, Variant, get_variant
@@ -35,28 +33,6 @@ from benchsuite.workload.base import Workload
 from benchsuite.workload.batch import Batch, batch_slice, batch_to, call_model
 
 EVAL_BATCH_SIZE = 256
-
-
-@dataclass(frozen=True)
-class MeasureConfig:
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    energy: EnergyConfig = field(default_factory=EnergyConfig)
-    case_timeout_s: float = 900.0
-    """A case's worker is killed after this long and its row says so."""
-    serving: ServingConfig = field(default_factory=ServingConfig)
-    """The load, batching policy and latency bound of server cases (a suite's ``[serving]``)."""
-    run_idle: Mapping[str, EnergyReading] = field(default_factory=dict)
-    """The idle reading the runner took once for the run, by device, with a meter that reads
-    the whole machine (RAPL, NVML): a case on that device uses it instead of reading its own
-    (:func:`benchsuite.instruments.energy.run_level_idle`). Empty: each case reads its idle
-    window."""
-    rounds: RoundsConfig = field(default_factory=RoundsConfig)
-    """How a suite's single-stream and offline cases are spread over rounds and processes
-    (:mod:`benchsuite.run.comparison`); ``benchsuite.measure()`` and the pytest plugin measure a
-    case in one go, in one process, and do not use it."""
-
-    def idle_for(self, device: str) -> EnergyReading | None:
-        return self.run_idle.get(device)
 
 
 @contextlib.contextmanager

@@ -21,11 +21,12 @@ import torch
 from benchsuite import units
 from benchsuite.case import Case
 from benchsuite.instruments import devices
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import EnergyWindow, min_window_s, read_idle, summarize_windows
 from benchsuite.instruments.meters.base import Meter
 from benchsuite.results import CaseResult, ModelFacts, QualityResult, TrainingResult
 from benchsuite.scenarios.base import Metric, Role, Scenario, SummaryCells, energy_flag
-from benchsuite.scenarios.steps import MeasureConfig, count_parameters, memory_peaks, torch_threads
+from benchsuite.scenarios.steps import count_parameters, memory_peaks, torch_threads
 from benchsuite.variants import Variant
 from benchsuite.variants.distill import build_student
 from benchsuite.workload.base import Workload, seeded

@@ -72,6 +72,7 @@ from typing import Any
 
 from benchsuite.case import Case
 from benchsuite.errors import SuiteError, UsageError, did_you_mean
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.devices import KNOWN_DEVICES
 from benchsuite.instruments.energy import EnergyConfig
 from benchsuite.instruments.rounds import RoundsConfig
@@ -79,7 +80,6 @@ from benchsuite.instruments.serving_loop import ServingConfig
 from benchsuite.instruments.timing import SamplingConfig
 from benchsuite.scenarios import all_scenarios
 from benchsuite.scenarios.single_stream import SingleStream
-from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.sources import HF_PREFIX, ModelSpec
 from benchsuite.variants import all_variants
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.scenarios import all_scenarios
 from benchsuite.scenarios.single_stream import SingleStream
-from benchsuite.scenarios.steps import MeasureConfig
 from benchsuite.sources import ModelSpec
 from benchsuite.suites.load import MatrixEntry, Suite
 

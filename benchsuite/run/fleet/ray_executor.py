@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchsuite.errors import UsageError
-from benchsuite.run.fleet.job import CaseJob, run_job
-from benchsuite.run.one_case import failed_row, skipped_row
+from benchsuite.run.fleet.job import CaseJob, lost_row, run_job
 from benchsuite.run.runner import RunObserver
 from benchsuite.store.location import StoreLocation
 from benchsuite.store.runs import write_case
+from benchsuite.store.schema import Status
 
 RAY_EXTRA = "pip install 'benchsuite[ray]'"
 POLL_S = 0.5
@@ -192,9 +192,9 @@ class RayExecutor:
         if wanted.startswith("cuda") and self.accelerator_type:
             wanted += f" ({self.accelerator_type}, Ray resource accelerator_type:"
             wanted += f"{self.accelerator_type})"
-        row = skipped_row(
-            job.case,
-            job.suite,
+        row = lost_row(
+            job,
+            Status.SKIPPED,
             f"no live node in the Ray cluster has {wanted}; add one, or "
             "run the case where that device is",
         )
@@ -207,9 +207,9 @@ class RayExecutor:
             return row
         except ray.exceptions.RayError as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            row = failed_row(
-                job.case,
-                job.suite,
+            row = lost_row(
+                job,
+                Status.FAILED,
                 f"the Ray worker measuring this case on node {node_id[:12]} was lost "
                 f"({type(error).__name__}: {first_line}); the case has no result, and the "
                 "run went on without it",
@@ -220,5 +220,4 @@ class RayExecutor:
 
     def _write_for(self, job: CaseJob, row: dict[str, Any]) -> None:
         """The driver writes the row of a case whose node could not."""
-        row["case_wall_s"] = None
         write_case(StoreLocation(job.store), job.run_id, job.file_name(), row)
