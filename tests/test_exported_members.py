@@ -7,14 +7,17 @@ PUBLIC_API = {
     "CaseResult",
     "EnergyConfig",
     "EnergyReading",
+    "EstimatorWorkload",
     "EvalData",
     "PreparedModel",
     "SamplingConfig",
+    "Scenario",
     "TrainingSpec",
     "Workload",
     "__version__",
     "energy_window",
     "measure",
+    "register_scenario",
     "register_variant",
 }
 

@@ -1,4 +1,5 @@
-"""The package's own imports form no cycle, and only scenario modules name a scenario."""
+"""The package's own imports form no cycle, its folders import one way only (the folder tree is
+the pipeline: docs/architecture.md), and only scenario modules name a scenario."""
 
 from __future__ import annotations
 
@@ -87,8 +88,71 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_package_imports_form_no_cycle() -> None:
     graph = _graph()
-    assert len(graph) > 40 and "benchsuite.run.runner" in graph["benchsuite.cli"]
+    assert len(graph) > 40 and "benchsuite.run.runner" in graph["benchsuite.cli.run_command"]
     assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+FRONT_ENDS_AND_SHARED_VALUES = {
+    "__init__",
+    "__main__",
+    "_version",
+    "api",
+    "pytest_plugin",
+    "case",
+    "results",
+    "errors",
+    "units",
+    "library_noise",
+}
+
+
+def _folder(path: Path) -> str | None:
+    """The folder of the package a module is in (``run`` for ``run/fleet/job.py``); ``None``
+    for a module at the top."""
+    parts = path.relative_to(PACKAGE).parts
+    return parts[0] if len(parts) > 1 else None
+
+
+def _folder_graph() -> dict[str, dict[str, list[str]]]:
+    """Folder -> the folders it imports, each with the module imports that make the arrow."""
+    paths = {_module_name(path): path for path in _package_files()}
+    folders: dict[str, dict[str, list[str]]] = {}
+    for name, targets in _graph().items():
+        source = _folder(paths[name])
+        if source is None:
+            continue
+        folders.setdefault(source, {})
+        for target in targets:
+            folder = _folder(paths[target])
+            if folder is not None and folder != source:
+                folders[source].setdefault(folder, []).append(f"{name} -> {target}")
+    return folders
+
+
+def _mutual(folders: dict[str, dict[str, list[str]]]) -> list[str]:
+    return [
+        f"{a} <-> {b}: {folders[a][b][0]}; {folders[b][a][0]}"
+        for a in sorted(folders)
+        for b in sorted(folders[a])
+        if a < b and a in folders.get(b, {})
+    ]
+
+
+def test_no_two_folders_import_each_other() -> None:
+    folders = _folder_graph()
+    assert {"suites", "workload", "scenarios", "instruments", "run", "store"} <= set(folders)
+    assert _mutual(folders) == []
+    assert _cycle({a: set(targets) for a, targets in folders.items()}) is None
+
+
+def test_the_folder_rule_finds_two_folders_that_import_each_other() -> None:
+    folders = {"run": {"store": ["run.x -> store.y"]}, "store": {"run": ["store.y -> run.z"]}}
+    assert _mutual(folders) == ["run <-> store: run.x -> store.y; store.y -> run.z"]
+
+
+def test_only_front_ends_and_shared_values_sit_at_the_top() -> None:
+    top = {path.stem for path in _package_files() if _folder(path) is None}
+    assert top == FRONT_ENDS_AND_SHARED_VALUES
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

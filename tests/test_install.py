@@ -23,6 +23,7 @@ def test_the_wheel_runs_list_and_the_smoke_suite_from_an_empty_folder(
     wheel, bin_folder = installed
     names = zipfile.ZipFile(wheel).namelist()
     assert "benchsuite/standard_workloads/digits_cnn.py" in names
+    assert "benchsuite/py.typed" in names  # type checkers read the installed package's hints
     assert not [name for name in names if "__pycache__" in name]
 
     def run(*command: str) -> str:

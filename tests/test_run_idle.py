@@ -95,7 +95,10 @@ def test_a_run_that_drifted_says_so_on_its_result() -> None:
         "run",
         "folder",
         (),
-        group_drift={"g": Drift("g/fp32", 0.2, 0.01, 40, 12.0), "h": Drift("h/fp32", 0.01, 0, 40, 9)},
+        group_drift={
+            "g": Drift("g/fp32", 0.2, 0.01, 40, 12.0),
+            "h": Drift("h/fp32", 0.01, 0, 40, 9),
+        },
         idle_drift={"cpu": moved},
     )
     idle, group = result.warnings()

@@ -17,7 +17,8 @@ from huggingface_hub import ModelCard
 from rich.console import Console
 
 from benchsuite import units
-from benchsuite.cli import _summary_table, main
+from benchsuite.cli import main
+from benchsuite.cli.run_command import summary_table as _summary_table
 from benchsuite.report.data import load_report_data
 from benchsuite.report.headline import headline
 from benchsuite.report.model_card import model_card

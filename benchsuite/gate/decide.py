@@ -112,13 +112,12 @@ def steady_baseline(
 ) -> tuple[np.ndarray | None, str]:
     """A multi-run baseline's samples, pooled, without the runs that a busy machine disturbed.
 
-    On a shared machine a whole run is sometimes far slower: measured with
-    benchmarks/bench_gate.py on this project's 2-core CI VM (2026-11-23), 8-14 % of runs were
-    40-140 % slower, in bursts, so that three or four of seven runs can be hit. Pooled into a
+    On a shared machine a whole run is sometimes far slower, in bursts, so that several of a
+    rolling baseline's runs can be hit (docs/gate.md measures how often). Pooled into a
     ``rolling:N`` baseline, such runs drag its median up and hide a regression. Undisturbed runs
-    agreed closely there (run medians 71.2-74.6 µs), while disturbed ones scatter, so with
-    three runs or more the baseline keeps the largest group of runs whose medians lie within the
-    allowance (at least 2 %) of one another, and names the others in the reason. Between equally
+    agree closely, while disturbed ones scatter, so with three runs or more the baseline keeps
+    the largest group of runs whose medians lie within the allowance (at least 2 %) of one
+    another, and names the others in the reason. Between equally
     large groups the better one wins: a busy machine only ever adds time, so the faster level is
     the code's.
     When no two runs agree the baseline is ``None``: there is no reference to gate against."""
@@ -245,7 +244,7 @@ def _best_block_worse(cand: np.ndarray, base_median: float, allowance: Allowance
     as a better stretch).
 
     A busy machine only ever adds time, and on a shared VM it often starts or stops in the middle
-    of a run (a run at 73 µs for its first 100 calls and 155 µs after). Slower code is slower in
+    of a run (docs/gate.md). Slower code is slower in
     every part of the run; so a regression with a block shown to be within the allowance is the
     machine's, not the code's. ``None`` when the run is too short to split."""
     if len(cand) < RUN_BLOCKS * MIN_BLOCK_SAMPLES:
@@ -463,7 +462,7 @@ def confirm_regressions(result: GateResult, again: GateResult, label: str) -> Ga
     metric, by its best estimate (its interval may straddle: the first run already showed the
     regression with confidence; the re-run only has to rule out a one-run disturbance).
     Elsewhere the regression becomes ``inconclusive`` with both figures. On a shared machine a
-    whole run is sometimes disturbed (5-140 % slower on this project's CI VM, in 3-14 % of runs);
+    whole run is sometimes disturbed (docs/gate.md measures how often);
     a regression of the code repeats in the re-run, a disturbance rarely does."""
     repeated = {(m.case_id, m.metric): m for case in again.cases for m in case.metrics}
     for case in result.cases:

@@ -27,9 +27,8 @@ WINDOW_RESOLUTION_FACTOR = 100  # a window lasts at least 100 meter update perio
 MAX_PLAUSIBLE_CASE_POWER_W = 5_000.0  # a reading above this for one case's domains is broken
 REWARM_S = 0.2
 """Calls run unmetered between the idle window and the first busy window, so that the first
-window does not pay for waking the core from the idle sleep. Without them, in the standard
-suite's 41 energy cases on this project's 2-core VM (2026-11-23), the first window made a median
-2.3 % fewer calls than the windows after it, and 12 % fewer at the 10th percentile."""
+window does not pay for waking the core from the idle sleep (docs/measurement.md, "Readings
+behind rules in the code")."""
 
 
 def resolution_window_s(resolution_s: float) -> float:

@@ -1,10 +1,10 @@
 """Rounds: a case measured in short turns, so that the variants it is compared with can take
 turns with it, and in several worker processes, so that its interval covers more than one.
 
-A machine drifts: on this project's 2-core VM a reference loop of one model call moved 12.9 % in
-five minutes (issue 21). Cases measured one after another, minutes apart, carry that drift into
-every ratio between them. A *round* is one short latency slice followed by one energy window
-(or, where the meter is coarse, only some rounds have one: :attr:`RoundsConfig.windows`);
+A machine drifts (docs/measurement.md gives the readings): cases measured one after another,
+minutes apart, carry that drift into every ratio between them. A *round* is one short latency
+slice followed by one energy window (or, where the meter is coarse, only some rounds have one:
+:attr:`RoundsConfig.windows`);
 the variants of a comparison group (:mod:`benchsuite.run.comparison`) run their rounds in turn
 (A B C, C B A, ...), so drift lands on each of them alike and cancels in the per-round ratio.
 
@@ -29,10 +29,9 @@ from benchsuite.instruments.timing import ClockNs, Timer, gc_paused
 ROUND_REWARM_S = 0.005
 """Calls run untimed at the start of each round: the group's other processes ran since this one
 last did and evicted its caches. A process's first round rewarms for
-:data:`benchsuite.instruments.energy.REWARM_S` (0.2 s), as after any idle window: in a group of
-four on this project's VM, without it the reference's first latency slice ran 1.8 times slower than
-the rest, in each of two runs; between rounds the core is busy, and a few milliseconds of calls
-suffice (5 ms: the same total per process as 10 rounds of 20 ms, over 40 rounds)."""
+:data:`benchsuite.instruments.energy.REWARM_S`, as after any idle window (without it the
+reference's first slice ran far slower than the rest: docs/measurement.md); between rounds the
+core is busy, and a few milliseconds of calls suffice."""
 MIN_ROUND_CALLS = 5
 """A round's latency slice times at least this many calls, however slow the model."""
 FEWEST_ROUNDS = 10
@@ -50,11 +49,9 @@ class RoundsConfig:
     at least (its fewest windows, ``energy_min_windows`` or else ``energy_windows``, of
     ``energy_window_s``) are split evenly over its ``repeats`` x ``rounds`` rounds
     (:meth:`latency_slice_s`, :meth:`window_s`). The defaults come from
-    ``benchmarks/bench_drift.py`` on this project's 2-core VM (docs/measurement.md): the speed of
-    a core there wanders by about 1 % however long it is averaged past 0.2 s
-    (``benchmarks/bench_machine_noise.py``), so a longer round cancels little more of it, while
-    a ratio's noise falls with the number of rounds paired: 80 rounds of 50 ms (the standard
-    suite's 1 s of latency and 3 s of metering) cancel more than 20 of 0.2 s.
+    ``benchmarks/bench_drift.py`` (docs/measurement.md, "What it costs, and what it bought"): a
+    core's speed wanders about as much whatever a round's length, while a ratio's noise falls with
+    the number of rounds paired, so many short rounds beat a few long ones.
     """
 
     repeats: int = 2
@@ -70,11 +67,9 @@ class RoundsConfig:
     machine's (:mod:`benchsuite.run.affinity`); ``False``: wherever the scheduler puts them."""
     windows: int | None = None
     """Energy windows per process where a coarse meter cannot give every round one
-    (:meth:`fitted`); ``None``: a window in every round. NVML's counter needs 10 s a window, so
-    a case's 3 windows (each stretched to 10 s) become 4 of 10 s, 2 in each process; its latency
-    still takes all the rounds, as on a fine meter, instead of only the 2 rounds with a
-    window (seen on an H100, 2026-11-24: 4 paired rounds gave fp16 / fp32 latency intervals of
-    0.80 to 1.84)."""
+    (:meth:`fitted`); ``None``: a window in every round. A coarse counter (NVML's) needs
+    long windows, so only some rounds carry one; the latency still takes every round, so its
+    ratios keep all their pairs (docs/measurement.md)."""
 
     def __post_init__(self) -> None:
         if self.repeats < 1:

@@ -308,8 +308,8 @@ def _label(
 def _cards(
     rows: list[Row], history: pd.DataFrame, pinned: dict[str, Row] | None, pinned_id: str | None
 ) -> list[Card]:
-    # imported here: huggingface_hub takes 0.27 s to import (python -X importtime), which every
-    # CLI command and case worker would pay, while only a rendered report needs it
+    # imported here: huggingface_hub is slow to import (python -X importtime), which every CLI
+    # command and case worker would pay, while only a rendered report needs it
     from benchsuite.report.model_card import model_card
 
     groups: dict[tuple[str, str, str], list[Row]] = {}

@@ -1,27 +1,16 @@
 """Which CPUs a comparison group's worker processes run on: the same ones for every member.
 
-A group's variants are compared round by round, each in its own worker process, and a ratio
-cancels what touches both of its members alike. A shared machine's cores are not alike, and not
-in a steady way: how fast a core runs int8 code *relative to* fp32 code differed between the two
-cores of this project's VM, by an amount that changed within the hour (presumably what else the
-host runs beside each virtual CPU; not measured) (``benchmarks/bench_cores.py``, int8 / fp32 on
-CPU 0 and CPU 1: 0.292 and 0.296-0.299 in three readings, then 0.296 / 0.294, 0.295 / 0.295 and
-0.301 / 0.301 an hour later). Linux's scheduler tends to keep a process on the core it last ran
-on, so the members of a group landed on different cores in each process and each run, and carried
-those cores' difference into their ratio. So every process of a group, in every repeat, runs on
-the same CPUs: the last ``threads`` of those this process may use (CPU 0 takes more of the
-machine's housekeeping: here 4.8 times the function-call interrupts and 5 times the TLB
-shootdowns of CPU 1, ``/proc/interrupts``).
+A ratio between a group's variants cancels what touches both alike, and a shared machine's cores
+are not alike: how fast a core runs one variant relative to another differs from core to core,
+and drifts. So every process of a group, in every repeat, runs on the same CPUs: the last
+``threads`` of those this process may use (CPU 0 takes more of the machine's housekeeping).
 
 A worker prepares its case (builds the variant, compiles or exports it) on every allowed CPU of
 the NUMA node that holds its measuring CPUs, and narrows to those before its first timed call:
-the model's memory is then on the node it is measured from, and a compile keeps its parallel
-workers (pinned to one CPU from the start, each compiled case of the standard suite took 3 s
-longer to prepare here).
+the model's memory is on the node it is measured from, and a compile keeps its parallel workers.
 
-Measured with ``benchmarks/bench_drift.py`` (docs/measurement.md): moving each repeat to the
-next CPU instead spread the ratios across runs as much as not pinning at all did, since the
-rounds then pool two cores' ratios.
+What was measured, and which of these reasons are presumed: docs/measurement.md, "Rounds,
+repeats and which interval a row carries" (``benchmarks/bench_cores.py``, ``bench_drift.py``).
 """
 
 from __future__ import annotations

@@ -4,8 +4,7 @@ A comparison group is the cases of a run that differ only by variant: same workl
 scenario (one measured in rounds: single-stream and offline, ``Scenario.in_rounds``), batch size
 and threads. The report's central claim ("int8
 costs 47 % more than fp32") is a ratio inside such a group, and measuring its cases one after
-another, minutes apart, puts the machine's drift into that ratio (issue 21: +12.9 % in five
-minutes on this project's VM). So:
+another, minutes apart, puts the machine's drift into that ratio (docs/measurement.md). So:
 
 1. **Rounds, interleaved.** Each case of the group is held ready in its own worker process
    (:mod:`benchsuite.run.held_case`); the coordinator asks them for a round each in turn (A B C,
@@ -128,48 +127,78 @@ def run_rounds(
     default) when ``config.pin_cpus``. A case whose session fails is marked and leaves the
     group; the others go on."""
     states = {case: CaseRounds(case) for case in cases}
-    rounds = config.rounds  # per process, once the first processes say what they allow
     cpus = None
     if config.pin_cpus and cases:  # the threads are the same for the whole group
         cpus = group_cpus(cases[0].threads, allowed_cpus() if allowed is None else allowed)
+    one_repeat = _interleaved if config.interleave else _back_to_back
     for repeat in range(config.repeats):
         live = [case for case in cases if states[case].ok]
         sessions: dict[Case, Session] = {}
         try:
-            if config.interleave:
-                for case in live:
-                    if repeat == 0:
-                        on_start(case)
-                    session = _start(start, states[case], repeat, cpus)
-                    if session is not None:
-                        sessions[case] = session
-                if repeat == 0:
-                    rounds = _plan([states[case] for case in sessions], config)
-                for index in range(rounds):
-                    turn = repeat * rounds + index
-                    for case in _ordered([c for c in live if c in sessions], turn):
-                        if not _round(sessions, states[case], repeat, index):
-                            del sessions[case]
-                for case in list(sessions):
-                    _finish(sessions.pop(case), states[case])
-            else:
-                for case in live:
-                    if repeat == 0:
-                        on_start(case)
-                    session = _start(start, states[case], repeat, cpus)
-                    if session is None:
-                        continue
-                    sessions[case] = session
-                    if repeat == 0:
-                        _plan([states[case]], config)
-                    own = range(_plan_of(states[case]).rounds)
-                    if all(_round(sessions, states[case], repeat, i) for i in own):
-                        _finish(session, states[case])
-                    sessions.pop(case, None)
+            one_repeat(live, states, sessions, _Repeat(start, config, repeat, cpus, on_start))
         finally:  # Ctrl-C or anything else here: no process of the group goes on waiting
             for session in sessions.values():
                 session.kill()
     return states
+
+
+@dataclass(frozen=True)
+class _Repeat:
+    """One set of a group's processes: which repeat, on which CPUs, started how."""
+
+    start: StartSession
+    config: RoundsConfig
+    repeat: int
+    cpus: CpuSet | None
+    on_start: Callable[[Case], None]
+
+    def open(self, state: CaseRounds) -> Session | None:
+        if self.repeat == 0:
+            self.on_start(state.case)
+        return _start(self.start, state, self.repeat, self.cpus)
+
+
+def _interleaved(
+    live: list[Case],
+    states: dict[Case, CaseRounds],
+    sessions: dict[Case, Session],
+    run: _Repeat,
+) -> None:
+    """Every live case's process started, then the rounds taking turns (A B C, C B A, ...)."""
+    for case in live:
+        session = run.open(states[case])
+        if session is not None:
+            sessions[case] = session
+    if run.repeat == 0:  # the first processes say how many rounds the slowest allows
+        _plan([states[case] for case in sessions], run.config)
+    rounds = _plan_of(states[next(iter(sessions))]).rounds if sessions else 0
+    for index in range(rounds):
+        turn = run.repeat * rounds + index
+        for case in _ordered([c for c in live if c in sessions], turn):
+            if not _round(sessions, states[case], run.repeat, index):
+                del sessions[case]
+    for case in list(sessions):
+        _finish(sessions.pop(case), states[case])
+
+
+def _back_to_back(
+    live: list[Case],
+    states: dict[Case, CaseRounds],
+    sessions: dict[Case, Session],
+    run: _Repeat,
+) -> None:
+    """Each live case's process in turn, all its rounds at once (the order without pairing)."""
+    for case in live:
+        session = run.open(states[case])
+        if session is None:
+            continue
+        sessions[case] = session
+        if run.repeat == 0:
+            _plan([states[case]], run.config)
+        own = range(_plan_of(states[case]).rounds)
+        if all(_round(sessions, states[case], run.repeat, i) for i in own):
+            _finish(session, states[case])
+        sessions.pop(case, None)
 
 
 def _plan(states: list[CaseRounds], config: RoundsConfig) -> int:
@@ -272,8 +301,8 @@ class Ratio:
 def ratio_of(values: Sequence[float], by_process: Sequence[float] = ()) -> Ratio:
     """Order statistics (95 %) from 6 values, else the min-max range, labelled as such; widened
     to take in ``by_process``, the median ratio of each repeat on its own. Rounds in one process
-    share its luck (on this project's VM, dynamic int8 ran 20 % slower in one process of five
-    than in the others), so their interval alone would be too narrow."""
+    share its luck (its memory layout, its core's state), so their interval alone would be too
+    narrow."""
     interval = median_interval(list(values))
     if len(values) >= 6:
         method = f"{len(values)} paired rounds, 95% CI of the median ratio"

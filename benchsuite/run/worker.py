@@ -36,8 +36,8 @@ from benchsuite.sources.spec import ModelSpec
 from benchsuite.workload.base import Workload
 
 # torch._dynamo too: torch imports it lazily on the first FLOP count or compile, which cost every
-# case 1.5 s; it starts no thread, so the forkserver stays safe to fork. (transformers is not
-# preloaded: importing it starts native threads, and a fork keeps none of them.)
+# case seconds (docs/measurement.md); it starts no thread, so the forkserver stays safe to fork.
+# (transformers is not preloaded: importing it starts native threads, and a fork keeps none.)
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
 _PRELOAD = ["benchsuite.run.worker", "benchsuite.scenarios", "torch", "torch._dynamo"]
 
@@ -83,9 +83,9 @@ WorkloadOrigin = FileOrigin | SpecOrigin
 def workload_origin(workload: Workload) -> WorkloadOrigin | None:
     """What a worker can rebuild the workload from (only plain data crosses the process
     boundary), or ``None`` when it cannot (a class defined inside a function)."""
-    rebuild_spec = getattr(workload, "rebuild_spec", None)
-    if rebuild_spec is not None:
-        return SpecOrigin(rebuild_spec())
+    spec = workload.rebuild_spec()
+    if spec is not None:
+        return SpecOrigin(spec)
     cls = type(workload)
     source = inspect.getsourcefile(cls)
     if source is None or "<locals>" in cls.__qualname__:

@@ -72,9 +72,9 @@ def context_length(model: object) -> int | None:
 def prompt_ids(workload: Workload, batch_size: int, prompt_tokens: int) -> torch.Tensor:
     """The workload's prompts (its ``generation_prompt`` when it has one), else seeded random
     token ids over the model's vocabulary."""
-    own = getattr(workload, "generation_prompt", None)
+    own = workload.generation_prompt(batch_size, prompt_tokens)
     if own is not None:
-        return own(batch_size, prompt_tokens)
+        return own
     config = getattr(workload.reference_model(), "config", None)
     vocabulary = int(getattr(config, "vocab_size", 0) or 0)
     if vocabulary < 1:

@@ -108,8 +108,8 @@ def evaluate_quality(
     held-out data (see :mod:`benchsuite.instruments.quality`); nothing when the workload has no
     such data.
 
-    An untrained model's logits can be nearly equal for every class (the random MobileNetV2
-    here: mean top-1/top-2 logit gap 2e-5, measured on its 32 eval images), so its arg-max is
+    An untrained model's logits can be nearly equal for every class (a random
+    MobileNetV2's top-1/top-2 gap is near rounding: docs/workloads.md), so its arg-max is
     decided by rounding; such a workload sets ``quality_metric = None`` and gets the output
     error only, which still says how far a variant moves the numbers.
     """

@@ -1,23 +1,27 @@
 """Model sources: a model named by the user turned into a workload.
 
-``hf:<hub id or folder>`` (:mod:`benchsuite.sources.hf`) today; scikit-learn estimators are
-workload classes (:class:`benchsuite.sources.sklearn.EstimatorWorkload`).
+Sources are registered by prefix (:mod:`.registry`): ``hf:<hub id or folder>``
+(:mod:`.hf`) is bundled. scikit-learn estimators are workload classes
+(:class:`benchsuite.sources.sklearn.EstimatorWorkload`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from benchsuite.sources.registry import ModelSource, all_sources, register_source, source_of
 from benchsuite.sources.spec import HF_PREFIX, TASKS, ModelSpec
+from benchsuite.workload.base import Workload
 
-if TYPE_CHECKING:  # transformers is imported only when a model is asked for
-    from benchsuite.sources.hf import HuggingFaceWorkload
+__all__ = [
+    "HF_PREFIX",
+    "TASKS",
+    "ModelSource",
+    "ModelSpec",
+    "all_sources",
+    "build_workload",
+    "register_source",
+]
 
-__all__ = ["HF_PREFIX", "TASKS", "ModelSpec", "build_workload"]
 
-
-def build_workload(spec: ModelSpec) -> HuggingFaceWorkload:
-    """The workload for ``spec`` (its model is loaded on first use)."""
-    from benchsuite.sources.hf import HuggingFaceWorkload  # transformers only when asked for
-
-    return HuggingFaceWorkload(spec)
+def build_workload(spec: ModelSpec) -> Workload:
+    """The workload for ``spec``, built by its source (its model is loaded on first use)."""
+    return source_of(spec.source).build(spec)

@@ -1,5 +1,6 @@
-"""A model named by the user (``hf:<hub id or folder>``) and how to feed it: a frozen value that
-crosses into a case's worker process, where the model is loaded again from it."""
+"""A model named by the user (``hf:<hub id or folder>``, or a source registered by its prefix)
+and how to feed it: a frozen value that crosses into a case's worker process, where the model is
+loaded again from it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import re
 from dataclasses import dataclass
 
 from benchsuite.errors import UsageError, did_you_mean
+from benchsuite.sources.registry import HF, source_of
 
-HF_PREFIX = "hf:"
+HF_PREFIX = HF.prefix
 TASKS = ("text-classification", "feature-extraction", "image-classification", "text-generation")
 
 
@@ -34,18 +36,14 @@ class ModelSpec:
     student: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.source.startswith(HF_PREFIX) or len(self.source) == len(HF_PREFIX):
-            raise UsageError(
-                f"--model {self.source}: a model source starts with hf: (hf:<hub id> or "
-                "hf:<folder>), e.g. --model hf:./my-bert"
-            )
+        source_of(self.source)  # a known prefix, or one clear message naming them
         if self.task not in TASKS:
             raise UsageError(
                 f"--task {self.task}: unknown task{did_you_mean(self.task, TASKS)}; tasks: "
                 f"{', '.join(TASKS)}"
             )
-        if self.student is not None and not self.student.startswith(HF_PREFIX):
-            raise UsageError(f"--student {self.student}: a student is hf:<hub id or folder> too")
+        if self.student is not None:
+            source_of(self.student, "--student")
         if self.sequence_length < 1 or (self.image_size is not None and self.image_size < 1):
             raise UsageError("--sequence-length and --image-size must be positive")
         if not self.name:
@@ -53,14 +51,14 @@ class ModelSpec:
 
     @property
     def location(self) -> str:
-        """The hub id or folder, without ``hf:``."""
-        return self.source.removeprefix(HF_PREFIX)
+        """What follows the source's prefix: a hub id or folder for ``hf:``."""
+        return source_of(self.source).location(self.source)
 
 
 def default_name(source: str) -> str:
     """A workload name from a source: its last path part (hub ids keep their owner), with
     characters a case id cannot hold replaced."""
-    location = source.removeprefix(HF_PREFIX).rstrip("/")
+    location = source_of(source).location(source).rstrip("/")
     if location.startswith((".", "/", "~")):
         location = location.rsplit("/", 1)[-1]
     return re.sub(r"[^A-Za-z0-9_.+-]+", "--", location) or "model"

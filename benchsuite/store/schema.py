@@ -270,3 +270,24 @@ def check_row(row: Mapping[str, Any]) -> None:
             raise ValueError(
                 f"column {name}: {value!r} does not fit {CASE_COLUMNS[name]} ({error})"
             ) from None
+
+
+COLUMNS_DOC_START = "<!-- columns: generated from benchsuite/store/schema.py -->"
+COLUMNS_DOC_END = "<!-- end of generated columns -->"
+
+
+def columns_markdown() -> str:
+    """The column list docs/measurement.md carries between its markers, made from
+    :data:`CASE_COLUMNS` so that the docs cannot drift from the store (a test compares them)."""
+    by_type: dict[str, list[str]] = {}
+    for name, kind in CASE_COLUMNS.items():
+        by_type.setdefault(str(kind), []).append(f"`{name}`")
+    lines = [
+        COLUMNS_DOC_START,
+        f"Schema version {SCHEMA_VERSION}: {len(CASE_COLUMNS)} columns, by Arrow type, in the "
+        "order the store writes them.",
+        "",
+        *(f"- {kind}: {', '.join(names)}" for kind, names in by_type.items()),
+        COLUMNS_DOC_END,
+    ]
+    return "\n".join(lines)

@@ -79,8 +79,9 @@ from benchsuite.instruments.rounds import RoundsConfig
 from benchsuite.instruments.serving_loop import ServingConfig
 from benchsuite.instruments.timing import SamplingConfig
 from benchsuite.scenarios import all_scenarios
+from benchsuite.scenarios.base import Scenario
 from benchsuite.scenarios.single_stream import SingleStream
-from benchsuite.sources import HF_PREFIX, ModelSpec
+from benchsuite.sources import ModelSpec, source_of
 from benchsuite.variants import all_variants
 
 _TOP_KEYS = (
@@ -303,6 +304,26 @@ def _parse_entry(source: str, index: int, table: Any) -> MatrixEntry:
     if "workloads" not in table:
         raise SuiteError(f'{source}: {where} needs workloads = ["name", ...]')
     workloads = _names(source, f"{where} workloads", table["workloads"])
+    variants = _entry_variants(source, where, table)  # checked in the order they are written
+    devices = _entry_devices(source, where, table)
+    scenario = _entry_scenario(f"{source}: {where}", table)
+    batch_sizes = _entry_batch_sizes(source, where, table, scenario)
+    threads: tuple[int | None, ...] = (None,)
+    if "threads" in table:
+        threads = _positive_ints(source, f"{where} threads", table["threads"])
+    return MatrixEntry(
+        workloads,
+        variants,
+        devices,
+        scenario.name,
+        batch_sizes,
+        threads,
+        _entry_token_shapes(source, where, table, scenario),
+        _entry_load_pcts(source, where, table, scenario),
+    )
+
+
+def _entry_variants(source: str, where: str, table: dict[str, Any]) -> tuple[str, ...]:
     variants = _names(source, f"{where} variants", table.get("variants"), ("fp32",))
     known_variants = all_variants()
     for variant in variants:
@@ -312,6 +333,10 @@ def _parse_entry(source: str, index: int, table: Any) -> MatrixEntry:
                 f"{did_you_mean(variant, known_variants)}; "
                 f"known variants: {', '.join(known_variants)}"
             )
+    return variants
+
+
+def _entry_devices(source: str, where: str, table: dict[str, Any]) -> tuple[str, ...]:
     device_names = _names(source, f"{where} devices", table.get("devices"), ("cpu",))
     for device in device_names:
         if device.split(":", 1)[0] not in KNOWN_DEVICES:
@@ -319,61 +344,77 @@ def _parse_entry(source: str, index: int, table: Any) -> MatrixEntry:
                 f"{source}: {where} unknown device {device!r}{did_you_mean(device, KNOWN_DEVICES)}"
                 f"; known devices: {', '.join(KNOWN_DEVICES)} (cuda:N for one GPU)"
             )
+    return device_names
+
+
+def _entry_scenario(at: str, table: dict[str, Any]) -> Scenario:
     scenario = table.get("scenario", SingleStream.name)
     scenarios = all_scenarios()
     if scenario not in scenarios:
         raise SuiteError(
-            f"{source}: {where} unknown scenario {scenario!r}"
+            f"{at} unknown scenario {scenario!r}"
             f"{did_you_mean(str(scenario), scenarios)}; known scenarios: {', '.join(scenarios)}"
         )
-    if scenarios[scenario].single_batch:
+    return scenarios[scenario]
+
+
+def _entry_batch_sizes(
+    source: str, where: str, table: dict[str, Any], scenario: Scenario
+) -> tuple[int, ...]:
+    if scenario.single_batch:
         batch_sizes = _positive_ints(source, f"{where} batch_sizes", table.get("batch_sizes", [1]))
         if batch_sizes != (1,):
-            batched = [name for name, s in scenarios.items() if not s.single_batch]
+            batched = [name for name, s in all_scenarios().items() if not s.single_batch]
             raise SuiteError(
-                f"{source}: {where} {scenario} runs batch 1 only; use a batched scenario "
+                f"{source}: {where} {scenario.name} runs batch 1 only; use a batched scenario "
                 f"({', '.join(batched)}) for batch_sizes {list(batch_sizes)}"
             )
-    else:
-        if "batch_sizes" not in table:
-            raise SuiteError(f"{source}: {where} {scenario} scenario needs batch_sizes = [16, 256]")
-        batch_sizes = _positive_ints(source, f"{where} batch_sizes", table["batch_sizes"])
-    threads: tuple[int | None, ...] = (None,)
-    if "threads" in table:
-        threads = _positive_ints(source, f"{where} threads", table["threads"])
-    token_shapes: tuple[tuple[int | None, int | None], ...] = ((None, None),)
+        return batch_sizes
+    if "batch_sizes" not in table:
+        raise SuiteError(
+            f"{source}: {where} {scenario.name} scenario needs batch_sizes = [16, 256]"
+        )
+    return _positive_ints(source, f"{where} batch_sizes", table["batch_sizes"])
+
+
+def _entry_token_shapes(
+    source: str, where: str, table: dict[str, Any], scenario: Scenario
+) -> tuple[tuple[int | None, int | None], ...]:
     given = [key for key in _TOKEN_KEYS if key in table]
-    if scenarios[scenario].token_axes:
+    if scenario.token_axes:
         if len(given) != len(_TOKEN_KEYS):
             raise SuiteError(
-                f"{source}: {where} {scenario} needs prompt_tokens = [...] and "
+                f"{source}: {where} {scenario.name} needs prompt_tokens = [...] and "
                 "output_tokens = [...], e.g. prompt_tokens = [32] and output_tokens = [32]"
             )
         prompts = _positive_ints(source, f"{where} prompt_tokens", table["prompt_tokens"])
         outputs = _positive_ints(source, f"{where} output_tokens", table["output_tokens"])
-        token_shapes = tuple((p, o) for p in prompts for o in outputs)
-    elif given:
+        return tuple((p, o) for p in prompts for o in outputs)
+    if given:
         raise SuiteError(
             f"{source}: {where} {', '.join(given)} apply to generation cases only; remove them "
             f'or set scenario = "generation"'
         )
-    load_pcts: tuple[int | None, ...] = (None,)
-    if scenarios[scenario].load_axis:
+    return ((None, None),)
+
+
+def _entry_load_pcts(
+    source: str, where: str, table: dict[str, Any], scenario: Scenario
+) -> tuple[int | None, ...]:
+    if scenario.load_axis:
         if "load_pct" not in table:
             raise SuiteError(
-                f"{source}: {where} {scenario} needs load_pct = [...], the offered loads in "
+                f"{source}: {where} {scenario.name} needs load_pct = [...], the offered loads in "
                 "percent of the measured maximum throughput, e.g. load_pct = [10, 50, 90]"
             )
-        load_pcts = _positive_ints(source, f"{where} load_pct", table["load_pct"])
-    elif "load_pct" in table:
-        loaded = [name for name, s in scenarios.items() if s.load_axis]
+        return _positive_ints(source, f"{where} load_pct", table["load_pct"])
+    if "load_pct" in table:
+        loaded = [name for name, s in all_scenarios().items() if s.load_axis]
         raise SuiteError(
             f"{source}: {where} load_pct applies to {', '.join(loaded)} cases only; remove it "
             f"or set scenario to one of them"
         )
-    return MatrixEntry(
-        workloads, variants, device_names, scenario, batch_sizes, threads, token_shapes, load_pcts
-    )
+    return (None,)
 
 
 def _parse_serving(source: str, table: Any, base: Path | None) -> ServingConfig:
@@ -418,16 +459,24 @@ def _parse_model(source: str, index: int, table: Any, base: Path | None) -> Mode
                 f'{source}: {where} needs {key} = "..." (e.g. source = "hf:./my-bert")'
             )
     values = dict(table)
-    if base is not None:  # folders and eval files are relative to the suite file
-        location = values["source"].removeprefix(HF_PREFIX)
-        if location.startswith("."):
-            values["source"] = HF_PREFIX + str((base / location).resolve())
-        if isinstance(values.get("eval_data"), str) and not Path(values["eval_data"]).is_absolute():
-            values["eval_data"] = str((base / values["eval_data"]).resolve())
     try:
+        if base is not None:  # folders and eval files are relative to the suite file
+            values.update(_relative_to(base, values))
         return ModelSpec(**values)
     except (TypeError, UsageError) as error:
         raise SuiteError(f"{source}: {where}: {error}") from None
+
+
+def _relative_to(base: Path, values: dict[str, Any]) -> dict[str, Any]:
+    """A model's folder and eval file, when given relative to the suite file, made absolute."""
+    resolved: dict[str, Any] = {}
+    model_source = source_of(values["source"])
+    location = model_source.location(values["source"])
+    if model_source.local_folders and location.startswith("."):
+        resolved["source"] = model_source.prefix + str((base / location).resolve())
+    if isinstance(values.get("eval_data"), str) and not Path(values["eval_data"]).is_absolute():
+        resolved["eval_data"] = str((base / values["eval_data"]).resolve())
+    return resolved
 
 
 def parse_suite(

@@ -195,6 +195,5 @@ class RuntimeModule(nn.Module):
         return torch.from_numpy(self.run(feeds))
 
     # Called directly, not through nn.Module.__call__: a runtime module has no hooks to run, and
-    # that machinery cost 1.3 µs of every timed call (digits-cnn under ort, batch 1, one thread:
-    # 22.3 against 21.0 µs per call over 20,000 calls; ONNX Runtime's own run is 16.0 µs).
+    # that machinery is a measurable share of a small model's call (docs/measurement.md).
     __call__ = forward

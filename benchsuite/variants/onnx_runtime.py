@@ -5,8 +5,8 @@
   sequential execution, as PyTorch runs one call).
 - ``ort-int8``: ONNX Runtime's dynamic quantization of ``MatMul`` and ``Gemm`` (int8 weights, the
   activations' scale computed per call). Convolutions stay fp32: ONNX Runtime advises static
-  quantization for CNNs, and its int8 ``ConvInteger`` kernel ran slower than fp32 here (digits-cnn,
-  batch 1, one thread, ``session.run`` over 2,000 calls: 92 µs against 18 µs).
+  quantization for CNNs, and its int8 ``ConvInteger`` kernel ran slower than fp32 on a CPU
+  (docs/measurement.md, "Readings behind rules in the code").
 - ``ort-int8-static``: static QDQ quantization, every supported op, weights per channel,
   activations' scales calibrated on the workload's own samples (:mod:`calibration`).
 

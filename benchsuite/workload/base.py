@@ -16,11 +16,12 @@ from torch import nn
 
 from benchsuite.results import SourceFacts
 from benchsuite.workload.batch import Batch, first_tensor, output_tensor
-
-if TYPE_CHECKING:  # variants import this module: the names are for annotations only
-    from benchsuite.variants.base import PreparedModel, Variant
 from benchsuite.workload.trainer import TrainingSpec, train_classifier
 from benchsuite.workload.weights import cached_weights, definition_hash
+
+if TYPE_CHECKING:  # variants and sources import this module: these are annotations only
+    from benchsuite.sources.spec import ModelSpec
+    from benchsuite.variants.base import PreparedModel, Variant
 
 T = TypeVar("T")
 
@@ -116,6 +117,21 @@ class Workload(ABC):
 
     def source_facts(self) -> SourceFacts | None:
         """Where the model came from (a model named by the user), for every row."""
+        return None
+
+    def check(self) -> None:
+        """Load what the workload needs now, so that a bad model name or data file fails
+        before anything is measured (a model named by the user); nothing by default."""
+        return None
+
+    def rebuild_spec(self) -> ModelSpec | None:
+        """The spec a worker process rebuilds this workload from (a model named by the user);
+        ``None``: the worker imports the workload's file and class instead."""
+        return None
+
+    def generation_prompt(self, batch_size: int, prompt_tokens: int) -> torch.Tensor | None:
+        """Prompt token ids, ``(batch_size, prompt_tokens)``, for generation cases; ``None``:
+        seeded random ids over the model's vocabulary."""
         return None
 
     def quality_metric_names(self) -> tuple[str, ...]:

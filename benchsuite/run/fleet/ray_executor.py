@@ -118,8 +118,6 @@ class RayExecutor:
     def _dispatch(
         self, ray: Any, pending: list[CaseJob], observer: RunObserver | None
     ) -> list[dict[str, Any]]:
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
         task = ray.remote(max_retries=0)(_measure_on_node)
         total = len(pending)
         in_flight: dict[Any, tuple[CaseJob, str]] = {}  # task ref -> (job, node id)
@@ -136,35 +134,15 @@ class RayExecutor:
                 nodes = self._nodes(ray)
                 busy = {node for _, node in in_flight.values()}
                 for job in list(pending):
-                    able = [
-                        n
-                        for n in nodes.values()
-                        if n.can_run(job.case.device, self.accelerator_type)
-                    ]
-                    if not able:
-                        if not in_flight or not self._could_free(job, in_flight, nodes):
-                            pending.remove(job)
-                            finished(job, self._unplaceable(job))
-                        continue
-                    free = [n for n in able if n.node_id not in busy]
-                    if not free:
-                        continue
-                    node = free[0]
-                    options = {
-                        "scheduling_strategy": NodeAffinitySchedulingStrategy(
-                            node.node_id, soft=False
-                        ),
-                        "num_cpus": node.cpus,
-                        "num_gpus": node.gpus if job.case.device.startswith("cuda") else 0,
-                        "name": f"benchsuite {job.case.id}",
-                    }
-                    reference = task.options(**options).remote(job)
-                    in_flight[reference] = (job, node.node_id)
-                    busy.add(node.node_id)
-                    pending.remove(job)
-                    if observer is not None:
-                        observer.case_started(started, total, job.case)
-                    started += 1
+                    placed = self._place(task, job, nodes, busy, in_flight)
+                    if placed is None and not self._could_wait(job, in_flight, nodes):
+                        pending.remove(job)
+                        finished(job, self._unplaceable(job))
+                    elif placed:
+                        pending.remove(job)
+                        if observer is not None:
+                            observer.case_started(started, total, job.case)
+                        started += 1
                 if not in_flight:
                     time.sleep(POLL_S)  # every live node busy elsewhere: wait for one
                     continue
@@ -177,6 +155,42 @@ class RayExecutor:
                 ray.cancel(reference, force=True)
             raise
         return rows
+
+    def _place(
+        self,
+        task: Any,
+        job: CaseJob,
+        nodes: Mapping[str, Node],
+        busy: set[str],
+        in_flight: dict[Any, tuple[CaseJob, str]],
+    ) -> bool | None:
+        """Send ``job`` to a free node that can run it: ``True`` when sent, ``False`` when every
+        such node is busy, ``None`` when no live node can run it."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        able = [n for n in nodes.values() if n.can_run(job.case.device, self.accelerator_type)]
+        if not able:
+            return None
+        free = [n for n in able if n.node_id not in busy]
+        if not free:
+            return False
+        node = free[0]
+        options = {
+            "scheduling_strategy": NodeAffinitySchedulingStrategy(node.node_id, soft=False),
+            "num_cpus": node.cpus,
+            "num_gpus": node.gpus if job.case.device.startswith("cuda") else 0,
+            "name": f"benchsuite {job.case.id}",
+        }
+        in_flight[task.options(**options).remote(job)] = (job, node.node_id)
+        busy.add(node.node_id)
+        return True
+
+    def _could_wait(
+        self, job: CaseJob, in_flight: Mapping[Any, tuple[CaseJob, str]], nodes: Mapping[str, Node]
+    ) -> bool:
+        """Whether a job no live node can run now is worth waiting for: a node now busy could
+        take it later."""
+        return bool(in_flight) and self._could_free(job, in_flight, nodes)
 
     def _could_free(
         self, job: CaseJob, in_flight: Mapping[Any, tuple[CaseJob, str]], nodes: Mapping[str, Node]

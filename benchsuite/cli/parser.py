@@ -1,0 +1,251 @@
+"""The ``benchsuite`` command line: one function per command adds its options."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from benchsuite._version import __version__
+from benchsuite.cli.commands import (
+    command_export,
+    command_gate,
+    command_list,
+    command_meters,
+    command_report,
+)
+from benchsuite.cli.options import (
+    DEFAULT_REPORTS_DIR,
+    results_option,
+    scope_options,
+    workloads_option,
+)
+from benchsuite.cli.run_command import command_run
+from benchsuite.instruments.meters import METER_CHOICES
+from benchsuite.report.export import FORMATS
+from benchsuite.sources import TASKS
+
+Commands = argparse._SubParsersAction  # what add_subparsers returns
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchsuite",
+        description="Energy benchmarking and reporting for ML model variants.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"benchsuite {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_run, _add_list, _add_meters, _add_report, _add_export, _add_gate):
+        add(commands)
+    return parser
+
+
+def _add_run(commands: Commands) -> None:
+    run = commands.add_parser(
+        "run", help="measure a suite into the results store", allow_abbrev=False
+    )
+    run.add_argument(
+        "--suite",
+        default=None,
+        help="bundled suite name or path of a .toml file (default: standard); with --model, "
+        "only its [measure] settings are used",
+    )
+    _add_model_options(run)
+    workloads_option(run)
+    results_option(
+        run,
+        "results store: a folder, or an object store such as s3://bucket/prefix "
+        "(credentials and endpoint from the AWS_* environment) (default: results)",
+    )
+    run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR")
+    run.add_argument("--no-report", action="store_true", help="do not render the HTML report")
+    run.add_argument(
+        "--benchmark-json",
+        type=Path,
+        metavar="FILE",
+        help="also write the timed cases as pytest-benchmark's --benchmark-json does",
+    )
+    run.add_argument(
+        "--meter",
+        default="auto",
+        choices=METER_CHOICES,
+        help="energy meter (default auto: RAPL / NVML when readable, else the "
+        "labelled estimate); an unavailable choice falls back and says why",
+    )
+    run.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue an interrupted run: measure only its missing cases",
+    )
+    run.add_argument(
+        "--branch",
+        metavar="NAME",
+        help="record the branch or tag the run measured: the gate then compares it only with "
+        "runs of the same branch",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only the I-th of N equal shares of the suite (for N CI matrix jobs); each "
+        "shard is its own run, compared with the same shard",
+    )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: one case after another on this machine (default); ray: each case a Ray "
+        "task on a node with its device, one case per node at a time (docs/fleet.md)",
+    )
+    run.add_argument(
+        "--ray-address",
+        metavar="HOST:PORT",
+        help="the Ray cluster to join (default: RAY_ADDRESS, else a cluster on this machine)",
+    )
+    run.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run cases in this process, not one worker each (for debugging)",
+    )
+    run.add_argument(
+        "--case-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="kill a case's worker after this long (default: the suite's, 900 s)",
+    )
+    run.set_defaults(handler=command_run)
+
+
+def _add_model_options(command: argparse.ArgumentParser) -> None:
+    """``--model`` and what describes the model: a one-model suite instead of a suite file."""
+    named = command.add_argument_group(
+        "a model by name (instead of a suite): benchsuite run --model hf:./my-bert "
+        "--task text-classification"
+    )
+    named.add_argument("--model", metavar="hf:ID|hf:DIR", help="hub id (local cache) or folder")
+    named.add_argument("--task", choices=TASKS, help="what the model does")
+    named.add_argument("--name", help="workload name in case ids (default: from the source)")
+    named.add_argument("--variants", metavar="A,B", help="default: fp32,bf16,int8 (+distilled)")
+    named.add_argument("--devices", metavar="A,B", help="default: cpu")
+    named.add_argument(
+        "--scenarios",
+        metavar="A,B",
+        help="single-stream (default), offline, generation, server, server-capacity",
+    )
+    named.add_argument(
+        "--batch-sizes", metavar="N,M", help="offline and generation batch sizes (default 8)"
+    )
+    named.add_argument("--prompt-tokens", metavar="N,M", help="generation prompts (default 32)")
+    named.add_argument("--output-tokens", metavar="N,M", help="generated tokens (default 32)")
+    named.add_argument(
+        "--load-pct",
+        metavar="N,M",
+        help="server loads, percent of the measured maximum throughput (default 10,50,90)",
+    )
+    named.add_argument("--sequence-length", type=int, default=128, metavar="TOKENS")
+    named.add_argument("--image-size", type=int, metavar="PIXELS")
+    named.add_argument(
+        "--eval-data", metavar="FILE", help="JSONL, CSV or Parquet with text/image and label"
+    )
+    named.add_argument("--text-column", default="text")
+    named.add_argument("--image-column", default="image")
+    named.add_argument("--label-column", default="label")
+    named.add_argument("--student", metavar="hf:ID|hf:DIR", help="its distilled variant")
+
+
+def _add_list(commands: Commands) -> None:
+    listing = commands.add_parser("list", help="show workloads, variants and bundled suites")
+    workloads_option(listing)
+    listing.set_defaults(handler=command_list)
+
+
+def _add_meters(commands: Commands) -> None:
+    meters = commands.add_parser("meters", help="show every energy meter and whether it works here")
+    meters.set_defaults(handler=command_meters)
+
+
+def _add_report(commands: Commands) -> None:
+    report = commands.add_parser(
+        "report", help="render the HTML report of a run", allow_abbrev=False
+    )
+    results_option(report)
+    report.add_argument(
+        "--out",
+        "--reports",
+        dest="reports",
+        type=Path,
+        default=DEFAULT_REPORTS_DIR,
+        metavar="DIR",
+        help="folder of the HTML report (default: reports); --reports as in benchsuite run",
+    )
+    report.add_argument("--run", metavar="RUN_ID", help="run to render (default: the latest)")
+    report.add_argument(
+        "--label-reference",
+        metavar="HARDWARE_ID",
+        help="grade every card against the fp32 cases measured on this hardware id (default: "
+        "the suite's [report] label_reference, else the run's own fp32)",
+    )
+    scope_options(report, "the latest")
+    report.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse unreadable result files instead of skipping them",
+    )
+    report.set_defaults(handler=command_report)
+
+
+def _add_export(commands: Commands) -> None:
+    export = commands.add_parser(
+        "export",
+        allow_abbrev=False,
+        help="write a run's rows as CSV, JSON or Markdown (one row per case, the store's columns)",
+    )
+    export.add_argument("run", nargs="?", default="latest", metavar="RUN", help="default: latest")
+    export.add_argument("--format", required=True, choices=FORMATS)
+    export.add_argument("--out", type=Path, metavar="FILE", help="default: standard output")
+    results_option(export)
+    export.add_argument(
+        "--strict", action="store_true", help="refuse unreadable result files instead"
+    )
+    scope_options(export, "latest")
+    export.set_defaults(handler=command_export)
+
+
+def _add_gate(commands: Commands) -> None:
+    gate = commands.add_parser(
+        "gate",
+        allow_abbrev=False,
+        help="compare a candidate run with a baseline; exit 0 pass, 1 regression, 2 bad input, "
+        "3 inconclusive under --strict",
+    )
+    gate.add_argument(
+        "--baseline",
+        required=True,
+        metavar="SEL",
+        help="run id, latest, previous, latest~N, rolling:N, or a pinned run folder / Parquet file",
+    )
+    gate.add_argument("--candidate", default="latest", metavar="SEL", help="default: latest")
+    gate.add_argument(
+        "--confirm",
+        metavar="SEL",
+        action="append",
+        help="a re-run of the candidate's code: a regression must repeat there, else it is "
+        "inconclusive (a disturbed run); repeatable (it must repeat in every re-run); e.g. "
+        "--candidate latest~2 --confirm latest~1 --confirm latest",
+    )
+    results_option(gate)
+    scope_options(gate, "the candidate's latest")
+    gate.add_argument("--rules", type=Path, metavar="FILE", help="rules TOML (default: bundled)")
+    gate.add_argument(
+        "--strict", action="store_true", help="an inconclusive verdict fails the job (exit 3)"
+    )
+    gate.add_argument(
+        "--trend-runs",
+        type=int,
+        default=30,
+        metavar="N",
+        help="look for shifts over the last N runs on this hardware (default 30)",
+    )
+    gate.add_argument("--markdown", type=Path, metavar="FILE")
+    gate.add_argument("--junit", type=Path, metavar="FILE")
+    gate.add_argument("--json", type=Path, metavar="FILE")
+    gate.set_defaults(handler=command_gate)

@@ -1,0 +1,309 @@
+"""``benchsuite run``: resolve what to run from the options, run it, present the result; each
+step its own function, so the command reads as the three."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from benchsuite.case import Case
+from benchsuite.cli.options import counts, names, write_output
+from benchsuite.errors import UsageError, did_you_mean
+from benchsuite.report import render_report
+from benchsuite.report.export import write_pytest_benchmark_json
+from benchsuite.report.headline import quality_figure
+from benchsuite.run.fleet.shard import Shard
+from benchsuite.run.runner import Executor, RunResult, run_suite
+from benchsuite.scenarios import Role, all_scenarios, get_scenario
+from benchsuite.scenarios.single_stream import SingleStream
+from benchsuite.sources import TASKS, ModelSpec, build_workload
+from benchsuite.store.runs import ResultStore
+from benchsuite.store.schema import Status
+from benchsuite.suites.load import Suite, load_suite
+from benchsuite.suites.model import model_suite
+from benchsuite.variants import all_variants
+from benchsuite.workload.base import Workload
+from benchsuite.workload.discovery import load_workloads, user_workloads_dir
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What ``benchsuite run`` was asked for, resolved and checked before anything is measured."""
+
+    suite: Suite
+    workloads: Mapping[str, Workload]
+    store: ResultStore
+    shard: Shard | None
+    executor: Executor | None
+    options: argparse.Namespace
+    """The options, with what a resumed run's manifest filled in."""
+
+    def cases(self) -> list[Case]:
+        every = self.suite.cases()
+        return self.shard.select(every) if self.shard else every
+
+
+def command_run(args: argparse.Namespace, console: Console) -> int:
+    request = resolve_run(args, console)
+    result = execute_run(request, console)
+    return present_run(request, result, console)
+
+
+def resolve_run(args: argparse.Namespace, console: Console) -> RunRequest:
+    """The suite, workloads, store, shard and executor the options name; bad input is refused
+    here, before any case runs."""
+    args = _filled(args)
+    suite = _with_case_timeout(_chosen_suite(args), args.case_timeout)
+    workloads = load_workloads(args.workloads)
+    for spec in suite.models:  # load each named model now: a bad name fails before measuring
+        console.print(f"loading {spec.source} ({spec.task})")
+        named = build_workload(spec)
+        named.check()
+        workloads[spec.name] = named
+    suite.check_workloads(workloads)
+    if not args.no_report:
+        _check_writable_folder(args.reports, "--reports")
+    return RunRequest(
+        suite,
+        workloads,
+        ResultStore(args.results),
+        Shard.parse(args.shard) if args.shard else None,
+        _executor(args, suite),
+        args,
+    )
+
+
+def execute_run(request: RunRequest, console: Console) -> RunResult:
+    """Measure the request's cases, drawing progress with the time left."""
+    args, shard = request.options, request.shard
+    total = len(request.cases())
+    where = f"shard {shard.label} of " if shard else ""
+    console.print(f"{where}suite {request.suite.name}: {total} cases, results to {request.store}")
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        return run_suite(
+            request.suite,
+            request.workloads,
+            request.store,
+            _ProgressObserver(progress, total),
+            meter=args.meter,
+            isolate=not args.in_process,
+            resume=args.resume,
+            shard=shard,
+            executor=request.executor,
+            suite_spec=args.suite,
+            workloads_dir=_folder_for_manifest(args.workloads),
+            **({"branch": args.branch} if args.branch else {}),
+        )
+
+
+def present_run(request: RunRequest, result: RunResult, console: Console) -> int:
+    """What a person reads after the run, the files it asked for, and the exit code."""
+    args = request.options
+    if args.in_process:  # debugging: show where each failed case raised
+        errors = Console(stderr=True, highlight=False, soft_wrap=True)
+        for row in result.rows:
+            if row["status"] == Status.FAILED and row.get("error_traceback"):
+                errors.print(f"{row['case_id']} failed:\n{row['error_traceback']}", markup=False)
+    for warning in result.warnings():
+        console.print(warning, markup=False)
+    notes = {row["energy_meter_note"] for row in result.rows if row.get("energy_meter_note")}
+    for note in sorted(notes):
+        console.print(f"energy: {note}")
+    console.print(summary_table(result.rows))
+    console.print(
+        f"run {result.run_id}: {result.count(Status.OK)} ok, {result.count(Status.SKIPPED)} "
+        f"skipped, {result.count(Status.FAILED)} failed; rows in {result.folder}/cases"
+    )
+    if args.benchmark_json is not None:
+        text = write_pytest_benchmark_json(request.store, result.run_id)
+        write_output(args.benchmark_json, text, "--benchmark-json")
+        console.print(f"pytest-benchmark JSON: {args.benchmark_json}")
+    if not args.no_report:
+        page = render_report(request.store, result.run_id, args.reports)
+        console.print(f"report: {page}")
+    return 1 if result.count(Status.FAILED) else 0
+
+
+def _filled(args: argparse.Namespace) -> argparse.Namespace:
+    """The options with the gaps filled: a resumed run's suite, workloads, shard and branch
+    from its manifest, and the standard suite when neither a suite nor a model is named."""
+    filled = dict(vars(args))
+    if args.resume is not None:
+        previous = ResultStore(args.results)
+        manifest = previous.manifest(args.resume) if previous.has_run(args.resume) else {}
+        if not manifest:
+            raise UsageError(
+                f"--resume {args.resume}: no such run in {args.results}; check --results and "
+                "the run id"
+            )
+        if args.workloads is None and manifest.get("workloads_dir"):
+            filled["workloads"] = Path(manifest["workloads_dir"])
+        filled.update(
+            suite=args.suite or manifest.get("suite_spec") or manifest.get("suite"),
+            shard=args.shard or manifest.get("shard"),
+            branch=args.branch or manifest.get("branch"),
+        )
+    if args.model is None:
+        filled["suite"] = filled["suite"] or "standard"
+    return argparse.Namespace(**filled)
+
+
+def _chosen_suite(args: argparse.Namespace) -> Suite:
+    return _suite_of_model(args) if args.model is not None else load_suite(args.suite)
+
+
+def _with_case_timeout(suite: Suite, timeout_s: float | None) -> Suite:
+    if timeout_s is None:
+        return suite
+    if timeout_s <= 0:
+        raise UsageError(f"--case-timeout {timeout_s}: must be a positive number of seconds")
+    measure = dataclasses.replace(suite.measure, case_timeout_s=timeout_s)
+    return dataclasses.replace(suite, measure=measure)
+
+
+def _suite_of_model(args: argparse.Namespace) -> Suite:
+    if args.task is None:
+        raise UsageError(f"--model {args.model}: needs --task ({', '.join(TASKS)})")
+    spec = ModelSpec(
+        args.model,
+        args.task,
+        name=args.name or "",
+        sequence_length=args.sequence_length,
+        image_size=args.image_size,
+        eval_data=args.eval_data,
+        text_column=args.text_column,
+        image_column=args.image_column,
+        label_column=args.label_column,
+        student=args.student,
+    )
+    sizes = counts(args.batch_sizes, "--batch-sizes")
+    scenarios = names(args.scenarios, "--scenarios") or (SingleStream.name,)
+    known = all_scenarios()
+    for name in scenarios:
+        if name not in known or known[name].role is not Role.INFERENCE:
+            inference = [n for n, s in known.items() if s.role is Role.INFERENCE]
+            raise UsageError(
+                f"--scenarios {name}: a named model runs {', '.join(inference)}"
+                f"{did_you_mean(name, inference)}"
+            )
+    variants = names(args.variants, "--variants")
+    known_variants = all_variants()
+    for variant in variants:
+        if variant not in known_variants:
+            raise UsageError(
+                f"--variants {variant}: unknown variant{did_you_mean(variant, known_variants)}; "
+                f"known: {', '.join(known_variants)}"
+            )
+    measure = load_suite(args.suite).measure if args.suite else None
+    prompts = counts(args.prompt_tokens, "--prompt-tokens") or (32,)
+    outputs = counts(args.output_tokens, "--output-tokens") or (32,)
+    loads = counts(args.load_pct, "--load-pct") or (10, 50, 90)
+    return model_suite(
+        spec,
+        variants,
+        names(args.devices, "--devices") or ("cpu",),
+        scenarios,
+        sizes,
+        measure,
+        [(p, o) for p in prompts for o in outputs],
+        loads,
+    )
+
+
+def _folder_for_manifest(given: Path | None) -> str | None:
+    folder = user_workloads_dir(given)
+    return str(folder.resolve()) if folder is not None else None
+
+
+def _executor(args: argparse.Namespace, suite: Suite) -> Executor | None:
+    if args.executor == "local":
+        if args.ray_address:
+            raise UsageError("--ray-address: only with --executor ray")
+        return None
+    if args.in_process:
+        raise UsageError("--in-process: not with --executor ray (each case runs on a node)")
+    from benchsuite.run.fleet.ray_executor import RayExecutor
+
+    return RayExecutor(args.ray_address, suite.accelerator_type)
+
+
+class _ProgressObserver:
+    """Draws a progress bar with the current case and the time left (from cases done so far).
+    Where the output is not a terminal (CI logs), it prints a line per finished case instead."""
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress = progress
+        self.task = progress.add_task("starting", total=total)
+
+    def case_started(self, index: int, total: int, case: Case) -> None:
+        self.progress.update(self.task, description=case.id)
+
+    def case_finished(self, index: int, total: int, case: Case, row: Mapping[str, Any]) -> None:
+        self.progress.advance(self.task)
+        console = self.progress.console
+        if row["status"] != "ok":
+            console.print(f"  {row['status']}: {case.id}: {row['error']}", markup=False)
+        elif not console.is_terminal:
+            console.print(
+                f"  [{index + 1}/{total}] ok: {case.id} ({row['case_wall_s']:.1f} s)",
+                markup=False,
+                highlight=False,
+            )
+
+
+def summary_table(rows: Sequence[Mapping[str, Any]]) -> Table:
+    """The end-of-run summary: readable at 80 columns. Case ids wrap onto more lines; figures
+    never wrap nor are cut, in human units. Throughput and the sampling notes
+    are in the report and the store."""
+    table = Table(title="benchsuite run summary", title_justify="left", expand=False)
+    table.add_column("case", overflow="fold", ratio=1, min_width=16)
+    table.add_column("status", no_wrap=True)
+    table.add_column("quality", justify="right", no_wrap=True)
+    table.add_column("median", justify="right", no_wrap=True)
+    table.add_column("energy / 1k", justify="right", no_wrap=True)
+    for row in rows:
+        case_id = str(row["case_id"])
+        if row["status"] != "ok":
+            table.add_row(case_id, str(row["status"]), "", "", "")
+            continue
+        cells = get_scenario(row["scenario"]).summary(row)
+        table.add_row(case_id, "ok", quality_figure(dict(row)), cells.latency or "–", cells.energy)
+    return table
+
+
+def _check_writable_folder(folder: Path, option: str) -> None:
+    """Refuse an unwritable output folder before measuring, not after."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".benchsuite-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(
+            f"reports folder {folder} is not writable ({error.strerror}); pass "
+            f"{option} DIR with a folder you can write, or --no-report"
+        ) from None

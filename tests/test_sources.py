@@ -1,0 +1,77 @@
+"""Model sources are found by their prefix: a new one registered works in ``ModelSpec``, in
+``build_workload`` and on the command line, with nothing else edited."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchsuite.cli import main
+from benchsuite.errors import UsageError
+from benchsuite.sources import ModelSource, ModelSpec, build_workload, register_source, registry
+from benchsuite.workload.base import Workload
+from benchsuite.workload.discovery import discover_workloads
+
+TINY_WORKLOADS = Path(__file__).parent / "data" / "tiny_workloads"
+
+
+def tiny_source_workload(spec: ModelSpec) -> Workload:
+    """The builder of the ``tiny:`` source: the tiny MLP, named after the spec."""
+    workload = discover_workloads(TINY_WORKLOADS)["tiny-mlp"]
+    workload.name = spec.name
+    return workload
+
+
+@pytest.fixture
+def tiny_source(monkeypatch: pytest.MonkeyPatch) -> ModelSource:
+    monkeypatch.setattr(registry, "_SOURCES", dict(registry._SOURCES))
+    return register_source(ModelSource("tiny:", "<any name>", f"{__name__}:tiny_source_workload"))
+
+
+def test_a_registered_source_builds_its_workload(tiny_source: ModelSource) -> None:
+    spec = ModelSpec("tiny:my-mlp", "text-classification")
+    assert spec.location == "my-mlp" and spec.name == "my-mlp"
+    workload = build_workload(spec)
+    assert workload.name == "my-mlp" and workload.reference_model()(
+        workload.example_batch(2)
+    ).shape == (2, 2)
+
+
+def test_an_unknown_prefix_is_one_message_naming_the_known_ones(tiny_source: ModelSource) -> None:
+    with pytest.raises(
+        UsageError,
+        match=r"--model onnx:m\.onnx: .*known prefix \(hf:<hub id or folder>, tiny:<any name>\)",
+    ):
+        ModelSpec("onnx:m.onnx", "text-classification")
+    with pytest.raises(UsageError, match="already registered"):
+        register_source(ModelSource("tiny:", "<other>", "elsewhere:build"))
+
+
+@pytest.mark.slow
+def test_the_command_line_runs_a_registered_source_unedited(
+    tiny_source: ModelSource, tmp_path: Path, tiny_suite: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "run",
+            "--model",
+            "tiny:my-mlp",
+            "--task",
+            "text-classification",
+            "--variants",
+            "fp32",
+            "--suite",
+            str(tiny_suite),  # its short [measure] settings
+            "--in-process",  # the source is registered in this process only
+            "--no-report",
+            "--results",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    (run,) = (tmp_path / "r").iterdir()
+    cases = pd.read_parquet(run / "cases")
+    assert list(cases["case_id"]) == ["my-mlp/fp32/cpu/single-stream/b1"]
+    assert list(cases["status"]) == ["ok"]
