@@ -36,7 +36,7 @@ from benchsuite.instruments.energy import read_idle
 from benchsuite.instruments.meters import Meter, choose_meter
 from benchsuite.instruments.rounds import RoundRunner
 from benchsuite.run.affinity import allowed_cpus, group_cpus, pin_process
-from benchsuite.run.comparison import ratio_of
+from benchsuite.run.pooling import ratio_of
 from benchsuite.variants import get_variant
 from benchsuite.variants.base import PreparedModel
 from benchsuite.workload.batch import bound_call

@@ -39,3 +39,25 @@ def test_public_members_are_in_all() -> None:
         if not name.startswith("_") and getattr(value, "__module__", "").startswith("benchsuite")
     }
     assert public <= set(benchsuite.__all__)
+
+
+def test_the_docs_examples_import_only_the_public_api() -> None:
+    """What a user copies from docs/ and examples/ must keep working when internals move."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    code = [
+        block
+        for doc in [repo / "README.md", *sorted((repo / "docs").glob("*.md"))]
+        for block in re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.DOTALL)
+    ]
+    code += [path.read_text() for path in sorted((repo / "examples").rglob("*.py"))]
+    assert len(code) >= 3
+    internal = [
+        line.strip()
+        for text in code
+        for line in text.splitlines()
+        if re.match(r"\s*(from benchsuite\.\w|import benchsuite\.\w)", line)
+    ]
+    assert internal == []

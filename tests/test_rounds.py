@@ -27,18 +27,15 @@ from benchsuite.instruments.rounds import (
 from benchsuite.instruments.timing import SamplingConfig, WarmupResult
 from benchsuite.results import MemoryResult
 from benchsuite.run.affinity import CpuSet, allowed_cpus, describe, group_cpus, node_cpus
-from benchsuite.run.comparison import (
+from benchsuite.run.comparison import StartSession, comparison_groups, group_id, run_rounds
+from benchsuite.run.held_case import Readiness, SessionResult
+from benchsuite.run.pooling import (
     DRIFT_WARN_REL,
-    StartSession,
-    comparison_groups,
     drift_of,
-    group_id,
     paired_ratios,
     pooled_result,
     reference_of,
-    run_rounds,
 )
-from benchsuite.run.held_case import Readiness, SessionResult
 from benchsuite.suites.load import parse_suite
 from tests.conftest import FakeClock
 

@@ -82,7 +82,7 @@ def test_idle_is_read_once_per_run_and_checked_for_drift(
 
 
 def test_a_run_that_drifted_says_so_on_its_result() -> None:
-    from benchsuite.run.comparison import Drift
+    from benchsuite.run.pooling import Drift
     from benchsuite.run.runner import RunResult
 
     moved = {

@@ -14,8 +14,7 @@ from _digits import SEED, digits_split
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
-from benchsuite import EvalData
-from benchsuite.sources.sklearn import EstimatorWorkload
+from benchsuite import EstimatorWorkload, EvalData
 
 
 def _split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

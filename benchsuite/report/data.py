@@ -14,7 +14,7 @@ import pandas as pd
 
 from benchsuite.case import Case
 from benchsuite.report.ratios import paired_ratio, ratio_to_baseline
-from benchsuite.run.comparison import DRIFT_WARN_REL
+from benchsuite.run.pooling import DRIFT_WARN_REL
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
 from benchsuite.store.runs import ResultStore
 

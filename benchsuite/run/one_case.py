@@ -19,15 +19,9 @@ from benchsuite.instruments.meters import MeterChoice
 from benchsuite.instruments.meters.base import EnergyReading
 from benchsuite.results import CaseResult
 from benchsuite.run.affinity import CpuSet
-from benchsuite.run.comparison import (
-    CaseRounds,
-    Drift,
-    drift_of,
-    pooled_result,
-    reference_of,
-    run_rounds,
-)
+from benchsuite.run.comparison import CaseRounds, run_rounds
 from benchsuite.run.context import RunContext
+from benchsuite.run.pooling import Drift, drift_of, pooled_result, reference_of
 from benchsuite.run.rows import CaseOutcome, now_utc
 from benchsuite.run.worker import SessionWorker, run_in_worker, workload_origin
 from benchsuite.scenarios import run_case, skip_reason

@@ -19,12 +19,13 @@ from benchsuite.errors import RunInterrupted, UsageError
 from benchsuite.instruments.carbon import grid_intensity
 from benchsuite.instruments.energy import idle_drift, read_idle, run_level_idle
 from benchsuite.instruments.meters import MeterChoice, choose_meter
-from benchsuite.run.comparison import DRIFT_WARN_REL, Drift, comparison_groups, group_id
+from benchsuite.run.comparison import comparison_groups, group_id
 from benchsuite.run.context import RunContext
 from benchsuite.run.fingerprint import Fingerprint, capture_fingerprint
 from benchsuite.run.fleet.job import CaseJob
 from benchsuite.run.fleet.shard import Shard
 from benchsuite.run.one_case import measure_group, measure_one
+from benchsuite.run.pooling import DRIFT_WARN_REL, Drift
 from benchsuite.run.rows import case_row
 from benchsuite.run.worker import workload_origin
 from benchsuite.scenarios import get_scenario, skip_reason
