@@ -25,7 +25,6 @@ from benchsuite.instruments.energy import EnergyResult
 from benchsuite.instruments.stats import Summary, summarize
 from benchsuite.instruments.timing import SamplingResult, WarmupResult
 from benchsuite.store.schema import check_row
-from benchsuite.workload.trainer import TrainingOutcome
 
 _MS_PER_NS = 1e-6
 
@@ -184,6 +183,18 @@ class MemoryResult:
             "peak_rss_reset": self.peak_rss_reset,
             "device_peak_allocated_bytes": self.device_peak_allocated_bytes,
         }
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """How one training run to a target ended (``workload.trainer.train_classifier``)."""
+
+    epochs: int
+    samples: int
+    duration_s: float
+    accuracy: float
+    reached_target: bool
+    stop_reason: str  # "target_reached", "max_epochs" or "time_budget"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,13 @@ from benchsuite.instruments import devices
 from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import EnergyWindow, min_window_s, read_idle, summarize_windows
 from benchsuite.instruments.meters.base import Meter
-from benchsuite.results import CaseResult, ModelFacts, QualityResult, TrainingResult
+from benchsuite.results import (
+    CaseResult,
+    ModelFacts,
+    QualityResult,
+    TrainingOutcome,
+    TrainingResult,
+)
 from benchsuite.scenarios.base import Metric, Role, Scenario, SummaryCells, energy_flag
 from benchsuite.scenarios.steps import count_parameters, memory_peaks, torch_threads
 from benchsuite.variants import Variant
@@ -32,7 +38,6 @@ from benchsuite.variants.distill import build_student
 from benchsuite.workload.base import Workload, seeded
 from benchsuite.workload.trainer import (
     LossFn,
-    TrainingOutcome,
     cross_entropy_loss,
     distillation_loss,
     train_classifier,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from torch import nn
 
+from benchsuite.results import TrainingOutcome
 from benchsuite.variants.base import PreparedModel
 from benchsuite.workload.base import Workload, seeded
-from benchsuite.workload.trainer import TrainingOutcome, distillation_loss, train_classifier
+from benchsuite.workload.trainer import distillation_loss, train_classifier
 from benchsuite.workload.weights import cached_weights, definition_hash
 
 

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from benchsuite.results import TrainingOutcome
+
 EVAL_BATCH_SIZE = 512
 
 
@@ -30,16 +32,6 @@ class TrainingSpec:
     target_accuracy: float = 0.95
     budget_s: float = 120.0
     seed: int = 0
-
-
-@dataclass(frozen=True)
-class TrainingOutcome:
-    epochs: int
-    samples: int
-    duration_s: float
-    accuracy: float
-    reached_target: bool
-    stop_reason: str  # "target_reached", "max_epochs" or "time_budget"
 
 
 def accuracy(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> float:
