@@ -45,14 +45,13 @@ def scope_options(command: argparse.ArgumentParser, latest: str) -> None:
     group = command.add_argument_group(
         f"which run {latest} means in a shared store (default: the latest of all)"
     )
-    group.add_argument("--suite", metavar="NAME", help="the latest run of this suite")
-    group.add_argument("--branch", metavar="NAME", help="the latest run of this branch or tag")
-    group.add_argument("--shard", metavar="I/N", help="the latest run of this shard")
-    group.add_argument(
-        "--hardware-id",
-        metavar="ID|this",
-        help="the latest run on this hardware id (this: this machine's)",
-    )
+    for flag, metavar, help_text in (
+        ("--suite", "NAME", "the latest run of this suite"),
+        ("--branch", "NAME", "the latest run of this branch or tag"),
+        ("--shard", "I/N", "the latest run of this shard"),
+        ("--hardware-id", "ID|this", "the latest run on this hardware id (this: this machine's)"),
+    ):
+        group.add_argument(flag, metavar=metavar, help=help_text)
 
 
 def names(value: str | None, option: str) -> tuple[str, ...]:

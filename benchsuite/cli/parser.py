@@ -115,6 +115,21 @@ def _add_run(commands: Commands) -> None:
     run.set_defaults(handler=command_run)
 
 
+_LIST_OPTIONS = (  # comma-separated values of a model's one-model suite, in --help's order
+    ("--variants", "A,B", "default: fp32,bf16,int8 (+distilled)"),
+    ("--devices", "A,B", "default: cpu"),
+    ("--scenarios", "A,B", "single-stream (default), offline, generation, server, server-capacity"),
+    ("--batch-sizes", "N,M", "offline and generation batch sizes (default 8)"),
+    ("--prompt-tokens", "N,M", "generation prompts (default 32)"),
+    ("--output-tokens", "N,M", "generated tokens (default 32)"),
+    (
+        "--load-pct",
+        "N,M",
+        "server loads, percent of the measured maximum throughput (default 10,50,90)",
+    ),
+)
+
+
 def _add_model_options(command: argparse.ArgumentParser) -> None:
     """``--model`` and what describes the model: a one-model suite instead of a suite file."""
     named = command.add_argument_group(
@@ -124,23 +139,8 @@ def _add_model_options(command: argparse.ArgumentParser) -> None:
     named.add_argument("--model", metavar="hf:ID|hf:DIR", help="hub id (local cache) or folder")
     named.add_argument("--task", choices=TASKS, help="what the model does")
     named.add_argument("--name", help="workload name in case ids (default: from the source)")
-    named.add_argument("--variants", metavar="A,B", help="default: fp32,bf16,int8 (+distilled)")
-    named.add_argument("--devices", metavar="A,B", help="default: cpu")
-    named.add_argument(
-        "--scenarios",
-        metavar="A,B",
-        help="single-stream (default), offline, generation, server, server-capacity",
-    )
-    named.add_argument(
-        "--batch-sizes", metavar="N,M", help="offline and generation batch sizes (default 8)"
-    )
-    named.add_argument("--prompt-tokens", metavar="N,M", help="generation prompts (default 32)")
-    named.add_argument("--output-tokens", metavar="N,M", help="generated tokens (default 32)")
-    named.add_argument(
-        "--load-pct",
-        metavar="N,M",
-        help="server loads, percent of the measured maximum throughput (default 10,50,90)",
-    )
+    for flag, metavar, help_text in _LIST_OPTIONS:
+        named.add_argument(flag, metavar=metavar, help=help_text)
     named.add_argument("--sequence-length", type=int, default=128, metavar="TOKENS")
     named.add_argument("--image-size", type=int, metavar="PIXELS")
     named.add_argument(

@@ -125,24 +125,27 @@ def run_rounds(
     one_repeat = _interleaved if config.interleave else _back_to_back
     for repeat in range(config.repeats):
         live = [case for case in cases if states[case].ok]
-        sessions: dict[Case, Session] = {}
+        run = _Repeat(start, config, repeat, cpus, on_start, states, {})
         try:
-            one_repeat(live, states, sessions, _Repeat(start, config, repeat, cpus, on_start))
+            one_repeat(live, run)
         finally:  # Ctrl-C or anything else here: no process of the group goes on waiting
-            for session in sessions.values():
+            for session in run.sessions.values():
                 session.kill()
     return states
 
 
 @dataclass(frozen=True)
 class _Repeat:
-    """One set of a group's processes: which repeat, on which CPUs, started how."""
+    """One set of a group's processes: which repeat, on which CPUs, started how; the cases'
+    states, and the sessions open now (each closed by the end of the repeat)."""
 
     start: StartSession
     config: RoundsConfig
     repeat: int
     cpus: CpuSet | None
     on_start: Callable[[Case], None]
+    states: dict[Case, CaseRounds]
+    sessions: dict[Case, Session]
 
     def open(self, state: CaseRounds) -> Session | None:
         if self.repeat == 0:
@@ -150,13 +153,9 @@ class _Repeat:
         return _start(self.start, state, self.repeat, self.cpus)
 
 
-def _interleaved(
-    live: list[Case],
-    states: dict[Case, CaseRounds],
-    sessions: dict[Case, Session],
-    run: _Repeat,
-) -> None:
+def _interleaved(live: list[Case], run: _Repeat) -> None:
     """Every live case's process started, then the rounds taking turns (A B C, C B A, ...)."""
+    states, sessions = run.states, run.sessions
     for case in live:
         session = run.open(states[case])
         if session is not None:
@@ -173,13 +172,9 @@ def _interleaved(
         _finish(sessions.pop(case), states[case])
 
 
-def _back_to_back(
-    live: list[Case],
-    states: dict[Case, CaseRounds],
-    sessions: dict[Case, Session],
-    run: _Repeat,
-) -> None:
+def _back_to_back(live: list[Case], run: _Repeat) -> None:
     """Each live case's process in turn, all its rounds at once (the order without pairing)."""
+    states, sessions = run.states, run.sessions
     for case in live:
         session = run.open(states[case])
         if session is None:

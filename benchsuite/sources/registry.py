@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from benchsuite.errors import UsageError
+from benchsuite.workload.discovery import entry_point_objects
 
 if TYPE_CHECKING:  # the spec module asks this registry which prefixes exist
     from benchsuite.sources.spec import ModelSpec
@@ -90,14 +91,6 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            loaded = entry_point.load()
-        except Exception as error:
-            raise UsageError(
-                f"entry point {entry_point.name} = {entry_point.value} in group "
-                f"{ENTRY_POINT_GROUP}: importing it failed ({type(error).__name__}: {error}); "
-                "fix or uninstall the package that declares it"
-            ) from error
+    for loaded in entry_point_objects(ENTRY_POINT_GROUP):
         if isinstance(loaded, ModelSource):
             register_source(loaded)

@@ -21,11 +21,11 @@ too, and imports the workload's file, so a variant registered there is known in 
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Callable
 
 from benchsuite.errors import UsageError, did_you_mean
 from benchsuite.variants.base import Requirement, Transform, Variant
+from benchsuite.workload.discovery import entry_point_objects
 
 ENTRY_POINT_GROUP = "benchsuite.variants"
 ANY_DEVICE = ("cpu", "cuda")
@@ -82,15 +82,7 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            loaded = entry_point.load()
-        except Exception as error:
-            raise UsageError(
-                f"entry point {entry_point.name} = {entry_point.value} in group "
-                f"{ENTRY_POINT_GROUP}: importing it failed ({type(error).__name__}: {error}); "
-                "fix or uninstall the package that declares it"
-            ) from error
+    for loaded in entry_point_objects(ENTRY_POINT_GROUP):
         if isinstance(loaded, Variant):
             add_variant(loaded)
 

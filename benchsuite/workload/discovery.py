@@ -11,11 +11,15 @@ concrete :class:`~benchsuite.workload.base.Workload` subclass defined in it, who
 not start with ``_`` (shared bases), is instantiated and registered under its ``name``. The folder
 is put on ``sys.path`` while importing, so workload files can share helpers kept in
 ``_helpers.py`` modules beside them.
+
+Plug-ins that other packages declare (variants, model sources) are found by entry-point group
+(:func:`entry_point_objects`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import inspect
 import sys
@@ -24,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from types import ModuleType
 
-from benchsuite.errors import WorkloadError
+from benchsuite.errors import UsageError, WorkloadError
 from benchsuite.workload.base import Workload
 
 DEFAULT_WORKLOADS_DIR = Path("workloads")
@@ -144,3 +148,19 @@ def load_workloads(user_folder: Path | str | None = None) -> dict[str, Workload]
     if folder is not None:
         workloads.update(discover_workloads(folder))
     return workloads
+
+
+def entry_point_objects(group: str) -> list[object]:
+    """What each entry point of ``group`` names, imported; one clear message when an installed
+    package's entry point cannot be imported."""
+    loaded = []
+    for entry_point in importlib.metadata.entry_points(group=group):
+        try:
+            loaded.append(entry_point.load())
+        except Exception as error:
+            raise UsageError(
+                f"entry point {entry_point.name} = {entry_point.value} in group {group}: "
+                f"importing it failed ({type(error).__name__}: {error}); fix or uninstall the "
+                "package that declares it"
+            ) from error
+    return loaded
