@@ -40,6 +40,7 @@ def _write_run(
     busy_from: int | None = None,
     suite: str = "s",
     branch: str | None = None,
+    state: str = "complete",
 ) -> None:
     """One stored run; ``busy_from``: calls from this index on are 1.5x slower (a busy machine
     from then on)."""
@@ -89,7 +90,8 @@ def _write_run(
             for i in range(7)
         ]
         writer.add_case(row, table, windows)
-    writer.finish()
+    if state != "running":  # a killed run, or one still measuring, never finishes
+        writer.finish(state)
 
 
 @pytest.fixture
@@ -440,3 +442,54 @@ def test_cases_skipped_on_both_sides_are_listed_not_judged(store: ResultStore) -
     result = run_gate(store.root, "previous", "latest")
     assert result.cases == [] and result.verdict == "inconclusive"
     assert result.unmatched == [f"skipped on both sides: {CASE} (boom)"]
+
+
+RUN_A, RUN_B = "20260101T000000Z-000001", "20260102T000000Z-000002"
+RUN_KILLED, RUN_STOPPED = "20260103T000000Z-000003", "20260104T000000Z-000004"
+
+
+def _with_partial_runs(store: ResultStore) -> None:
+    """Two complete runs of the same code, then a killed run and an interrupted one, both slow."""
+    _write_run(store, RUN_A, {CASE: 60, OTHER: 90}, seed=1)
+    _write_run(store, RUN_B, {CASE: 60, OTHER: 90}, seed=2)
+    _write_run(store, RUN_KILLED, {CASE: 90}, seed=3, state="running")
+    _write_run(store, RUN_STOPPED, {CASE: 90}, seed=4, state="interrupted")
+
+
+def test_a_partial_run_is_never_latest_previous_or_rolling(store: ResultStore) -> None:
+    _with_partial_runs(store)
+    result = run_gate(store.root, "previous", "latest")
+    assert (result.baseline, result.candidate) == ("previous", "latest")
+    assert {c.case_id for c in result.cases} == {CASE, OTHER}  # the partial runs' one case is slow
+    latency = {c.case_id: c.metrics[0] for c in result.cases}
+    assert all(m.metric == "latency_p50_ms" and m.verdict == "pass" for m in latency.values())
+    assert [line for line in result.unmatched if "partial run" in line] == [
+        f"run {RUN_KILLED} is running (a partial run): latest, previous and rolling skip it; name it by its id to gate it",
+        f"run {RUN_STOPPED} is interrupted (a partial run): latest, previous and rolling skip it; name it by its id to gate it",
+    ]
+    assert resolve("latest", store).run_ids == (RUN_B,)
+    assert resolve("previous", store).run_ids == (RUN_A,)
+    assert resolve("rolling:5", store, before="20260105T000000Z-000005").run_ids == (RUN_A, RUN_B)
+    assert main(["gate", "--results", str(store.root), "--baseline", "previous"]) == 0
+
+
+def test_a_partial_run_named_by_its_id_is_gated(store: ResultStore) -> None:
+    _with_partial_runs(store)
+    result = run_gate(store.root, RUN_B, RUN_KILLED)
+    (case,) = result.cases
+    assert case.metrics[0].metric == "latency_p50_ms" and case.metrics[0].verdict == "regression"
+
+
+def test_the_report_marks_a_partial_run_and_never_picks_one_as_latest(
+    store: ResultStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchsuite.report import render_report
+
+    _with_partial_runs(store)
+    assert main(["report", "--results", str(store.root), "--out", str(tmp_path / "h")]) == 0
+
+    latest = (tmp_path / "h" / "index.html").read_text()
+    assert RUN_B in latest and "badge incomplete" not in latest
+    page = render_report(store, RUN_KILLED, tmp_path / "killed").read_text()
+    assert '<span class="badge incomplete">incomplete</span>' in page
+    assert "This run is <strong>running</strong>: it holds 1 case." in page

@@ -18,7 +18,7 @@ from benchsuite.instruments.meters import all_meters
 from benchsuite.report import render_report
 from benchsuite.report.export import export_cases
 from benchsuite.run.fingerprint import capture_fingerprint
-from benchsuite.store.history import RunScope, runs_in_scope
+from benchsuite.store.history import RunScope, partial_runs_in_scope, runs_in_scope
 from benchsuite.store.runs import ResultStore
 from benchsuite.suites.load import bundled_suites, load_suite
 from benchsuite.variants import all_variants
@@ -82,18 +82,21 @@ def command_meters(args: argparse.Namespace, console: Console) -> int:
 
 
 def _chosen_run(args: argparse.Namespace, store: ResultStore, run: str | None) -> str:
-    """The run ``run`` names (``None`` or ``latest``: the latest run in the scope that
-    ``--suite``, ``--branch``, ``--shard`` and ``--hardware-id`` give)."""
+    """The run ``run`` names (``None`` or ``latest``: the latest complete run in the scope that
+    ``--suite``, ``--branch``, ``--shard`` and ``--hardware-id`` give; a partial run only by id)."""
     runs = store.run_ids()
     if not runs:
         raise UsageError(f"--results {args.results}: no runs found; run `benchsuite run` first")
     if run is None or run == "latest":
         scope = _scope(args)
-        scoped = runs_in_scope(store, scope) if scope != RunScope() else runs
+        scoped = runs_in_scope(store, scope)
         if not scoped:
+            partial = partial_runs_in_scope(store, scope)
+            named = ", ".join(f"{run_id} ({state})" for run_id, state in partial.items())
             raise UsageError(
-                f"--results {args.results}: no run {scope.describe()}; check --suite, --branch, "
-                "--shard and --hardware-id"
+                f"--results {args.results}: no complete run {scope.describe()}; "
+                + (f"partial runs: {named}; name one by its id, or " if partial else "")
+                + "check --suite, --branch, --shard and --hardware-id"
             )
         return scoped[-1]
     if run not in runs:

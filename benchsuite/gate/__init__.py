@@ -22,7 +22,7 @@ from benchsuite.gate.decide import (
 from benchsuite.gate.rules import Rules, load_rules
 from benchsuite.gate.select import NoBaseline, Side, is_relative, resolve
 from benchsuite.gate.trend import detect_shift
-from benchsuite.store.history import RunScope, scope_of_run
+from benchsuite.store.history import RunScope, runs_in_scope, scope_of_run
 from benchsuite.store.runs import ResultStore
 
 __all__ = [
@@ -49,7 +49,8 @@ def _trends(
 ) -> list[dict]:
     if not candidate_runs or window < 6:
         return []
-    runs = [r for r in store.run_ids() if r <= max(candidate_runs)][-window:]
+    complete = runs_in_scope(store, RunScope())  # a partial run is in no trend
+    runs = sorted({*[r for r in complete if r <= max(candidate_runs)][-window:], *candidate_runs})
     history = store.read_cases(
         runs,
         columns=["run_id", "case_id", "status", "env_hardware_id", "energy_kind", *TREND_METRICS],

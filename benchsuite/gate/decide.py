@@ -453,6 +453,7 @@ def compare(baseline: Side, candidate: Side, rules: Rules) -> GateResult:
         f"only in baseline: {c} (hardware {hw})" for c, hw in base_rows if (c, hw) not in cand_rows
     ]
     unmatched += [f"skipped on both sides: {key[0]} ({cand_rows[key]['error']})" for key in skipped]
+    unmatched += list(dict.fromkeys([*baseline.left_out, *candidate.left_out]))
     return GateResult(baseline.label, candidate.label, rules.source, cases, unmatched)
 
 

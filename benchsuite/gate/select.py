@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from benchsuite.errors import UsageError
-from benchsuite.store.history import RunScope, runs_in_scope
+from benchsuite.store.history import RunScope, partial_runs_in_scope, runs_in_scope
 from benchsuite.store.runs import CASES_DIR, ResultStore
 
 RunSamples = dict[str, np.ndarray]
@@ -36,6 +36,9 @@ class Side:
     latency_ns: dict[str, RunSamples] = field(default_factory=dict)
     energy_per_sample_j: dict[str, RunSamples] = field(default_factory=dict)
     run_ids: tuple[str, ...] = ()
+    left_out: tuple[str, ...] = ()
+    """Partial runs the selector passed over (killed, interrupted, or still measuring), each
+    with why: the gate lists them as not compared."""
 
 
 def _per_run(frame: pd.DataFrame, value: str) -> dict[str, RunSamples]:
@@ -107,6 +110,21 @@ def is_relative(selector: str) -> bool:
     return _runs_before_latest(selector) is not None or selector.startswith("rolling:")
 
 
+def _with_left_out(
+    side: Side, store: ResultStore, scope: RunScope, oldest: str, before: str | None = None
+) -> Side:
+    """``side`` with the partial runs that its selector would have counted had they finished:
+    those in its scope from its oldest run on (before the candidate, for a baseline)."""
+    passed = [
+        f"run {run} is {state} (a partial run): latest, previous and rolling skip it; "
+        "name it by its id to gate it"
+        for run, state in partial_runs_in_scope(store, scope).items()
+        if run > oldest and (before is None or run < before)
+    ]
+    side.left_out = tuple(passed)
+    return side
+
+
 def resolve(
     selector: str,
     store: ResultStore,
@@ -124,7 +142,8 @@ def resolve(
                 f"{selector}: the results store {store} has {len(runs)} run(s) "
                 f"{scope.describe()}; '{selector}' needs at least {back + 1}"
             )
-        return _side_from_store(store, [runs[-1 - back]], selector)
+        run = runs[-1 - back]
+        return _with_left_out(_side_from_store(store, [run], selector), store, scope, run)
     if selector.startswith("rolling:"):
         count = selector.split(":", 1)[1]
         if not count.isdigit() or int(count) < 1:
@@ -137,7 +156,8 @@ def resolve(
             raise NoBaseline(
                 f"{selector}: no run {scope.describe()} before the candidate in {store}"
             )
-        return _side_from_store(store, chosen, f"{selector} ({len(chosen)} runs)")
+        side = _side_from_store(store, chosen, f"{selector} ({len(chosen)} runs)")
+        return _with_left_out(side, store, scope, chosen[0], before)
     runs = store.run_ids()
     if selector in runs:
         return _side_from_store(store, [selector], selector)

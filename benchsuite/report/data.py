@@ -16,6 +16,7 @@ from benchsuite.case import Case
 from benchsuite.report.ratios import paired_ratio, ratio_to_baseline
 from benchsuite.run.pooling import DRIFT_WARN_REL
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
+from benchsuite.store.history import RunScope, is_partial, runs_in_scope
 from benchsuite.store.runs import ResultStore
 
 Row = dict[str, Any]
@@ -152,6 +153,11 @@ class ReportData:
     @property
     def environment(self) -> Row:
         return self.rows[0] if self.rows else {}
+
+    @property
+    def partial(self) -> bool:
+        """The run did not finish (killed, interrupted, still measuring): it is marked so."""
+        return is_partial(dict(self.manifest))
 
     @property
     def workloads(self) -> list[str]:
@@ -343,7 +349,8 @@ def load_report_data(
     rows = _records(store.read_cases([run_id]))
     hardware = {row["env_hardware_id"] for row in rows if row.get("env_hardware_id")}
     history = store.read_cases(columns=HISTORY_COLUMNS)
-    history = history[history["env_hardware_id"].isin(hardware)]
+    complete = {*runs_in_scope(store, RunScope()), run_id}  # a partial run is in no history
+    history = history[history["env_hardware_id"].isin(hardware) & history["run_id"].isin(complete)]
     runs = int(history["run_id"].nunique()) if len(history) else 0
     manifest = store.manifest(run_id)
     pinned_id = label_reference or manifest.get("label_reference")

@@ -64,7 +64,8 @@ def cross_hardware(store: ResultStore, run_id: str) -> CrossHardware:
     manifest = store.manifest(run_id)
     suite = str(manifest.get("suite"))
     scope = RunScope(suite=suite, branch=manifest.get("branch") or "")
-    runs = [run for run in runs_in_scope(store, scope) if run <= run_id]
+    # other hardware's latest complete runs, and this run itself even when it is partial
+    runs = sorted({*(run for run in runs_in_scope(store, scope) if run <= run_id), run_id})
     result = CrossHardware(suite)
     if not runs:
         return result

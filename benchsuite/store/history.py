@@ -10,6 +10,10 @@ branch's experiments, another shard of a split suite. A run's scope is
   same hardware id),
 - its **branch** or tag (``benchsuite run --branch``), or none,
 - its **shard** (``benchsuite run --shard I/N``), or none.
+
+A partial run (killed, interrupted, or still measuring: its manifest's ``state`` is ``running`` or
+``interrupted``) is in no history: ``latest``, ``previous``, ``rolling:N`` and trends count
+complete runs only, and a partial run is compared or reported only when named by its id.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from typing import Any
 
 from benchsuite.store.runs import ResultStore
 
+PARTIAL_STATES = frozenset({"running", "interrupted"})
+"""Manifest states of a run that did not finish (a run from before states, or whose manifest is
+damaged, is taken as it is: its rows are all there is)."""
 MANIFEST_READERS = 16
 """Manifests read at once: on an object store each is one request, so they go in parallel."""
 
@@ -77,19 +84,34 @@ def scope_of_run(store: ResultStore, run_id: str) -> RunScope:
     )
 
 
+def is_partial(manifest: dict[str, Any]) -> bool:
+    return manifest.get("state") in PARTIAL_STATES
+
+
 def runs_in_scope(store: ResultStore, scope: RunScope) -> list[str]:
-    """The store's runs in ``scope``, oldest first."""
+    """The store's complete runs in ``scope``, oldest first."""
+    runs, found = _scoped(store, scope)
+    return [run for run in runs if not is_partial(found[run])]
+
+
+def partial_runs_in_scope(store: ResultStore, scope: RunScope) -> dict[str, str]:
+    """The store's partial runs in ``scope``, oldest first, with their state."""
+    runs, found = _scoped(store, scope)
+    return {run: str(found[run]["state"]) for run in runs if is_partial(found[run])}
+
+
+def _scoped(store: ResultStore, scope: RunScope) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """The runs in ``scope`` whatever their state, with every run's manifest."""
     runs = store.run_ids()
-    if scope.suite is not None or scope.branch is not None or scope.shard is not None:
-        found = manifests(store, runs)
-        runs = [
-            run
-            for run in runs
-            if (scope.suite is None or found[run].get("suite") == scope.suite)
-            and (scope.branch is None or (found[run].get("branch") or "") == scope.branch)
-            and (scope.shard is None or (found[run].get("shard") or "") == scope.shard)
-        ]
+    found = manifests(store, runs)
+    runs = [
+        run
+        for run in runs
+        if (scope.suite is None or found[run].get("suite") == scope.suite)
+        and (scope.branch is None or (found[run].get("branch") or "") == scope.branch)
+        and (scope.shard is None or (found[run].get("shard") or "") == scope.shard)
+    ]
     if scope.hardware_ids is not None:
         hardware = hardware_of_runs(store, runs)
         runs = [run for run in runs if hardware[run] & scope.hardware_ids]
-    return runs
+    return runs, found
