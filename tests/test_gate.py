@@ -493,3 +493,15 @@ def test_the_report_marks_a_partial_run_and_never_picks_one_as_latest(
     page = render_report(store, RUN_KILLED, tmp_path / "killed").read_text()
     assert '<span class="badge incomplete">incomplete</span>' in page
     assert "This run is <strong>running</strong>: it holds 1 case." in page
+
+
+def test_the_pytest_benchmark_export_states_the_installed_version(store: ResultStore) -> None:
+    import importlib.metadata
+
+    from benchsuite.report.export import pytest_benchmark_document
+
+    _write_run(store, RUN_A, {CASE: 60}, seed=1)
+    document = pytest_benchmark_document(store, RUN_A)
+    installed = importlib.metadata.version("pytest-benchmark")
+    assert document["version"] == installed
+    assert document["machine_info"]["benchsuite_pytest_benchmark"] == f"{installed} installed"

@@ -11,6 +11,7 @@ of that file, because pytest-benchmark has no place for them; the other formats 
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import platform
 from datetime import UTC, datetime
@@ -23,8 +24,9 @@ from benchsuite.report.data import missing
 from benchsuite.store.runs import ResultStore
 
 FORMATS = ("csv", "json", "markdown")
-PYTEST_BENCHMARK_VERSION = "5.1.0"
-"""The pytest-benchmark JSON layout written (that of its 4.x and 5.x releases)."""
+PYTEST_BENCHMARK_LAYOUT = "5.1.0"
+"""The pytest-benchmark JSON layout written (that of its 4.x and 5.x releases): the version the
+document states when pytest-benchmark is not installed, as its machine info then says."""
 EXTRA_COLUMNS = (
     "energy_per_sample_j",
     "energy_per_sample_low_j",
@@ -168,6 +170,7 @@ def pytest_benchmark_document(store: ResultStore, run_id: str) -> dict[str, Any]
                 "count": _cell(first.get("env_cpu_count")),
             },
             "benchsuite_hardware_id": _cell(first.get("env_hardware_id")),
+            "benchsuite_pytest_benchmark": " ".join(_pytest_benchmark_version()),
         },
         "commit_info": {
             "id": _cell(first.get("env_git_commit")),
@@ -179,8 +182,16 @@ def pytest_benchmark_document(store: ResultStore, run_id: str) -> dict[str, Any]
         },
         "benchmarks": benchmarks,
         "datetime": manifest.get("started_at_utc") or datetime.now(UTC).isoformat(),
-        "version": PYTEST_BENCHMARK_VERSION,
+        "version": _pytest_benchmark_version()[0],
     }
+
+
+def _pytest_benchmark_version() -> tuple[str, str]:
+    """The installed pytest-benchmark's version, and how it was found."""
+    try:
+        return importlib.metadata.version("pytest-benchmark"), "installed"
+    except importlib.metadata.PackageNotFoundError:
+        return PYTEST_BENCHMARK_LAYOUT, "not installed: the layout of its 5.x releases"
 
 
 def write_pytest_benchmark_json(store: ResultStore, run_id: str) -> str:
