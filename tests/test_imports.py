@@ -169,3 +169,26 @@ def test_no_module_outside_the_scenarios_names_a_scenario() -> None:
             if isinstance(node, ast.Constant) and node.value in names:
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.value!r}")
     assert offenders == []
+
+
+STATUS_WORDS = {"ok", "failed", "skipped"}
+
+
+def test_status_words_are_compared_as_status_not_string_literals() -> None:
+    """The gate, the report and the CLI compare a row's status with ``Status``; a template
+    with ``Status.OK`` (a ``StrEnum``, equal to the stored string)."""
+    offenders = []
+    for path in _package_files():
+        if path.parts[len(PACKAGE.parts)] not in {"gate", "report", "cli"}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and any(
+                isinstance(side, ast.Constant) and side.value in STATUS_WORDS
+                for side in [node.left, *node.comparators]
+            ):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    for template in (PACKAGE / "report" / "templates").glob("*.j2"):
+        for number, line in enumerate(template.read_text().splitlines(), start=1):
+            if any(f'"{word}"' in line and "status" in line for word in STATUS_WORDS):
+                offenders.append(f"{template.relative_to(PACKAGE)}:{number}")
+    assert offenders == []

@@ -265,7 +265,7 @@ class _ProgressObserver:
     def case_finished(self, index: int, total: int, case: Case, row: Mapping[str, Any]) -> None:
         self.progress.advance(self.task)
         console = self.progress.console
-        if row["status"] != "ok":
+        if row["status"] != Status.OK:
             console.print(f"  {row['status']}: {case.id}: {row['error']}", markup=False)
         elif not console.is_terminal:
             console.print(
@@ -287,11 +287,13 @@ def summary_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     table.add_column("energy / 1k", justify="right", no_wrap=True)
     for row in rows:
         case_id = str(row["case_id"])
-        if row["status"] != "ok":
+        if row["status"] != Status.OK:
             table.add_row(case_id, str(row["status"]), "", "", "")
             continue
         cells = get_scenario(row["scenario"]).summary(row)
-        table.add_row(case_id, "ok", quality_figure(dict(row)), cells.latency or "–", cells.energy)
+        table.add_row(
+            case_id, Status.OK.value, quality_figure(dict(row)), cells.latency or "–", cells.energy
+        )
     return table
 
 

@@ -24,6 +24,7 @@ from benchsuite.gate.select import NoBaseline, Side, is_relative, resolve
 from benchsuite.gate.trend import detect_shift
 from benchsuite.store.history import RunScope, runs_in_scope, scope_of_run
 from benchsuite.store.runs import ResultStore
+from benchsuite.store.schema import Status
 
 __all__ = [
     "INCONCLUSIVE",
@@ -55,7 +56,7 @@ def _trends(
         runs,
         columns=["run_id", "case_id", "status", "env_hardware_id", "energy_kind", *TREND_METRICS],
     )
-    history = history[(history["status"] == "ok") & history["env_hardware_id"].isin(hardware)]
+    history = history[(history["status"] == Status.OK) & history["env_hardware_id"].isin(hardware)]
     found = []
     compared = {case.case_id for case in result.cases}
     for case_id, group in history.groupby("case_id"):

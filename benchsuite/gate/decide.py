@@ -34,6 +34,7 @@ from benchsuite.gate.select import RunSamples, Side
 from benchsuite.instruments.stats import median_interval
 from benchsuite.scenarios import Metric, RawSamples, get_scenario, known_metrics
 from benchsuite.store.history import RunScope
+from benchsuite.store.schema import Status
 
 PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
 NO_BASELINE = "no-baseline"
@@ -361,7 +362,7 @@ def compare_case(
         column = metric.column
         allowance = rules.allowance(case, column) if case else rules.metrics[column]
         for side, row in (("baseline", base_row), ("candidate", cand_row)):
-            if row["status"] != "ok":
+            if row["status"] != Status.OK:
                 result.metrics.append(
                     MetricVerdict(
                         case_id,
@@ -439,7 +440,7 @@ def compare(baseline: Side, candidate: Side, rules: Rules) -> GateResult:
     skipped = [
         key
         for key in both
-        if base_rows[key]["status"] == "skipped" and cand_rows[key]["status"] == "skipped"
+        if base_rows[key]["status"] == Status.SKIPPED and cand_rows[key]["status"] == Status.SKIPPED
     ]
     cases = [
         compare_case(key[0], base_rows[key], cand_rows[key], baseline, candidate, rules)

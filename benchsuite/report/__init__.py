@@ -33,6 +33,7 @@ from benchsuite.report.hardware import cross_hardware
 from benchsuite.report.headline import headline, quality_text
 from benchsuite.scenarios import Role, scenario_role
 from benchsuite.store.runs import ResultStore
+from benchsuite.store.schema import Status
 
 __all__ = ["render_report"]
 
@@ -72,6 +73,7 @@ def _environment() -> jinja2.Environment:
         label_rule=LABEL_RULE,
         isfinite=math.isfinite,
         is_training=lambda row: scenario_role(row["scenario"]) is Role.TRAINING,
+        Status=Status,  # templates compare a row's status with the words, not string literals
     )
     return env
 

@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from benchsuite import units
 from benchsuite.report.data import Row, pareto_front
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
+from benchsuite.store.schema import Status
 
 plt.rcParams.update(
     {
@@ -100,7 +101,7 @@ def quality_vs_cost(rows: Sequence[Row], cost: str, cost_label: str, workload: s
     points = [
         r
         for r in rows
-        if r["status"] == "ok"
+        if r["status"] == Status.OK
         and r["scenario"] in single_batch_scenarios()
         and r.get("accuracy") is not None
         and r.get(cost) is not None
@@ -149,7 +150,7 @@ def batch_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
     inference = [
         r
         for r in rows
-        if r["status"] == "ok"
+        if r["status"] == Status.OK
         and scenario_role(r["scenario"]) is Role.INFERENCE
         and r.get("latency_p50_ms") is not None
         and r.get("ttft_p50_ms") is None  # generation rows have their own sweep
@@ -207,7 +208,7 @@ def load_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
     same rate."""
     series: dict[str, list[Row]] = {}
     for row in rows:
-        if row["status"] == "ok" and row.get("offered_rps") is not None:
+        if row["status"] == Status.OK and row.get("offered_rps") is not None:
             name = f"{row['variant']} ({row['device']}, batch <= {row['batch_size']})"
             series.setdefault(name, []).append(row)
     if not series:
@@ -251,7 +252,7 @@ def generation_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
     prompt/output length, for generation rows measured at two batch sizes or more."""
     series: dict[str, list[Row]] = {}
     for row in rows:
-        if row["status"] == "ok" and row.get("ttft_p50_ms") is not None:
+        if row["status"] == Status.OK and row.get("ttft_p50_ms") is not None:
             shape = f"p{row['prompt_tokens']}-o{row['output_tokens']}"
             series.setdefault(f"{row['variant']} ({row['device']}, {shape})", []).append(row)
     series = {k: v for k, v in series.items() if len({r["batch_size"] for r in v}) >= 2}
@@ -279,7 +280,7 @@ def trend(history: pd.DataFrame, workload: str, column: str, label: str) -> Char
     """A metric of each single-stream case across runs on this hardware (oldest to newest)."""
     frame = history[
         (history["workload"] == workload)
-        & (history["status"] == "ok")
+        & (history["status"] == Status.OK)
         & (history["scenario"].isin(single_batch_scenarios()))
     ]
     frame = frame.dropna(subset=[column])
@@ -314,7 +315,7 @@ def cost_bars(rows: Sequence[Row], workload: str) -> Chart | None:
     points = [
         r
         for r in rows
-        if r["status"] == "ok"
+        if r["status"] == Status.OK
         and r["scenario"] in single_batch_scenarios()
         and r.get("latency_p50_ms") is not None
     ]

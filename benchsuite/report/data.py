@@ -18,6 +18,7 @@ from benchsuite.run.pooling import DRIFT_WARN_REL
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
 from benchsuite.store.history import RunScope, is_partial, runs_in_scope
 from benchsuite.store.runs import ResultStore
+from benchsuite.store.schema import Status
 
 Row = dict[str, Any]
 
@@ -133,7 +134,7 @@ class Card:
         inference = [
             r
             for r in self.rows
-            if scenario_role(r["scenario"]) is Role.INFERENCE and r["status"] == "ok"
+            if scenario_role(r["scenario"]) is Role.INFERENCE and r["status"] == Status.OK
         ]
         single = [r for r in inference if r["scenario"] in single_batch_scenarios()]
         return (single or inference or self.rows)[0]
@@ -182,7 +183,7 @@ def baseline_for(row: Row, rows: Sequence[Row]) -> Row | None:
     for other in rows:
         if (
             other["variant"] == "fp32"
-            and other["status"] == "ok"
+            and other["status"] == Status.OK
             and all(other.get(k) == row.get(k) for k in _MATCH_KEYS)
         ):
             return other
@@ -190,7 +191,7 @@ def baseline_for(row: Row, rows: Sequence[Row]) -> Row | None:
 
 
 def change_vs_baseline(row: Row, baseline: Row | None, column: str) -> float | None:
-    if baseline is None or row["status"] != "ok":
+    if baseline is None or row["status"] != Status.OK:
         return None
     ratio = ratio_to_baseline(row, baseline, column)
     return None if ratio is None else ratio - 1.0
@@ -198,7 +199,7 @@ def change_vs_baseline(row: Row, baseline: Row | None, column: str) -> float | N
 
 def caveats_for(row: Row) -> list[str]:
     notes = []
-    if row["status"] != "ok":
+    if row["status"] != Status.OK:
         return [f"{row['status']}: {row.get('error')}"]
     if row.get("energy_kind") == "estimated":
         notes.append(
@@ -273,7 +274,7 @@ def pinned_references(store: ResultStore, hardware_id: str) -> dict[str, Row]:
     usable = history[
         (history["env_hardware_id"] == hardware_id)
         & (history["variant"] == "fp32")
-        & (history["status"] == "ok")
+        & (history["status"] == Status.OK)
         & (history["energy_valid"].fillna(False).astype(bool))
     ].sort_values("run_id")
     return {str(r["case_id"]): r for r in _records(usable.groupby("case_id").tail(1))}
@@ -283,7 +284,7 @@ def _label(
     card: Card, rows: list[Row], pinned: dict[str, Row] | None, pinned_id: str | None
 ) -> None:
     primary = card.primary
-    if primary["status"] != "ok" or not primary.get("energy_valid"):
+    if primary["status"] != Status.OK or not primary.get("energy_valid"):
         return
     if pinned is not None:
         reference = pinned.get(_reference_id(primary["case_id"]) or "")

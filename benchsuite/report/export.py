@@ -22,6 +22,7 @@ import numpy as np
 from benchsuite.errors import UsageError
 from benchsuite.report.data import missing
 from benchsuite.store.runs import ResultStore
+from benchsuite.store.schema import Status
 
 FORMATS = ("csv", "json", "markdown")
 PYTEST_BENCHMARK_LAYOUT = "5.1.0"
@@ -130,7 +131,7 @@ def pytest_benchmark_document(store: ResultStore, run_id: str) -> dict[str, Any]
     benchmarks = []
     for row in cases.astype(object).to_dict("records"):
         timed = samples[samples["case_id"] == row["case_id"]]["latency_ns"].to_numpy()
-        if row["status"] != "ok" or len(timed) == 0:
+        if row["status"] != Status.OK or len(timed) == 0:
             continue
         benchmarks.append(
             {

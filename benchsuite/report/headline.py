@@ -15,6 +15,7 @@ from typing import Any
 from benchsuite import units
 from benchsuite.report.ratios import ratio_to_baseline
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
+from benchsuite.store.schema import Status
 
 Row = dict[str, Any]
 
@@ -33,7 +34,9 @@ class Line:
 
 def _ok(rows: Sequence[Row]) -> list[Row]:
     return [
-        r for r in rows if r["status"] == "ok" and scenario_role(r["scenario"]) is Role.INFERENCE
+        r
+        for r in rows
+        if r["status"] == Status.OK and scenario_role(r["scenario"]) is Role.INFERENCE
     ]
 
 

@@ -18,6 +18,7 @@ from benchsuite import units
 from benchsuite.report.hardware import hardware_label
 from benchsuite.report.headline import quality_text
 from benchsuite.scenarios import Role, scenario_role
+from benchsuite.store.schema import Status
 
 Row = dict[str, Any]
 
@@ -34,7 +35,7 @@ def measured_training(rows: Sequence[Row], workload: str, variant: str, device: 
         if (
             (row["workload"], row["variant"], row["device"]) == (workload, variant, device)
             and scenario_role(row["scenario"]) is Role.TRAINING
-            and row["status"] == "ok"
+            and row["status"] == Status.OK
             and row.get("energy_kind") == "measured"
             and row.get("energy_valid")
             and row.get("train_co2e_g") is not None
@@ -96,7 +97,7 @@ def model_card(
     for row in own:
         if scenario_role(row["scenario"]) is Role.TRAINING:
             continue
-        if row["status"] != "ok":
+        if row["status"] != Status.OK:
             lines.append(f"| `{row['case_id']}` | {row['status']} | | |")
             continue
         energy = units.energy_per_1000(
@@ -110,7 +111,7 @@ def model_card(
             f"| {units.duration_ms(row.get('latency_p50_ms'))} | {energy}{kind} |"
         )
     for row in own:
-        if scenario_role(row["scenario"]) is Role.TRAINING and row["status"] == "ok":
+        if scenario_role(row["scenario"]) is Role.TRAINING and row["status"] == Status.OK:
             lines += [
                 "",
                 f"Training: `{row['case_id']}` reached {quality_text(row)} in "
