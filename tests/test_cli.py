@@ -72,6 +72,13 @@ def test_smoke_run_writes_parquet_pandas_reads(smoke_run) -> None:  # type: igno
     assert training["train_repeats"] >= 1 and training["train_co2e_g"] > 0
 
     energy = pd.read_parquet(run_folder / "energy")
+    # a training row's time and energy describe the same runs: its window over its repeats
+    (trained,) = energy[
+        (energy["case_id"] == training["case_id"]) & (energy["window"] == 0)
+    ].itertuples()
+    repeats = training["train_repeats"]
+    assert training["train_time_s"] == pytest.approx(trained.duration_s / repeats, rel=1e-9)
+    assert training["train_energy_j"] == pytest.approx(trained.energy_j / repeats, rel=1e-9)
     windows = energy.groupby("case_id").size().to_dict()
     rounds = dict(zip(inference["case_id"], 2 * inference["rounds"], strict=True))
     assert windows == {**{case: n + 1 for case, n in rounds.items()}, training["case_id"]: 2}

@@ -312,6 +312,8 @@ def test_an_image_classifier_and_a_folder_without_a_preprocessor(
         "hf:./gpt",
         "--task",
         "text-generation",
+        "--scenarios",
+        "single-stream",  # one forward pass: generation is a language model's default
         "--variants",
         "fp32,int8",
         "--sequence-length",

@@ -75,3 +75,19 @@ def test_the_command_line_runs_a_registered_source_unedited(
     cases = pd.read_parquet(run / "cases")
     assert list(cases["case_id"]) == ["my-mlp/fp32/cpu/single-stream/b1"]
     assert list(cases["status"]) == ["ok"]
+
+
+def test_a_language_model_by_name_runs_generation_unless_told_otherwise() -> None:
+    from benchsuite.suites.model import model_suite
+
+    generating = model_suite(ModelSpec("hf:./my-llm", "text-generation"), variants=["fp32"])
+    assert {case.scenario for case in generating.cases()} == {"generation"}
+    assert [(c.batch_size, c.prompt_tokens, c.output_tokens) for c in generating.cases()] == [
+        (8, 32, 32)
+    ]
+    classifying = model_suite(ModelSpec("hf:./my-bert", "text-classification"), variants=["fp32"])
+    assert {case.scenario for case in classifying.cases()} == {"single-stream"}
+    told = model_suite(
+        ModelSpec("hf:./my-llm", "text-generation"), ["fp32"], scenarios=["single-stream"]
+    )
+    assert {case.scenario for case in told.cases()} == {"single-stream"}

@@ -118,7 +118,12 @@ def _add_run(commands: Commands) -> None:
 _LIST_OPTIONS = (  # comma-separated values of a model's one-model suite, in --help's order
     ("--variants", "A,B", "default: fp32,bf16,int8 (+distilled)"),
     ("--devices", "A,B", "default: cpu"),
-    ("--scenarios", "A,B", "single-stream (default), offline, generation, server, server-capacity"),
+    (
+        "--scenarios",
+        "A,B",
+        "single-stream, offline, generation, server, server-capacity (default: generation for "
+        "--task text-generation, else single-stream)",
+    ),
     ("--batch-sizes", "N,M", "offline and generation batch sizes (default 8)"),
     ("--prompt-tokens", "N,M", "generation prompts (default 32)"),
     ("--output-tokens", "N,M", "generated tokens (default 32)"),

@@ -31,12 +31,11 @@ from benchsuite.report.headline import quality_figure
 from benchsuite.run.fleet.shard import Shard
 from benchsuite.run.runner import Executor, RunResult, run_suite
 from benchsuite.scenarios import Role, all_scenarios, get_scenario
-from benchsuite.scenarios.single_stream import SingleStream
 from benchsuite.sources import TASKS, ModelSpec, build_workload
 from benchsuite.store.runs import ResultStore
 from benchsuite.store.schema import Status
 from benchsuite.suites.load import Suite, load_suite
-from benchsuite.suites.model import model_suite
+from benchsuite.suites.model import default_scenarios, model_suite
 from benchsuite.variants import all_variants
 from benchsuite.workload.base import Workload
 from benchsuite.workload.discovery import load_workloads, user_workloads_dir
@@ -201,7 +200,7 @@ def _suite_of_model(args: argparse.Namespace) -> Suite:
         student=args.student,
     )
     sizes = counts(args.batch_sizes, "--batch-sizes")
-    scenarios = names(args.scenarios, "--scenarios") or (SingleStream.name,)
+    scenarios = names(args.scenarios, "--scenarios") or default_scenarios(args.task)
     known = all_scenarios()
     for name in scenarios:
         if name not in known or known[name].role is not Role.INFERENCE:

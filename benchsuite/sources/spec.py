@@ -11,7 +11,8 @@ from benchsuite.errors import UsageError, did_you_mean
 from benchsuite.sources.registry import HF, source_of
 
 HF_PREFIX = HF.prefix
-TASKS = ("text-classification", "feature-extraction", "image-classification", "text-generation")
+TEXT_GENERATION = "text-generation"
+TASKS = ("text-classification", "feature-extraction", "image-classification", TEXT_GENERATION)
 
 
 @dataclass(frozen=True)

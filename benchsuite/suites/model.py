@@ -6,19 +6,28 @@ from collections.abc import Sequence
 
 from benchsuite.instruments.config import MeasureConfig
 from benchsuite.scenarios import all_scenarios
+from benchsuite.scenarios.generation import Generation
 from benchsuite.scenarios.single_stream import SingleStream
 from benchsuite.sources import ModelSpec
+from benchsuite.sources.spec import TEXT_GENERATION
 from benchsuite.suites.load import MatrixEntry, Suite
 
 DEFAULT_VARIANTS = ("fp32", "bf16", "int8")
 DEFAULT_BATCH_SIZES = (8,)
 
 
+def default_scenarios(task: str) -> tuple[str, ...]:
+    """What a model is measured by when no scenario is named: a language model by generation
+    (time to first token, time per output token, energy per token), any other one request at a
+    time."""
+    return (Generation.name,) if task == TEXT_GENERATION else (SingleStream.name,)
+
+
 def model_suite(
     spec: ModelSpec,
     variants: Sequence[str] = (),
     devices: Sequence[str] = ("cpu",),
-    scenarios: Sequence[str] = (SingleStream.name,),
+    scenarios: Sequence[str] = (),
     batch_sizes: Sequence[int] = (),
     measure: MeasureConfig | None = None,
     token_shapes: Sequence[tuple[int, int]] = ((32, 32),),
@@ -27,7 +36,8 @@ def model_suite(
     """The matrix of one model: each scenario × the variants × the devices. A single-batch
     scenario runs batch 1; the others run ``batch_sizes`` (default 8). Without variants: fp32,
     bf16 and int8, plus ``distilled`` when a student is given. A server scenario runs each
-    of ``load_pcts``."""
+    of ``load_pcts``. Without scenarios: :func:`default_scenarios` of the model's task."""
+    scenarios = tuple(scenarios) or default_scenarios(spec.task)
     chosen = tuple(variants) or DEFAULT_VARIANTS + (("distilled",) if spec.student else ())
     known = all_scenarios()
     matrix = []
