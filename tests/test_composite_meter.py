@@ -114,3 +114,26 @@ def test_an_estimated_part_never_makes_a_measured_total(
     assert parts["gpu"][1] == "measured"
     assert parts["cpu"][1] == parts["dram"][1] == "estimated"
     assert reading.kind == "estimated"
+
+
+def test_a_part_that_fails_to_start_stops_the_parts_already_running(
+    machine: tuple[FakePowercap, FakeGpu], fake_clock: FakeClock
+) -> None:
+    import threading
+
+    tree, _ = machine
+    # a GPU without an energy counter: NVML polls its power in a thread while a window is open
+    gpu = FakeGpu(lambda: fake_clock() / 1e9, lambda t: 60.0, lambda t: 60 * t, has_counter=False)
+    nvml = NvmlMeter(nvml=fake_nvml([gpu]), clock=fake_clock, sync=lambda: None, poll_hz=100)
+    rapl = RaplMeter(tree.root, clock=fake_clock)
+    rapl.zones()  # found while the tree is whole; then a zone's counter disappears
+    (tree.root / "intel-rapl:0" / "energy_uj").unlink()
+    meter = CompositeMeter([rapl, nvml])  # NVML starts first: it synchronises the device
+
+    def pollers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "nvml-power-poll" and t.is_alive()]
+
+    before = len(pollers())
+    with pytest.raises(OSError), meter.window():
+        pass
+    assert len(pollers()) == before  # NVML's poller was stopped with the failed start

@@ -16,6 +16,7 @@ total covers (``energy_parts``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 
 from benchsuite.instruments.meters.base import (
@@ -93,11 +94,29 @@ class CompositeMeter(Meter):
         )
 
     def start(self) -> None:
-        for meter in self.meters:
-            meter.start()
+        """Start every part; if one fails, the parts already started are stopped again (an
+        NVML poller must not go on in the background) and the error is raised."""
+        started: list[Meter] = []
+        try:
+            for meter in self.meters:
+                meter.start()
+                started.append(meter)
+        except BaseException:
+            for meter in reversed(started):
+                with contextlib.suppress(Exception):
+                    meter.stop()
+            raise
 
     def stop(self) -> EnergyReading:
-        readings = [meter.stop() for meter in self.meters]
+        """Stop every part, even when one fails to stop; then raise the first failure."""
+        readings, failures = [], []
+        for meter in self.meters:
+            try:
+                readings.append(meter.stop())
+            except Exception as error:
+                failures.append(error)
+        if failures:
+            raise failures[0]
         parts: dict[str, float] = {}
         kinds: dict[str, MeterKind] = {}
         for reading in readings:
