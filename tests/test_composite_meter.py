@@ -134,6 +134,6 @@ def test_a_part_that_fails_to_start_stops_the_parts_already_running(
         return [t for t in threading.enumerate() if t.name == "nvml-power-poll" and t.is_alive()]
 
     before = len(pollers())
-    with pytest.raises(OSError), meter.window():
+    with pytest.raises(FileNotFoundError), meter.window():
         pass
     assert len(pollers()) == before  # NVML's poller was stopped with the failed start
