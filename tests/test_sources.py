@@ -91,3 +91,20 @@ def test_a_language_model_by_name_runs_generation_unless_told_otherwise() -> Non
         ModelSpec("hf:./my-llm", "text-generation"), ["fp32"], scenarios=["single-stream"]
     )
     assert {case.scenario for case in told.cases()} == {"single-stream"}
+
+
+def test_a_model_in_a_generic_folder_is_named_by_its_own_config(tmp_path: Path) -> None:
+    import json
+
+    folder = tmp_path / "model"  # what a sentence-transformers download or a CI cache holds
+    folder.mkdir()
+    (folder / "config.json").write_text(
+        json.dumps({"_name_or_path": "sentence-transformers/all-MiniLM-L6-v2", "model_type": "bert"})
+    )
+    assert ModelSpec(f"hf:{folder}", "feature-extraction").name == "all-MiniLM-L6-v2"
+    assert ModelSpec(f"hf:{folder}", "feature-extraction", name="mine").name == "mine"
+    built = tmp_path / "tiny-bert"  # a model made from a config and saved records no name
+    built.mkdir()
+    (built / "config.json").write_text(json.dumps({"_name_or_path": "", "model_type": "bert"}))
+    assert ModelSpec(f"hf:{built}", "feature-extraction").name == "tiny-bert"
+    assert ModelSpec("hf:org/some-model", "feature-extraction").name == "org--some-model"

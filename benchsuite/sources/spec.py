@@ -4,8 +4,10 @@ loaded again from it."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from benchsuite.errors import UsageError, did_you_mean
 from benchsuite.sources.registry import HF, source_of
@@ -57,9 +59,23 @@ class ModelSpec:
 
 
 def default_name(source: str) -> str:
-    """A workload name from a source: its last path part (hub ids keep their owner), with
-    characters a case id cannot hold replaced."""
+    """A workload name from a source: a local folder's model by its own name (the
+    ``_name_or_path`` its ``config.json`` records, as ``save_pretrained`` and sentence-transformers
+    write it), else the folder's last part; a hub id whole (it keeps its owner). Characters a
+    case id cannot hold are replaced."""
     location = source_of(source).location(source).rstrip("/")
     if location.startswith((".", "/", "~")):
-        location = location.rsplit("/", 1)[-1]
+        location = _own_name(Path(location).expanduser()) or location.rsplit("/", 1)[-1]
     return re.sub(r"[^A-Za-z0-9_.+-]+", "--", location) or "model"
+
+
+def _own_name(folder: Path) -> str | None:
+    """The name a saved model's config gives itself (its hub id's last part), when it gives
+    one; a model built from a config and saved records none."""
+    try:
+        recorded = json.loads((folder / "config.json").read_text()).get("_name_or_path")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(recorded, str) or not recorded or recorded.startswith((".", "/", "~")):
+        return None
+    return recorded.rstrip("/").rsplit("/", 1)[-1]
