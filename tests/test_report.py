@@ -182,3 +182,32 @@ def test_the_cross_hardware_page_lines_up_each_hardware_kind(tmp_path: Path) -> 
     assert page.count("<tr><td><code>") == 2
     assert "not run" in page  # OTHER never ran on hw2
     assert 'href="hardware.html"' in (tmp_path / "html" / "index.html").read_text()
+
+
+def test_the_caveats_say_the_estimate_s_method_once_for_a_run() -> None:
+    from benchsuite.report.data import caveats_by_note
+
+    def row(case_id: str, cpu_s: float, rss: float) -> dict[str, object]:
+        return {
+            "case_id": case_id,
+            "scenario": "single-stream",
+            "quality_metric": "accuracy",
+            "status": "ok",
+            "energy_kind": "estimated",
+            "energy_source": "estimate",
+            "energy_model": f"cpu_time_s={cpu_s} x cpu_w_per_core=10 + rss_gib={rss} x "
+            "memory_w_per_gib=0.375 x wall_s=1.0012",
+        }
+
+    rows = [
+        row(f"m/{v}/cpu/single-stream/b1", s, r)
+        for v, s, r in [("fp32", 0.9, 0.5), ("int8", 0.4, 0.3)]
+    ]
+    estimated = [(note, cases) for note, cases in caveats_by_note(rows) if "estimated" in note]
+    assert estimated == [
+        (
+            "energy is estimated, not measured (estimate model: cpu_time_s x cpu_w_per_core=10 + "
+            "rss_gib x memory_w_per_gib=0.375 x wall_s; each card gives its case's inputs)",
+            ["m/fp32/cpu/single-stream/b1", "m/int8/cpu/single-stream/b1"],
+        )
+    ]

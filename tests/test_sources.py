@@ -99,7 +99,9 @@ def test_a_model_in_a_generic_folder_is_named_by_its_own_config(tmp_path: Path) 
     folder = tmp_path / "model"  # what a sentence-transformers download or a CI cache holds
     folder.mkdir()
     (folder / "config.json").write_text(
-        json.dumps({"_name_or_path": "sentence-transformers/all-MiniLM-L6-v2", "model_type": "bert"})
+        json.dumps(
+            {"_name_or_path": "sentence-transformers/all-MiniLM-L6-v2", "model_type": "bert"}
+        )
     )
     assert ModelSpec(f"hf:{folder}", "feature-extraction").name == "all-MiniLM-L6-v2"
     assert ModelSpec(f"hf:{folder}", "feature-extraction", name="mine").name == "mine"

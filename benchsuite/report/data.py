@@ -197,6 +197,16 @@ def change_vs_baseline(row: Row, baseline: Row | None, column: str) -> float | N
     return None if ratio is None else ratio - 1.0
 
 
+MEASURED_INPUTS = re.compile(r"\b(cpu_time_s|rss_gib|wall_s)=[-+0-9.e]+")
+"""The per-case inputs of the estimate's model, which its method does not depend on."""
+
+
+def estimate_method(model: str | None) -> str | None:
+    """The estimate's model without one case's inputs (``cpu_time_s x cpu_w_per_core=10 + ...``):
+    the same for every case of a run, so the caveats say it once."""
+    return MEASURED_INPUTS.sub(r"\1", model) if model else None
+
+
 def caveats_for(row: Row) -> list[str]:
     notes = []
     if row["status"] != Status.OK:
@@ -204,7 +214,8 @@ def caveats_for(row: Row) -> list[str]:
     if row.get("energy_kind") == "estimated":
         notes.append(
             f"energy is estimated, not measured ({row.get('energy_source')} model: "
-            f"{row.get('energy_model') or 'see docs/energy.md'})"
+            f"{estimate_method(row.get('energy_model')) or 'see docs/energy.md'}; each card "
+            "gives its case's inputs)"
         )
     if row.get("energy_valid") is False:
         notes.append(f"energy invalid: {row.get('energy_invalid_reason')}")
