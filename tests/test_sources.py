@@ -80,6 +80,8 @@ def test_the_command_line_runs_a_registered_source_unedited(
 def test_a_language_model_by_name_runs_generation_unless_told_otherwise() -> None:
     from benchsuite.suites.model import model_suite
 
+    deployed = model_suite(ModelSpec("hf:./my-llm", "text-generation"))
+    assert {case.variant for case in deployed.cases()} == {"fp32", "bf16-weights", "int8"}
     generating = model_suite(ModelSpec("hf:./my-llm", "text-generation"), variants=["fp32"])
     assert {case.scenario for case in generating.cases()} == {"generation"}
     assert [(c.batch_size, c.prompt_tokens, c.output_tokens) for c in generating.cases()] == [

@@ -274,3 +274,46 @@ def test_int8_runs_a_transformer_encoder() -> None:
     with prepared.context():
         assert prepared.module(torch.randn(2, 5, 16)).shape == (2, 5, 16)
     assert torch.backends.mha.get_fastpath_enabled()  # restored after the context
+
+
+def test_the_deployed_bf16_form_casts_the_weights_and_the_inputs() -> None:
+    import torch
+    from torch import nn
+
+    from benchsuite.variants import get_variant
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    reference = model(torch.ones(3, 8))
+    prepared = get_variant("bf16-weights").transform(model, "cpu", None)  # type: ignore[arg-type]
+    assert {p.dtype for p in prepared.module.parameters()} == {torch.bfloat16}
+    assert prepared.autocast_dtype is None and "weights cast to bfloat16" in prepared.detail
+    with prepared.context():
+        out = prepared.module(torch.ones(3, 8))  # fp32 inputs, as a workload gives them
+    assert out.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), reference, rtol=0.05, atol=0.05)
+    assert get_variant("fp16-weights").devices == ("cuda",)
+
+
+def test_the_deployed_bf16_form_generates_with_a_language_model() -> None:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from benchsuite.instruments.greedy_decode import greedy_generate
+    from benchsuite.variants import get_variant
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
+    prepared = get_variant("bf16-weights").transform(LlamaForCausalLM(config), "cpu", None)  # type: ignore[arg-type]
+    with prepared.context():
+        generated = greedy_generate(prepared.module, torch.zeros(2, 5, dtype=torch.long), 4)
+    assert generated.tokens.shape == (2, 4)
+    assert prepared.module.model.embed_tokens.weight.dtype == torch.bfloat16

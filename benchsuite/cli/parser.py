@@ -116,7 +116,11 @@ def _add_run(commands: Commands) -> None:
 
 
 _LIST_OPTIONS = (  # comma-separated values of a model's one-model suite, in --help's order
-    ("--variants", "A,B", "default: fp32,bf16,int8 (+distilled)"),
+    (
+        "--variants",
+        "A,B",
+        "default: fp32,bf16,int8; a language model: fp32,bf16-weights,int8 (+distilled)",
+    ),
     ("--devices", "A,B", "default: cpu"),
     (
         "--scenarios",

@@ -13,6 +13,8 @@ from benchsuite.sources.spec import TEXT_GENERATION
 from benchsuite.suites.load import MatrixEntry, Suite
 
 DEFAULT_VARIANTS = ("fp32", "bf16", "int8")
+LANGUAGE_MODEL_VARIANTS = ("fp32", "bf16-weights", "int8")
+"""A language model is deployed with its weights in bf16, not autocast over fp32 weights."""
 DEFAULT_BATCH_SIZES = (8,)
 
 
@@ -35,10 +37,12 @@ def model_suite(
 ) -> Suite:
     """The matrix of one model: each scenario × the variants × the devices. A single-batch
     scenario runs batch 1; the others run ``batch_sizes`` (default 8). Without variants: fp32,
-    bf16 and int8, plus ``distilled`` when a student is given. A server scenario runs each
+    bf16 (``bf16-weights`` for a language model) and int8, plus ``distilled`` when a student is
+    given. A server scenario runs each
     of ``load_pcts``. Without scenarios: :func:`default_scenarios` of the model's task."""
     scenarios = tuple(scenarios) or default_scenarios(spec.task)
-    chosen = tuple(variants) or DEFAULT_VARIANTS + (("distilled",) if spec.student else ())
+    defaults = LANGUAGE_MODEL_VARIANTS if spec.task == TEXT_GENERATION else DEFAULT_VARIANTS
+    chosen = tuple(variants) or defaults + (("distilled",) if spec.student else ())
     known = all_scenarios()
     matrix = []
     for name in scenarios:

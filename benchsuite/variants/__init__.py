@@ -71,6 +71,17 @@ register_variant(
     devices=("cuda",),
 )(precision.autocast(torch.float16))
 register_variant(
+    "bf16-weights",
+    recipe="weights cast to bfloat16 and inputs with them (model.to(torch.bfloat16)): the form "
+    "a model is deployed in, unlike bf16's autocast over fp32 weights",
+)(precision.weights_in(torch.bfloat16))
+register_variant(
+    "fp16-weights",
+    recipe="weights cast to float16 and inputs with them (model.to(torch.float16)): the form a "
+    "model is deployed in on a GPU (CPU float16 kernels are slow and incomplete)",
+    devices=("cuda",),
+)(precision.weights_in(torch.float16))
+register_variant(
     "int8",
     recipe="dynamic int8 quantization of nn.Linear through torchao (int8 weights, activations "
     "quantized per call, no calibration; torch.ao's deprecated path only where torchao cannot)",
