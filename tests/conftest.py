@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # registered with pyarrow once, before pytester's sys.modules snapshots can drop and re-import it
 import pandas.core.arrays.arrow.extension_types  # noqa: F401
@@ -169,3 +170,20 @@ def smoke_run(
         (out / ".stderr").read_text(),
     )
     return done, out
+
+
+def tiny_llama() -> Any:
+    """A one-layer Llama from a config (random weights, 64-token vocabulary): a causal LM with
+    transformers' forward signature, built in milliseconds."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
+    return LlamaForCausalLM(config)

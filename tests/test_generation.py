@@ -139,18 +139,10 @@ def _graphs_compiled_over(requests: int, cache_for_model: bool) -> int:
     """Graphs Dynamo compiles for ``requests`` same-shaped requests of a 1-layer Llama (the
     eager backend: the same tracing and guards as Inductor, without code generation)."""
     from torch._dynamo.utils import counters
-    from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-    )
-    model = LlamaForCausalLM(config).eval()
+    from tests.conftest import tiny_llama
+
+    model = tiny_llama().eval()
     compiled = torch.compile(model, backend="eager")
     cache = static_cache_factory(model) if cache_for_model else None
     torch._dynamo.reset()

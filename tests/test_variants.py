@@ -297,22 +297,13 @@ def test_the_deployed_bf16_form_casts_the_weights_and_the_inputs() -> None:
 
 def test_the_deployed_bf16_form_generates_with_a_language_model() -> None:
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
 
     from benchsuite.instruments.greedy_decode import greedy_generate
     from benchsuite.variants import get_variant
+    from tests.conftest import tiny_llama
 
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-    )
-    prepared = get_variant("bf16-weights").transform(LlamaForCausalLM(config), "cpu", None)  # type: ignore[arg-type]
+    prepared = get_variant("bf16-weights").transform(tiny_llama(), "cpu", None)  # type: ignore[arg-type]
     with prepared.context():
         generated = greedy_generate(prepared.module, torch.zeros(2, 5, dtype=torch.long), 4)
     assert generated.tokens.shape == (2, 4)
