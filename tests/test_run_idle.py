@@ -1,15 +1,18 @@
 """Idle power read once per run and device (with a whole-machine meter), then again for drift:
-a fake powercap tree whose counters a thread advances at a steady 20 W."""
+a fake powercap tree whose counter reads a steady 20 W.
+
+The counter is brought up to date when the meter reads it, from the clock the meter reads next,
+as the kernel computes ``energy_uj`` at each read. (A thread writing it every few milliseconds
+fell behind on a loaded machine: a stale start read 24 W out of a 20 W tree.)"""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from benchsuite.instruments.meters.rapl import RaplZone
 from benchsuite.run.runner import run_suite
 from benchsuite.store.runs import ResultStore
 from benchsuite.suites.load import parse_suite
@@ -37,23 +40,19 @@ threads = [1]
 
 
 @pytest.fixture
-def steady_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePowercap]:
+def steady_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePowercap:
     tree = FakePowercap(tmp_path / "powercap")
     tree.add_zone("intel-rapl:0", "package-0")
     monkeypatch.setenv("BENCHSUITE_POWERCAP_ROOT", str(tree.root))
-    stop = threading.Event()
+    start_ns = time.perf_counter_ns()
+    read_file = RaplZone.read_uj
 
-    def burn() -> None:  # 20 W, written every 5 ms from the real clock
-        start = time.perf_counter()
-        while not stop.is_set():
-            tree.set_energy_uj("intel-rapl:0", round((time.perf_counter() - start) * 20e6))
-            time.sleep(0.005)
+    def read_at_20_w(zone: RaplZone) -> int:  # 20 W = 0.02 uJ per ns, up to this read
+        tree.set_energy_uj("intel-rapl:0", (time.perf_counter_ns() - start_ns) // 50)
+        return read_file(zone)
 
-    thread = threading.Thread(target=burn, daemon=True)
-    thread.start()
-    yield tree
-    stop.set()
-    thread.join()
+    monkeypatch.setattr(RaplZone, "read_uj", read_at_20_w)
+    return tree
 
 
 def test_idle_is_read_once_per_run_and_checked_for_drift(
