@@ -82,6 +82,11 @@ def fake_clock() -> FakeClock:
 
 pytest_plugins = ["pytester"]
 
+HANG_GUARD_S = 600.0
+"""The longest any test waits for something to happen. Tests wait on events (a file, a port, a
+process's exit); a wait this long is a hang, never a slow machine: a tighter deadline fails on a
+loaded runner (a 120 s one did, on a fresh clone under load)."""
+
 
 def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """``python -m benchsuite ARGS`` in a subprocess, as a user would run it."""
@@ -150,11 +155,14 @@ def smoke_run(
     request: pytest.FixtureRequest,
     installed: tuple[Path, Path],
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """One real ``benchsuite run --suite smoke`` for the whole session (xdist workers share it),
+    """One real ``benchsuite run --suite smoke --meter estimate`` for the whole session (xdist workers share it),
     by the installed wheel's command in an empty folder: results in out/r, the report in out/h."""
     out = shared_folder(tmp_path_factory, request) / "smoke"
     command = [str(installed[1] / "benchsuite"), "run", "--suite", "smoke"]
     command += ["--results", "r", "--reports", "h", "--benchmark-json", "pytest-benchmark.json"]
+    # the tests read the estimate's labels in its rows and report: on a host with RAPL (or a
+    # GPU) the default meter would measure instead, so the run names its meter
+    command += ["--meter", "estimate"]
     with made_once(out) as making:
         if making:
             done = subprocess.run(

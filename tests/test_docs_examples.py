@@ -75,7 +75,8 @@ def test_the_python_example_runs_as_written(folder: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert re.search(r"p50 \d+\.\d+ ms per call of 8", done.stdout)
-    assert "J per sample (estimated)" in done.stdout
+    # as written, the example reads the best meter here: measured on a host with counters
+    assert re.search(r"J per sample \((estimated|measured)\)", done.stdout)
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from benchsuite.run.worker import _interrupt_after
-from tests.conftest import REPO, run_cli
+from tests.conftest import HANG_GUARD_S, REPO, run_cli
 
 FAULTS = """
 import os
@@ -176,14 +176,17 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _wait_for_rows(results: Path, count: int, timeout_s: float = 120) -> Path:
-    deadline = time.monotonic() + timeout_s
+def _wait_for_rows(results: Path, count: int, runner: subprocess.Popen[str]) -> Path:
+    """The run folder once ``count`` rows are written; fails at once if the runner exits first."""
+    deadline = time.monotonic() + HANG_GUARD_S
     while time.monotonic() < deadline:
         runs = [p for p in results.glob("*/cases")] if results.exists() else []
         if runs and len(list(runs[0].glob("*.parquet"))) >= count:
             return runs[0].parent
+        if runner.poll() is not None:
+            raise AssertionError(f"the run exited ({runner.returncode}) before {count} rows")
         time.sleep(0.05)
-    raise AssertionError(f"fewer than {count} rows after {timeout_s} s")
+    raise AssertionError(f"fewer than {count} rows after {HANG_GUARD_S:g} s")
 
 
 def test_sigkill_half_way_keeps_finished_cases_and_resume_completes_the_run(
@@ -192,7 +195,7 @@ def test_sigkill_half_way_keeps_finished_cases_and_resume_completes_the_run(
     suite = _suite(tmp_path, ["fine"], batches=8)
     results = tmp_path / "r"
     runner = _start_run(tmp_path, suite, fault_workloads, results)
-    run_folder = _wait_for_rows(results, 3)
+    run_folder = _wait_for_rows(results, 3, runner)
     os.killpg(runner.pid, signal.SIGKILL)  # the runner and its worker, no chance to clean up
     runner.communicate()
     before = pd.read_parquet(run_folder / "cases")
@@ -222,9 +225,9 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, fault_workl
     suite = _suite(tmp_path, ["fine"], batches=60)  # far more than can finish before the signal
     results = tmp_path / "r"
     runner = _start_run(tmp_path, suite, fault_workloads, results)
-    run_folder = _wait_for_rows(results, 2)
+    run_folder = _wait_for_rows(results, 2, runner)
     runner.send_signal(signal.SIGINT)
-    _, stderr = runner.communicate(timeout=60)
+    _, stderr = runner.communicate(timeout=HANG_GUARD_S)
     assert runner.returncode == 130
     assert f"benchsuite run --resume {run_folder.name}" in stderr
     assert "Traceback" not in stderr

@@ -41,7 +41,9 @@ class TwoInputs(nn.Module):
 
 def test_measure_a_module_with_named_inputs() -> None:
     batch = {"features": torch.randn(4, 6), "scale": torch.ones(4, 1)}
-    result = benchsuite.measure(TwoInputs(), batch, batch_size=4, name="two-inputs", **QUICK)
+    result = benchsuite.measure(
+        TwoInputs(), batch, batch_size=4, name="two-inputs", meter="estimate", **QUICK
+    )
     assert isinstance(result, CaseResult)
     assert result.case.id == "two-inputs/as-given/cpu/offline/b4"
     assert result.model is not None and result.model.flops_per_sample == 2 * 6 * 3
@@ -67,7 +69,7 @@ def test_measure_a_plain_function() -> None:
 
 
 def test_energy_window_reads_with_provenance() -> None:
-    with benchsuite.energy_window() as window:
+    with benchsuite.energy_window(meter="estimate") as window:
         sum(range(200_000))
     reading = window.reading
     assert reading.kind == "estimated" and reading.source == "estimate"

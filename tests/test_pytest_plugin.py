@@ -66,7 +66,10 @@ def test_json_extra_info_and_a_parquet_row_the_report_reads(
     results = tmp_path / "r"
     report = tmp_path / "bench.json"
     outcome = user_test.runpytest_subprocess(
-        f"--benchsuite-results={results}", f"--benchmark-json={report}", *FAST
+        f"--benchsuite-results={results}",
+        f"--benchmark-json={report}",
+        "--benchsuite-meter=estimate",  # the rows' kind is asserted below
+        *FAST,
     )
     outcome.assert_outcomes(passed=3, failed=1, skipped=1)
     benchmarks = {b["name"]: b for b in json.loads(report.read_text())["benchmarks"]}

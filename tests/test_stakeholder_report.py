@@ -23,6 +23,7 @@ from benchsuite.report.data import load_report_data
 from benchsuite.report.headline import headline
 from benchsuite.report.model_card import model_card
 from benchsuite.store.runs import ResultStore
+from tests.conftest import HANG_GUARD_S
 from tests.test_gate import CASE, OTHER, _write_run
 
 SCIENTIFIC = re.compile(r"\d(\.\d+)?e[+-]?\d")
@@ -254,7 +255,7 @@ def test_the_pytest_benchmark_json_is_read_by_pytest_benchmark(smoke_run) -> Non
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_GUARD_S,
     )
     assert compare.returncode == 0, compare.stderr
     assert "digits-cnn/fp32/cpu/single-stream/b1/t1" in compare.stdout
