@@ -155,8 +155,9 @@ def smoke_run(
     request: pytest.FixtureRequest,
     installed: tuple[Path, Path],
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """One real ``benchsuite run --suite smoke --meter estimate`` for the whole session (xdist workers share it),
-    by the installed wheel's command in an empty folder: results in out/r, the report in out/h."""
+    """One real ``benchsuite run --suite smoke --meter estimate`` for the whole session (xdist
+    workers share it), by the installed wheel's command in an empty folder: results in out/r, the
+    report in out/h."""
     out = shared_folder(tmp_path_factory, request) / "smoke"
     command = [str(installed[1] / "benchsuite"), "run", "--suite", "smoke"]
     command += ["--results", "r", "--reports", "h", "--benchmark-json", "pytest-benchmark.json"]
