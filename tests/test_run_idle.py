@@ -48,7 +48,7 @@ def steady_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePower
     read_file = RaplZone.read_uj
 
     def read_at_20_w(zone: RaplZone) -> int:  # 20 W = 0.02 uJ per ns, up to this read
-        tree.set_energy_uj("intel-rapl:0", (time.perf_counter_ns() - start_ns) // 50)
+        tree.set_energy_uj(zone.path.name, (time.perf_counter_ns() - start_ns) // 50)
         return read_file(zone)
 
     monkeypatch.setattr(RaplZone, "read_uj", read_at_20_w)
