@@ -50,9 +50,17 @@ class ModelFacts:
     """How FLOPs were obtained when not counted by torch, or why there is no figure."""
     runtime: str = "pytorch"
     runtime_version: str = field(default_factory=lambda: torch.__version__)
+    variant_backend: str = ""
+    """The kernel path that ran the calls (:meth:`PreparedModel.kernel_path`)."""
+    threads_used: int = field(default_factory=torch.get_num_threads)
+    """Intra-op threads torch ran the calls with: the case's ``threads``, or torch's default
+    where the case named none (read where the facts are made, inside the case's thread
+    setting)."""
 
     def columns(self) -> dict[str, Any]:
         return {
+            "variant_backend": self.variant_backend or None,
+            "threads_used": self.threads_used,
             "runtime": self.runtime,
             "runtime_version": self.runtime_version,
             "flops_note": self.flops_note or None,

@@ -188,6 +188,8 @@ def test_a_text_classifier_by_folder_with_eval_data_and_a_student(
     assert "torch.fx" in rows.loc["prune-ch50", "error"]
     ok = rows[rows["status"] == "ok"]
     assert sorted(ok["variant"]) == ["distilled", "fp32", "int8", "prune50"]
+    # no --threads: torch's default, which every row records
+    assert ok["threads"].isna().all() and (ok["threads_used"] >= 1).all()
     assert (ok["case_id"].str.startswith("bert/")).all()
     assert (ok["quality_metric"] == "accuracy").all()
     assert (ok["eval_samples"] == 40).all() and ok["accuracy"].between(0, 1).all()
@@ -250,9 +252,15 @@ def test_a_sentence_embedding_model_is_judged_by_cosine_similarity(
         "4",
         "--load-pct",
         "40",
+        "--threads",
+        "1",
     )
     assert (rows["status"] == "ok").all(), rows["error"].tolist()
     assert set(rows["model_library"]) == {"sentence-transformers"}
+    # --threads is the named model's too, and every row records the threads it ran with
+    assert (rows["threads"] == 1).all() and (rows["threads_used"] == 1).all()
+    assert rows["case_id"].str.contains("/t1").all()
+    assert rows.loc[rows["variant"] == "int8", "variant_backend"].str.startswith("torch.ao").all()
     single = rows[rows["scenario"] == "single-stream"]
     assert single.loc["fp32", "cosine_similarity"] == pytest.approx(1.0)
     assert 0.9 < single.loc["int8", "cosine_similarity"] <= 1.0

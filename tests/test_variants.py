@@ -143,16 +143,15 @@ def test_fp32_and_bf16(blobs: Blobs) -> None:
     assert reference[0].weight.dtype == torch.float32
 
 
-def test_int8_quantizes_every_linear_layer_through_torchao(blobs: Blobs) -> None:
+def test_int8_runs_torch_aos_eager_int8_kernels_and_quotes_the_deprecation(blobs: Blobs) -> None:
     reference = blobs.reference_model()
     prepared = get_variant("int8").prepare(reference, "cpu", blobs)
-    quantized = [
-        m
-        for m in prepared.module.modules()
-        if type(getattr(m, "weight", None)).__module__.startswith("torchao")
-    ]
+    quantized = [m for m in prepared.module.modules() if "quantized.dynamic" in type(m).__module__]
     assert len(quantized) == 3
-    assert "3 of 3 nn.Linear -> int8 dynamic activations, int8 weights (torchao " in prepared.detail
+    assert not any(type(m) is nn.Linear for m in prepared.module.modules())
+    assert "3 of 3 nn.Linear -> int8 dynamic" in prepared.detail
+    assert "PyTorch warned: " in prepared.detail and "deprecat" in prepared.detail.lower()
+    assert prepared.kernel_path().startswith("torch.ao.quantization dynamic int8, eager")
     with prepared.context():
         out = prepared.module(blobs.example_batch(8))
     assert out.dtype == torch.float32 and out.shape == (8, 4)
@@ -162,27 +161,45 @@ def test_int8_quantizes_every_linear_layer_through_torchao(blobs: Blobs) -> None
     assert prepared.flops_module is not None  # FLOPs are counted on the fp32 twin
 
 
-def test_int8_without_torchao_falls_back_to_torch_ao_and_quotes_its_warning(
+def test_int8_is_the_same_kernel_path_whether_or_not_torchao_is_installed(
     blobs: Blobs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import importlib.util
 
+    with_torchao = get_variant("int8").prepare(blobs.reference_model(), "cpu", blobs)
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util,
         "find_spec",
         lambda name, *a: None if name == "torchao" else find_spec(name, *a),
     )
-    prepared = get_variant("int8").prepare(blobs.reference_model(), "cpu", blobs)
-    quantized = [m for m in prepared.module.modules() if "quantized.dynamic" in type(m).__module__]
+    without = get_variant("int8").prepare(blobs.reference_model(), "cpu", blobs)
+    assert without.kernel_path() == with_torchao.kernel_path()
+    reason = get_variant("int8-torchao-eager").unsupported_reason("cpu", blobs)
+    assert reason is not None and "pip install 'benchsuite[torchao]'" in reason
+
+
+def test_torchaos_eager_int8_is_a_variant_named_as_the_fallback(blobs: Blobs) -> None:
+    prepared = get_variant("int8-torchao-eager").prepare(blobs.reference_model(), "cpu", blobs)
+    quantized = [
+        m
+        for m in prepared.module.modules()
+        if type(getattr(m, "weight", None)).__module__.startswith("torchao")
+    ]
     assert len(quantized) == 3
-    assert not any(type(m) is nn.Linear for m in prepared.module.modules())
-    assert "3 of 3 nn.Linear -> int8 dynamic" in prepared.detail
-    assert "torchao is not installed (pip install 'benchsuite[torchao]')" in prepared.detail
-    assert "It warned: " in prepared.detail and "deprecat" in prepared.detail.lower()
+    assert "eager" in prepared.detail and "(no torch.compile" in prepared.kernel_path()
     with prepared.context():
-        out = prepared.module(blobs.example_batch(8))
-    assert out.dtype == torch.float32 and out.shape == (8, 4)
+        assert prepared.module(blobs.example_batch(8)).shape == (8, 4)
+
+
+def test_every_variant_names_its_kernel_path(blobs: Blobs) -> None:
+    paths = {
+        name: get_variant(name).prepare(blobs.reference_model(), "cpu", blobs).kernel_path()
+        for name in ("fp32", "bf16", "bf16-weights")
+    }
+    assert paths["fp32"].endswith("eager, float32 weights")
+    assert paths["bf16"].endswith("eager, float32 weights, autocast to bfloat16")
+    assert paths["bf16-weights"].endswith("eager, bfloat16 weights")
 
 
 @pytest.mark.parametrize(("name", "level"), [("prune50", 0.5), ("prune90", 0.9)])

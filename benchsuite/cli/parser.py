@@ -129,6 +129,12 @@ _LIST_OPTIONS = (  # comma-separated values of a model's one-model suite, in --h
         "--task text-generation, else single-stream)",
     ),
     ("--batch-sizes", "N,M", "offline and generation batch sizes (default 8)"),
+    (
+        "--threads",
+        "N,M",
+        "intra-op CPU threads, each its own case (default: torch's own; every row records the "
+        "threads it used)",
+    ),
     ("--prompt-tokens", "N,M", "generation prompts (default 32)"),
     ("--output-tokens", "N,M", "generated tokens (default 32)"),
     (

@@ -230,6 +230,7 @@ def _suite_of_model(args: argparse.Namespace) -> Suite:
         measure,
         [(p, o) for p in prompts for o in outputs],
         loads,
+        counts(args.threads, "--threads"),
     )
 
 

@@ -268,6 +268,8 @@ class Generation(Scenario):
             size_bytes,
             flops // batch,
             "FLOPs of one whole request (prefill and every decode step) per sequence",
+            variant_backend=prepared.kernel_path(),
+            threads_used=case.threads or torch.get_num_threads(),
         )
         source = workload.source_facts()
         return CaseResult(

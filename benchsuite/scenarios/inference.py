@@ -92,6 +92,7 @@ def model_facts(
         flops_note=note,
         runtime=runtime.name,
         runtime_version=runtime.version,
+        variant_backend=prepared.kernel_path(),
     )
 
 

@@ -118,7 +118,13 @@ class Training(Scenario):
         param_count, size_bytes = count_parameters(model)
         return CaseResult(
             case,
-            model=ModelFacts(variant.recipe, param_count=param_count, model_size_bytes=size_bytes),
+            model=ModelFacts(
+                variant.recipe,
+                param_count=param_count,
+                model_size_bytes=size_bytes,
+                variant_backend=f"PyTorch {torch.__version__} eager, training in fp32",
+                threads_used=case.threads or torch.get_num_threads(),
+            ),
             quality=QualityResult(
                 workload.quality_metric, {"accuracy": outcome.accuracy}, len(held_out[0])
             ),

@@ -34,12 +34,14 @@ def model_suite(
     measure: MeasureConfig | None = None,
     token_shapes: Sequence[tuple[int, int]] = ((32, 32),),
     load_pcts: Sequence[int] = (10, 50, 90),
+    threads: Sequence[int] = (),
 ) -> Suite:
     """The matrix of one model: each scenario × the variants × the devices. A single-batch
     scenario runs batch 1; the others run ``batch_sizes`` (default 8). Without variants: fp32,
     bf16 (``bf16-weights`` for a language model) and int8, plus ``distilled`` when a student is
     given. A server scenario runs each
-    of ``load_pcts``. Without scenarios: :func:`default_scenarios` of the model's task."""
+    of ``load_pcts``; each of ``threads`` is its own case (none: torch's default, which the rows
+    record). Without scenarios: :func:`default_scenarios` of the model's task."""
     scenarios = tuple(scenarios) or default_scenarios(spec.task)
     defaults = LANGUAGE_MODEL_VARIANTS if spec.task == TEXT_GENERATION else DEFAULT_VARIANTS
     chosen = tuple(variants) or defaults + (("distilled",) if spec.student else ())
@@ -53,7 +55,16 @@ def model_suite(
         )
         loads: tuple[int | None, ...] = tuple(load_pcts) if scenario.load_axis else (None,)
         matrix.append(
-            MatrixEntry((spec.name,), chosen, tuple(devices), name, sizes, (None,), shapes, loads)
+            MatrixEntry(
+                (spec.name,),
+                chosen,
+                tuple(devices),
+                name,
+                sizes,
+                tuple(threads) or (None,),
+                shapes,
+                loads,
+            )
         )
     return Suite(
         name=f"model-{spec.name}",

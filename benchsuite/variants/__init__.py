@@ -5,7 +5,8 @@
 | fp32 | the baseline | cpu, cuda |
 | bf16 | autocast to bfloat16 | cpu, cuda |
 | fp16 | autocast to float16 | cuda |
-| int8 | dynamic int8 quantization of nn.Linear through torchao | cpu |
+| int8 | dynamic int8 of nn.Linear, torch.ao's eager FBGEMM/x86 kernels | cpu |
+| int8-torchao-eager | the same through torchao, eager (a slow fallback) | cpu |
 | int8-weight | weight-only int8 nn.Linear through torchao | cpu, cuda |
 | prune50, prune90 | unstructured magnitude pruning | cpu, cuda |
 | prune-ch50 | structured channel pruning, half the channels removed | cpu, cuda |
@@ -83,11 +84,20 @@ register_variant(
 )(precision.weights_in(torch.float16))
 register_variant(
     "int8",
-    recipe="dynamic int8 quantization of nn.Linear through torchao (int8 weights, activations "
-    "quantized per call, no calibration; torch.ao's deprecated path only where torchao cannot)",
+    recipe="dynamic int8 quantization of nn.Linear (int8 weights, activations quantized per "
+    "call, no calibration) on torch.ao's eager int8 kernels (FBGEMM/x86), which PyTorch "
+    "deprecates: the fastest int8 path measured on a CPU",
     devices=("cpu",),
-    requires=quantize.requires_linear_layers,
+    requires=quantize.requires_torch_ao_dynamic,
 )(quantize.int8_dynamic)
+register_variant(
+    "int8-torchao-eager",
+    recipe="dynamic int8 quantization of nn.Linear through torchao's tensor subclasses in "
+    "eager mode, without torch.compile: a fallback several times slower than fp32 on a CPU, "
+    "kept to show it",
+    devices=("cpu",),
+    requires=quantize.requires_torchao,
+)(quantize.int8_torchao_eager)
 register_variant(
     "int8-weight",
     recipe="weight-only int8 quantization of nn.Linear through torchao (one scale per output "

@@ -66,6 +66,22 @@ class PreparedModel:
     """Parameters, size and FLOPs given rather than counted (see :class:`StatedFacts`)."""
     runtime: RuntimeFacts | None = None
     """What runs ``module``'s calls when it is not PyTorch (``None``: PyTorch)."""
+    backend: str = ""
+    """The kernel path that runs the calls, in words (eager int8 kernels, a compiled graph, a
+    tensor subclass in eager mode), where :meth:`kernel_path` cannot work it out."""
+
+    def kernel_path(self) -> str:
+        """The row's ``variant_backend``: what executes the calls, so that two rows of one
+        variant name on two machines say whether they ran the same kernels."""
+        if self.backend:
+            return self.backend
+        if self.runtime is not None:
+            return f"{self.runtime.name} {self.runtime.version}"
+        dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in self.module.parameters()})
+        path = f"PyTorch {torch.__version__} eager, {'/'.join(dtypes) or 'no'} weights"
+        if self.autocast_dtype is not None:
+            path += f", autocast to {str(self.autocast_dtype).removeprefix('torch.')}"
+        return path
 
     @contextlib.contextmanager
     def context(self) -> Iterator[None]:

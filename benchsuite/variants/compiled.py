@@ -36,5 +36,9 @@ def compiled(model: nn.Module, device: str, workload: Workload) -> PreparedModel
         warnings.simplefilter("ignore")  # Inductor imports deprecated torch.jit helpers
         optimised = cast(nn.Module, torch.compile(model))
     return PreparedModel(
-        optimised, device, detail="torch.compile, Inductor default mode", flops_module=model
+        optimised,
+        device,
+        detail="torch.compile, Inductor default mode",
+        flops_module=model,
+        backend=f"torch.compile (Inductor, default mode), PyTorch {torch.__version__}",
     )

@@ -109,6 +109,7 @@ def _prepared(
         detail=f"{recipe_detail}; ONNX Runtime {ort.__version__}, {provider}, all graph "
         f"optimisations, {threads} intra-op thread{'s' if threads != 1 else ''}{crossing}",
         runtime=RuntimeFacts("onnxruntime", ort.__version__, path.stat().st_size),
+        backend=f"ONNX Runtime {ort.__version__}, {provider}",
     )
 
 

@@ -104,6 +104,7 @@ def _prepared(
         detail=f"{recipe_detail}; OpenVINO {version}, CPU plugin, latency hint, 1 stream, "
         f"{threads} thread{'s' if threads != 1 else ''}, f32 inference precision",
         runtime=RuntimeFacts("openvino", version, artifact_bytes),
+        backend=f"OpenVINO {version}, CPU plugin",
     )
 
 

@@ -47,4 +47,5 @@ def int8_weight_only(model: nn.Module, device: str, workload: Workload) -> Prepa
         device,
         detail=f"{quantized_linear_count(model)} of {linear} nn.Linear -> int8 weights, one "
         f"scale per output channel (torchao {version}); activations fp32",
+        backend=f"torchao {version} Int8WeightOnly tensor subclass, eager",
     )
