@@ -36,7 +36,6 @@ from benchsuite.instruments.energy import read_idle
 from benchsuite.instruments.meters import Meter, choose_meter
 from benchsuite.instruments.rounds import RoundRunner
 from benchsuite.run.affinity import allowed_cpus, group_cpus, pin_process
-from benchsuite.run.pooling import ratio_of
 from benchsuite.variants import get_variant
 from benchsuite.variants.base import PreparedModel
 from benchsuite.workload.batch import bound_call
@@ -93,7 +92,7 @@ def block_ratios(workload: str, members: list[Member]) -> dict[tuple[str, str], 
             ("energy", member.energy_j, reference.energy_j),
         ):
             paired = [a / b for a, b in zip(mine, theirs, strict=True)]
-            out[(f"{workload} {member.name}", figure)] = ratio_of(paired).median
+            out[(f"{workload} {member.name}", figure)] = float(np.median(paired))
     return out
 
 

@@ -175,13 +175,17 @@ def test_each_row_says_which_interval_it_carries() -> None:
     row = pooled_result(states[cases[1]], config, reference, drift_of(reference)).row()
     assert row["measure_order"] == "interleaved" and row["repeats"] == 2 and row["rounds"] == 3
     assert row["pinned_cpus"] == "1"
-    assert "in 2 processes, widened to the 2 process medians" in row["latency_interval_method"]
-    assert "6 windows" in row["energy_interval_method"]
-    assert row["ratio_interval_method"] == (
-        "6 paired rounds, 95% CI of the median ratio, widened to the 2 repeats' own ratios"
+    assert row["latency_interval_method"].startswith(
+        "95% t-interval over 2 processes' own figures (1 degrees of freedom, log scale)"
     )
+    assert row["energy_interval_method"].startswith("95% t-interval over 2 processes")
+    assert row["ratio_interval_method"] == (
+        "6 paired rounds; 95% t-interval over 2 processes' own figures (1 degrees of freedom, "
+        "log scale), with a ±1.0% run-to-run floor in quadrature"
+    )
+    assert row["ratio_processes"] == 2
     assert row["latency_ratio_low"] <= row["latency_ratio"] <= row["latency_ratio_high"]
-    # the interval takes in both processes' own medians, so it is at least as wide as their gap
+    # the interval is over the processes' own medians, so it takes in both of them
     medians = []
     for repeat in (0, 1):
         calls = [r.latency_ns for p, r in states[cases[1]].rounds if p == repeat]
@@ -438,5 +442,86 @@ def test_with_fewer_windows_than_rounds_latency_pairs_every_round_and_energy_sta
         assert row["latency_ratio"] == pytest.approx(_true(case.variant), rel=0.002)
         assert row["energy_ratio"] == pytest.approx(_true(case.variant), rel=0.002)
         method = row["ratio_interval_method"]
-        assert method.startswith("latency: 80 paired rounds, 95% CI of the median ratio")
-        assert "energy: 4 paired rounds, min-max range" in method
+        assert method.startswith("latency: 80 paired rounds; 95% t-interval over 2 processes")
+        assert "energy: 4 paired rounds; 95% t-interval over 2 processes" in method
+
+
+PROCESS_LUCK_SD = 0.05
+"""How far one process's speed for a variant strays (log scale): its memory layout, its core."""
+CALL_NOISE_SD = 0.01
+
+
+class ProcessLuckSession(DriftingSession):
+    """A case whose process draws its own speed when it starts, shared by all its rounds, as a
+    worker process's luck is; each call adds a little noise of its own."""
+
+    def __init__(self, case: Case, clock: FakeClock, rng: np.random.Generator) -> None:
+        cost_ns = 1_000_000 * _true(case.variant) * float(np.exp(rng.normal(0, PROCESS_LUCK_SD)))
+
+        def call() -> None:
+            clock.advance(int(cost_ns * (1 + CALL_NOISE_SD * rng.standard_normal())))
+
+        self.cpus = None
+        self.clock = clock
+        self.runner = RoundRunner(call, None, ClockMeter(clock), 1, 0.0, clock)
+
+    def round(self, index: int, rounds: int, window: bool = True) -> RoundResult:
+        return self.runner.round(index, 0.02, 0.05 if window else None)
+
+
+def test_intervals_over_processes_hold_the_true_ratio_and_rounds_alone_do_not() -> None:
+    """Many simulated runs of fp32 and int8 (true ratio 1.5), each process with its own luck:
+    the interval over rounds alone (an order-statistic interval of the paired per-round ratios)
+    is far too narrow, while the t-interval over processes holds the truth at its 95 %."""
+    from benchsuite.instruments.stats import median_interval
+
+    rng = np.random.default_rng(7)
+    cases = [Case("digits-cnn", v, "cpu", "single-stream", 1, 1) for v in ("fp32", "int8")]
+    plan = RoundsConfig(repeats=6, rounds=6, pin_cpus=False, floor_rel=0.0)  # the bare model
+    runs, held_by_processes, held_by_rounds, resolved = 300, 0, 0, 0
+    for _ in range(runs):
+        clock = FakeClock()
+        states = run_rounds(
+            cases, lambda case, idle, cpus, clock=clock: ProcessLuckSession(case, clock, rng), plan
+        )
+        mine, fp32 = states[cases[1]], states[cases[0]]
+        ratios = paired_ratios(mine, fp32, plan)
+        assert ratios is not None
+        latency, energy = ratios
+        held_by_processes += latency.low <= 1.5 <= latency.high
+        resolved += latency.resolved
+        assert latency.processes == energy.processes == 6
+        per_round = [
+            a.latency_median_ns / b.latency_median_ns
+            for (_, a), (_, b) in zip(mine.rounds, fp32.rounds, strict=True)
+        ]
+        rounds_only = median_interval(per_round)
+        held_by_rounds += rounds_only.low <= 1.5 <= rounds_only.high
+    assert 0.90 <= held_by_processes / runs <= 0.99  # nominal 95 %
+    assert held_by_rounds / runs < 0.85  # overconfident: it treats 36 rounds as 36 repeats
+    assert resolved / runs > 0.7  # a ratio of two 5 % lucks (7 %) over 6 processes: mostly ±10 %
+
+
+def test_one_process_gives_an_unresolved_ratio_not_a_precise_one() -> None:
+    clock = FakeClock()
+    cases = _group()[:2]
+    states = run_rounds(
+        cases, lambda case, idle, cpus: DriftingSession(case, clock), RoundsConfig(1, 6)
+    )
+    ratios = paired_ratios(states[cases[1]], states[cases[0]])
+    assert ratios is not None
+    assert not ratios[0].resolved and ratios[0].high == float("inf")
+    assert "one process gives no spread" in ratios[0].method
+
+
+def test_the_run_to_run_floor_is_added_in_quadrature() -> None:
+    from benchsuite.instruments.stats import process_interval
+
+    steady = [1.5, 1.5 * 1.001, 1.5 * 0.999]  # processes that agree to 0.1 %
+    bare = process_interval(steady)
+    floored = process_interval(steady, floor_rel=0.01)
+    assert bare.half_width_rel < 0.005
+    assert floored.half_width_rel == pytest.approx(
+        np.expm1(np.hypot(np.log(bare.high / bare.centre), np.log1p(0.01))), rel=1e-6
+    )
+    assert floored.half_width_rel > 0.01

@@ -312,6 +312,24 @@ def _intervals(
             )
         values.append(known)
     (base, base_low, base_high), (cand, cand_low, cand_high) = values
+    unresolved = [
+        side
+        for side, row in (("baseline", base_row), ("candidate", cand_row))
+        if _unresolved(row, metric)
+    ]
+    if unresolved:
+        return MetricVerdict(
+            case_id,
+            metric,
+            INCONCLUSIVE,
+            f"the {' and the '.join(unresolved)}'s paired ratio is unresolved (its interval over "
+            "processes is wider than the suite's ratio_resolution_rel): more processes "
+            "(repeats), or a quieter machine",
+            described,
+            base,
+            cand,
+            cand / base - 1.0,
+        )
     if base_low <= 0 or cand_low <= 0:
         return MetricVerdict(case_id, metric, INCONCLUSIVE, "an interval reaches zero", described)
     limit = allowance.relative if allowance.relative is not None else 0.0
@@ -335,6 +353,12 @@ def _intervals(
         (low - 1.0, high - 1.0),
         point_beyond=worse_point > limit,
     )
+
+
+def _unresolved(row: pd.Series, metric: str) -> bool:
+    """The row says its paired ratio ``metric`` is unresolved (rows from before the flag: no)."""
+    flag = row.get(f"{metric}_resolved")
+    return flag is not None and not pd.isna(flag) and not bool(flag)
 
 
 def _declared_metrics(row: pd.Series) -> tuple[Metric, ...]:

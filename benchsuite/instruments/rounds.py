@@ -54,9 +54,11 @@ class RoundsConfig:
     the number of rounds paired, so many short rounds beat a few long ones.
     """
 
-    repeats: int = 2
-    """Worker processes per case, one after another; each prepares the model afresh."""
-    rounds: int = 40
+    repeats: int = 5
+    """Worker processes per case, one after another; each prepares the model afresh. The
+    process is the unit of repetition (a paired ratio's interval is over the processes:
+    :mod:`benchsuite.run.pooling`), so there must be several."""
+    rounds: int = 8
     """Rounds per process, at most: one latency slice and one energy window each (see
     ``windows``). A slow model gets fewer (:meth:`most_rounds`)."""
     interleave: bool = True
@@ -71,7 +73,23 @@ class RoundsConfig:
     long windows, so only some rounds carry one; the latency still takes every round, so its
     ratios keep all their pairs (docs/measurement.md)."""
 
+    resolution_rel: float = 0.10
+    """A paired ratio whose 95 % interval reaches further than this from it is *unresolved*:
+    the row says so, the report prints no precise-looking figure for it, and the gate calls it
+    inconclusive (a suite's ``[measure] ratio_resolution_rel``)."""
+
+    floor_rel: float = 0.01
+    """What every process of one run shares and a re-run does not (the machine's mood over
+    minutes), added to a paired ratio's half-width in quadrature (a suite's ``[measure]
+    ratio_floor_rel``). The default is this project's 2-core VM's: with intervals over five
+    processes alone, 85 % of latency intervals held the ratio ten later runs agreed on, each miss
+    by under 1 % (``benchmarks/bench_calibration.py``, docs/measurement.md)."""
+
     def __post_init__(self) -> None:
+        if self.floor_rel < 0:
+            raise ValueError(f"ratio_floor_rel must be 0 or more, got {self.floor_rel}")
+        if not self.resolution_rel > 0:
+            raise ValueError(f"ratio_resolution_rel must be positive, got {self.resolution_rel}")
         if self.repeats < 1:
             raise ValueError(f"repeats must be at least 1, got {self.repeats}")
         if self.rounds < 1:

@@ -119,3 +119,58 @@ def summarize(samples: Sequence[float] | np.ndarray, confidence: float = 0.95) -
         minimum=float(values.min()),
         maximum=float(values.max()),
     )
+
+
+@dataclass(frozen=True)
+class ProcessInterval:
+    """A figure measured in several processes: its centre (the geometric mean of the processes'
+    own figures) and a Student-t interval over them, on the log scale (ratios and times are
+    multiplicative), with ``processes - 1`` degrees of freedom.
+
+    The process is the unit of repetition: what one process happens to get (its memory layout,
+    its core's state, the machine's mood during its minute) is shared by all its rounds, so an
+    interval over rounds alone says nothing about the next run. With one process there is no
+    spread to estimate: the interval is infinite, never a precise-looking number.
+    """
+
+    centre: float
+    low: float
+    high: float
+    processes: int
+    confidence: float
+
+    @property
+    def half_width_rel(self) -> float:
+        """The larger distance from the centre to an end, relative to the centre."""
+        if not self.centre > 0:
+            return math.inf
+        return max(self.centre - self.low, self.high - self.centre) / self.centre
+
+    @property
+    def method(self) -> str:
+        return (
+            f"{self.confidence:.0%} t-interval over {self.processes} processes' own figures "
+            f"({self.processes - 1} degrees of freedom, log scale)"
+        )
+
+
+def process_interval(
+    per_process: Sequence[float], confidence: float = 0.95, floor_rel: float = 0.0
+) -> ProcessInterval:
+    """:class:`ProcessInterval` of ``per_process``, one positive figure per process; with
+    ``floor_rel``, a movement between runs that the processes of one run share (and so cannot
+    show) is added to the half-width in quadrature, on the log scale."""
+    from scipy.stats import t  # scikit-learn's dependency; imported when a group is pooled
+
+    values = np.asarray(per_process, dtype=float)
+    if values.size == 0 or not (values > 0).all():
+        raise ValueError(f"process figures must be positive, got {list(values)}")
+    logs = np.log(values)
+    centre = float(np.exp(logs.mean()))
+    if values.size < 2:
+        return ProcessInterval(centre, 0.0, math.inf, 1, confidence)
+    half = float(t.ppf(0.5 + confidence / 2, values.size - 1)) * logs.std(ddof=1)
+    half /= math.sqrt(values.size)
+    half = math.hypot(half, math.log1p(floor_rel))
+    low, high = float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half))
+    return ProcessInterval(centre, low, high, int(values.size), confidence)

@@ -31,6 +31,7 @@ from benchsuite.report.data import (
 )
 from benchsuite.report.hardware import cross_hardware
 from benchsuite.report.headline import headline, quality_text
+from benchsuite.report.ratios import unresolved
 from benchsuite.scenarios import Role, scenario_role
 from benchsuite.store.runs import ResultStore
 from benchsuite.store.schema import Status
@@ -67,6 +68,7 @@ def _environment() -> jinja2.Environment:
     env.globals.update(
         baseline_for=baseline_for,
         change_vs_baseline=change_vs_baseline,
+        unresolved=unresolved,
         caveats_for=caveats_for,
         caveats_by_note=caveats_by_note,
         quality_text=quality_text,

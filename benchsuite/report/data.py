@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from benchsuite.case import Case
-from benchsuite.report.ratios import paired_ratio, ratio_to_baseline
+from benchsuite.report.ratios import paired_ratio, ratio_to_baseline, unresolved
 from benchsuite.run.pooling import DRIFT_WARN_REL
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
 from benchsuite.store.history import RunScope, is_partial, runs_in_scope
@@ -111,6 +111,9 @@ class Card:
     """What the label is relative to, in words: the pinned reference, or this run's fp32."""
     label_estimated: bool = False
     """The label rests on an estimated energy figure (this card's or its reference's)."""
+    label_uncertain: bool = False
+    """The label rests on a paired energy ratio the run flagged unresolved: its interval over
+    processes is too wide to grade it firmly."""
     caveats: list[str] = field(default_factory=list)
     history: list[Row] = field(default_factory=list)
     model_card: str = ""
@@ -317,6 +320,7 @@ def _label(
     )
     if paired is not None:
         where += ", paired round by round"
+        card.label_uncertain = unresolved(primary, reference, "energy_per_sample_j")
     card.label = efficiency_label(card.label_ratio)
     card.reference_case = str(reference["case_id"])
     card.reference_basis = where
@@ -344,6 +348,7 @@ def _cards(
         basis = (
             f"energy per sample {card.label_ratio:.2f}x {card.reference_basis}"
             + (", estimated" if card.label_estimated else "")
+            + (", uncertain: the paired ratio is unresolved" if card.label_uncertain else "")
             if card.label
             else "no valid reference"
         )

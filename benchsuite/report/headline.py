@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchsuite import units
-from benchsuite.report.ratios import ratio_to_baseline
+from benchsuite.report.ratios import ratio_to_baseline, unresolved
 from benchsuite.scenarios import Role, scenario_role, single_batch_scenarios
 from benchsuite.store.schema import Status
 
@@ -110,10 +110,19 @@ def _ratio(row: Row, fp32: Row, column: str) -> float:
 
 def _versus(row: Row, fp32: Row, column: str, noun: str) -> str:
     change = _ratio(row, fp32, column) - 1
+    if unresolved(row, fp32, column):
+        return f"unresolved against fp32's {noun} (the interval over processes is too wide)"
     if abs(change) < 0.005:
         return f"the same as fp32's {noun}"
     word = "less" if change < 0 else "more"
     return f"{units.plain(abs(change) * 100, 2)} % {word} than fp32"
+
+
+def _saves(row: Row, fp32: Row) -> str:
+    saving = 1 - _ratio(row, fp32, "energy_per_sample_j")
+    if unresolved(row, fp32, "energy_per_sample_j"):
+        return f"may save about {units.plain(saving * 100, 2)} % (unresolved: a wide interval)"
+    return f"saves {units.plain(saving * 100, 2)} %"
 
 
 def _estimated(row: Row) -> str:
@@ -175,9 +184,8 @@ def _trade_off(group: list[Row], fp32: Row, with_energy: list[Row]) -> str:
     reference = _quality(fp32)
     if reference is None:
         best = min(cheaper, key=lambda r: r["energy_per_sample_j"])
-        saving = 1 - _ratio(best, fp32, "energy_per_sample_j")
         return (
-            f"{best['variant']} saves {units.plain(saving * 100, 2)} % of fp32's energy per "
+            f"{best['variant']} {_saves(best, fp32)} of fp32's energy per "
             "inference; quality was not measured (the model has no quality metric here)."
         )
     metric, fp32_value = reference
@@ -197,11 +205,10 @@ def _trade_off(group: list[Row], fp32: Row, with_energy: list[Row]) -> str:
             f"{_quality_text(metric, fp32_value)}."
         )
     best = min(kept, key=lambda r: r["energy_per_sample_j"])
-    saving = 1 - _ratio(best, fp32, "energy_per_sample_j")
     quality = _quality(best)
     assert quality is not None
     return (
-        f"{best['variant']} saves {units.plain(saving * 100, 2)} % of fp32's energy per "
+        f"{best['variant']} {_saves(best, fp32)} of fp32's energy per "
         f"inference and keeps its {_metric_name(metric)}: {_quality_text(metric, quality[1])} "
         "against "
         f"{_quality_text(metric, fp32_value)}{_estimated(best)}."

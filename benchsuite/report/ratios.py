@@ -26,6 +26,21 @@ def paired_ratio(row: Row, baseline: Row, column: str) -> float | None:
     return float(row[paired]) if same_rounds else None
 
 
+RESOLVED_FLAGS = {
+    "latency_p50_ms": "latency_ratio_resolved",
+    "energy_per_sample_j": "energy_ratio_resolved",
+}
+"""Whether a paired ratio's interval over processes is narrow enough to state it as a figure."""
+
+
+def unresolved(row: Row, baseline: Row | None, column: str) -> bool:
+    """``row``'s paired ratio of ``column`` to ``baseline`` is one the run flagged unresolved:
+    the report gives no precise-looking figure for it (older rows, without the flag: no)."""
+    if baseline is None or paired_ratio(row, baseline, column) is None:
+        return False
+    return row.get(RESOLVED_FLAGS[column]) is False
+
+
 def ratio_to_baseline(row: Row, baseline: Row, column: str) -> float | None:
     """``row``'s ``column`` over the baseline's: the paired ratio where there is one, else the
     ratio of the two figures."""

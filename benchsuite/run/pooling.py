@@ -1,6 +1,7 @@
 """A comparison group's rounds turned into figures: each case's latency and energy pooled over
-all its rounds and processes, with intervals that take in every process; the paired ratio of
-each round to the reference's; the reference's drift over the group's time.
+all its rounds and processes, with intervals over the processes (the unit a re-run repeats);
+the paired ratio to the reference, per round, then per process; the reference's drift over the
+group's time.
 
 The rounds come from :func:`benchsuite.run.comparison.run_rounds`.
 """
@@ -16,8 +17,8 @@ import numpy as np
 
 from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import ADAPTIVE_MIN_WINDOWS, MIN_WINDOW_S, summarize_windows
-from benchsuite.instruments.rounds import RoundResult
-from benchsuite.instruments.stats import median_interval
+from benchsuite.instruments.rounds import RoundResult, RoundsConfig
+from benchsuite.instruments.stats import process_interval
 from benchsuite.instruments.timing import SamplingResult
 from benchsuite.results import CaseResult, LatencyResult, MemoryResult
 from benchsuite.run.affinity import describe
@@ -29,30 +30,39 @@ DRIFT_WARN_REL = 0.05
 
 @dataclass(frozen=True)
 class Ratio:
-    """A median of paired per-round ratios with its interval."""
+    """A paired ratio to the reference with its interval over processes, and whether that
+    interval is narrow enough to state the ratio as a figure (``resolved``)."""
 
-    median: float
+    value: float
     low: float
     high: float
     method: str
+    processes: int
+    resolved: bool
 
-
-def ratio_of(values: Sequence[float], by_process: Sequence[float] = ()) -> Ratio:
-    """Order statistics (95 %) from 6 values, else the min-max range, labelled as such; widened
-    to take in ``by_process``, the median ratio of each repeat on its own. Rounds in one process
-    share its luck (its memory layout, its core's state), so their interval alone would be too
-    narrow."""
-    interval = median_interval(list(values))
-    if len(values) >= 6:
-        method = f"{len(values)} paired rounds, 95% CI of the median ratio"
-        low, high = interval.low, interval.high
-    else:
-        method = f"{len(values)} paired rounds, min-max range"
-        low, high = min(values), max(values)
-    if len(by_process) > 1:
-        low, high = min(low, *by_process), max(high, *by_process)
-        method += f", widened to the {len(by_process)} repeats' own ratios"
-    return Ratio(interval.median, low, high, method)
+    @classmethod
+    def of(
+        cls, by_process: Sequence[float], rounds: int, resolution_rel: float, floor_rel: float
+    ) -> Ratio:
+        """From each process's own ratio (the median of its paired rounds): a t-interval over
+        the processes (:func:`process_interval`), with the run-to-run floor ``floor_rel`` added
+        in quadrature. Rounds cancel drift inside a process; the processes carry most of what a
+        re-run would see; the floor, what all processes of one run share. One process gives no
+        interval and is never resolved."""
+        interval = process_interval(by_process, floor_rel=floor_rel)
+        resolved = interval.processes > 1 and interval.half_width_rel <= resolution_rel
+        method = f"{rounds} paired rounds; {interval.method}"
+        if floor_rel > 0:
+            method += f", with a ±{floor_rel:.1%} run-to-run floor in quadrature"
+        if not resolved:
+            method += (
+                f"; unresolved: the interval reaches further than ±{resolution_rel:.0%}"
+                if interval.processes > 1
+                else "; unresolved: one process gives no spread between processes"
+            )
+        return cls(
+            interval.centre, interval.low, interval.high, method, interval.processes, resolved
+        )
 
 
 def _pairs(
@@ -65,9 +75,13 @@ def _pairs(
             yield repeat, result, other
 
 
-def paired_ratios(state: CaseRounds, reference: CaseRounds) -> tuple[Ratio, Ratio] | None:
-    """Latency and energy per sample over the reference's, round by round (energy in the
-    rounds with a window); ``None`` without a shared round."""
+def paired_ratios(
+    state: CaseRounds, reference: CaseRounds, plan: RoundsConfig | None = None
+) -> tuple[Ratio, Ratio] | None:
+    """Latency and energy per sample over the reference's: round by round (energy in the
+    rounds with a window), the median of each process's rounds, then the interval over the
+    processes; ``None`` without a shared round."""
+    plan = plan or RoundsConfig()
     pairs = list(_pairs(state, reference))
     windowed = [pair for pair in pairs if pair[1].window is not None and pair[2].window is not None]
     if not pairs or not windowed:
@@ -80,7 +94,7 @@ def paired_ratios(state: CaseRounds, reference: CaseRounds) -> tuple[Ratio, Rati
         values = [(repeat, figure(mine) / figure(theirs)) for repeat, mine, theirs in paired]
         repeats = sorted({repeat for repeat, _ in values})
         by_process = [float(np.median([v for r, v in values if r == k])) for k in repeats]
-        ratios.append(ratio_of([value for _, value in values], by_process))
+        ratios.append(Ratio.of(by_process, len(values), plan.resolution_rel, plan.floor_rel))
     return ratios[0], ratios[1]
 
 
@@ -197,12 +211,15 @@ class RoundsColumns:
             if energy.method != latency.method:  # fewer windows than rounds: a coarse meter
                 method = f"latency: {latency.method}; energy: {energy.method}"
             columns.update(
-                latency_ratio=latency.median,
+                latency_ratio=latency.value,
                 latency_ratio_low=latency.low,
                 latency_ratio_high=latency.high,
-                energy_ratio=energy.median,
+                latency_ratio_resolved=latency.resolved,
+                energy_ratio=energy.value,
                 energy_ratio_low=energy.low,
                 energy_ratio_high=energy.high,
+                energy_ratio_resolved=energy.resolved,
+                ratio_processes=latency.processes,
                 ratio_interval_method=method,
             )
         return columns
@@ -215,8 +232,20 @@ def _process_medians(state: CaseRounds, value: Callable[[list[RoundResult]], flo
     return [value(results) for results in by_process.values()]
 
 
-def _widened(low: float, high: float, others: list[float]) -> tuple[float, float]:
-    return min([low, *others]), max([high, *others])
+def _over_processes(
+    point: float, per_process: list[float], within: tuple[float, float], within_method: str
+) -> tuple[float, float, str]:
+    """An absolute figure's interval: over its processes' own figures where there are several
+    (stretched to take in the pooled ``point``), else the one process's own interval, which
+    says that a re-run's spread is not in it."""
+    if len(per_process) > 1:
+        interval = process_interval(per_process)
+        return min(interval.low, point), max(interval.high, point), interval.method
+    return (
+        within[0],
+        within[1],
+        f"{within_method}, within one process: a re-run's spread is not in it",
+    )
 
 
 def pooled_result(
@@ -227,9 +256,9 @@ def pooled_result(
 ) -> CaseResult:
     """The case's result from all its rounds in all its processes.
 
-    Latency pools every timed call; energy every window. Each interval is the one of the pooled
-    figures, widened to take in the median of each process on its own: the spread between
-    processes is in it, not only the noise of one burst of calls.
+    Latency pools every timed call; energy every window. Each interval is over the processes'
+    own medians (:func:`process_interval`): the process is what a re-run repeats, so the spread
+    between processes is in it, not only the noise of one burst of calls.
     """
     case, rounds = state.case, [result for _, result in state.rounds]
     first = state.sessions[0]
@@ -248,8 +277,12 @@ def pooled_result(
     latency_process = _process_medians(
         state, lambda rs: float(np.median(np.concatenate([r.latency_ns for r in rs])))
     )
-    low_ns, high_ns = _widened(
-        latency.summary.median.low, latency.summary.median.high, latency_process
+    median_ns = latency.summary.median.median
+    low_ns, high_ns, latency_method = _over_processes(
+        median_ns,
+        latency_process,
+        (latency.summary.median.low, latency.summary.median.high),
+        f"95% CI of the median of {samples.size} calls",
     )
     windows = tuple(
         dataclasses.replace(window, index=k)
@@ -270,22 +303,22 @@ def pooled_result(
         state,
         lambda rs: float(np.median([r.energy_per_sample_j for r in rs if r.window is not None])),
     )
-    energy_low, energy_high = _widened(
-        energy.energy_per_sample_low_j, energy.energy_per_sample_high_j, energy_process
+    energy_low, energy_high, energy_method = _over_processes(
+        energy.energy_per_sample_j,
+        energy_process,
+        (energy.energy_per_sample_low_j, energy.energy_per_sample_high_j),
+        energy.interval_method,
     )
-    spread = f", widened to the {processes} process medians" if processes > 1 else ""
-    where = f"in {processes} process{'es' if processes > 1 else ''}"
     ratios = None
     fp32 = (
         reference if reference is not None and reference.case.variant == REFERENCE_VARIANT else None
     )
     if config.rounds.interleave and fp32 is not None:
         if fp32.case == case:
-            itself = Ratio(1.0, 1.0, 1.0, "the reference itself")
+            itself = Ratio(1.0, 1.0, 1.0, "the reference itself", processes, True)
             ratios = (itself, itself)
         else:
-            ratios = paired_ratios(state, fp32)
-    median_ns = latency.summary.median.median
+            ratios = paired_ratios(state, fp32, plan)
     parts = RoundsColumns(
         group=group_id(case),
         reference=reference.case.id if reference is not None else None,
@@ -296,10 +329,10 @@ def pooled_result(
         latency_low_ms=low_ns * 1e-6,
         latency_high_ms=high_ns * 1e-6,
         latency_half_width_rel=max(median_ns - low_ns, high_ns - median_ns) / median_ns,
-        latency_method=f"95% CI of the median of {samples.size} calls {where}{spread}",
+        latency_method=f"{latency_method}; median of {samples.size} calls",
         energy_low_j=energy_low,
         energy_high_j=energy_high,
-        energy_method=f"{energy.interval_method} {where}{spread}",
+        energy_method=energy_method,
         ratios=ratios,
         drift=drift,
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 11  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
+SCHEMA_VERSION = 12  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
 # 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note;
 # 5: generation (prompt_tokens, output_tokens, ttft_*, tpot_*, energy per request and token, ...)
 # 6: server (load_pct, offered/achieved rps, latency bound, energy per request under load, ...)
@@ -22,6 +22,9 @@ SCHEMA_VERSION = 11  # 2: output_rel_error; 3: cosine_similarity, error_tracebac
 # 10: rounds (comparison_group, measure_order, repeats, rounds, latency_interval_method, the paired
 #     latency_ratio / energy_ratio to the group's fp32 with intervals, group_drift_*_rel)
 # 11: pinned_cpus (the CPUs a comparison group's processes ran on)
+# 12: variant_backend (the kernel path that ran the calls), threads_used; ratio_processes,
+#     latency_ratio_resolved / energy_ratio_resolved (the paired ratio's interval over processes
+#     is within the suite's ratio_resolution_rel)
 
 
 class Status(StrEnum):
@@ -214,7 +217,7 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "repeats": _int,  # worker processes the figures come from
     "rounds": _int,  # rounds in each
     "pinned_cpus": _str,  # the CPUs its processes ran on ("1"; "0,1"); null: not pinned
-    # the paired ratio to the reference: the median over shared rounds of mine / fp32's
+    # the paired ratio to the reference: the geometric mean of each process's median paired ratio
     "latency_ratio": _float,
     "latency_ratio_low": _float,
     "latency_ratio_high": _float,
@@ -225,6 +228,14 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     # how far the group's reference moved: median of its last third of rounds against its first
     "group_drift_latency_rel": _float,
     "group_drift_energy_rel": _float,
+    # what ran the calls, with how many threads
+    "variant_backend": _str,  # the kernel path: eager int8 kernels, a compiled graph, ...
+    "threads_used": _int,  # intra-op threads torch used (the case's, or torch's default)
+    # the paired ratios' intervals are over processes (the unit a re-run repeats): how many, and
+    # whether each interval is within the suite's ratio_resolution_rel (else: unresolved)
+    "ratio_processes": _int,
+    "latency_ratio_resolved": _bool,
+    "energy_ratio_resolved": _bool,
 }
 
 SAMPLE_COLUMNS: dict[str, pa.DataType] = {

@@ -17,10 +17,14 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     # energy_min_windows = 3  # adaptive: stop after 3 or more windows once the interval of
     # energy_target_rel = 0.05  # the median energy per sample is within ±5 % of it
     case_timeout_s = 900      # a case's worker process is killed after this long
-    repeats = 2               # single-stream and offline: worker processes per case, and
-    rounds = 40               # rounds in each, at most: a latency slice and an energy window,
-                              # each 1/80 of budget_s and of energy_(min_)windows x
-                              # energy_window_s (a slow model gets fewer, never under 10)
+    repeats = 5               # single-stream and offline: worker processes per case, and
+    rounds = 8                # rounds in each, at most: a latency slice and an energy window,
+                              # each 1/40 of budget_s and of energy_(min_)windows x
+                              # energy_window_s (over 10 rounds, a slow model gets fewer)
+    ratio_resolution_rel = 0.10  # a paired ratio whose interval (over the processes) reaches
+                              # further is unresolved: the report and the gate say so
+    ratio_floor_rel = 0.01    # run-to-run movement the processes of one run share, added to a
+                              # ratio's interval in quadrature (0: none)
     interleave = true         # the variants of a comparison group take turns, round by round
                               # (false with repeats = 1: each case in one go, budget_s and
                               # energy_windows as above)
@@ -128,7 +132,15 @@ _ENERGY_KEYS = {
 }
 _ROUNDS_KEYS = ("repeats", "rounds")
 _ROUNDS_SWITCHES = ("interleave", "pin_cpus")
-_MEASURE_KEYS = (*_SAMPLING_KEYS, *_ENERGY_KEYS, *_ROUNDS_KEYS, *_ROUNDS_SWITCHES, "case_timeout_s")
+_MEASURE_KEYS = (
+    *_SAMPLING_KEYS,
+    *_ENERGY_KEYS,
+    *_ROUNDS_KEYS,
+    *_ROUNDS_SWITCHES,
+    "case_timeout_s",
+    "ratio_resolution_rel",
+    "ratio_floor_rel",
+)
 _TOKEN_KEYS = ("prompt_tokens", "output_tokens")
 _MATRIX_KEYS = (
     "workloads",
@@ -282,13 +294,18 @@ def _parse_measure(source: str, table: Any) -> MeasureConfig:
             raise SuiteError(f"{source}: [measure] {key} must be a whole number, got {value!r}")
     for key, value in table.items():
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not is_number or value <= 0:
+        if not is_number or value < 0 or (value == 0 and key != "ratio_floor_rel"):
             raise SuiteError(f"{source}: [measure] {key} must be a positive number, got {value!r}")
     sampling = {k: table[k] for k in _SAMPLING_KEYS if k in table}
     energy = {field_name: table[key] for key, field_name in _ENERGY_KEYS.items() if key in table}
     try:
         timeout_s = float(table.get("case_timeout_s", MeasureConfig.case_timeout_s))
-        rounds = RoundsConfig(**{k: table[k] for k in _ROUNDS_KEYS if k in table}, **switches)
+        rounds = RoundsConfig(
+            **{k: table[k] for k in _ROUNDS_KEYS if k in table},
+            **switches,
+            resolution_rel=float(table.get("ratio_resolution_rel", RoundsConfig.resolution_rel)),
+            floor_rel=float(table.get("ratio_floor_rel", RoundsConfig.floor_rel)),
+        )
         return MeasureConfig(
             SamplingConfig(**sampling), EnergyConfig(**energy), timeout_s, rounds=rounds
         )
