@@ -5,6 +5,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,52 @@ from typing import Any
 import pandas.core.arrays.arrow.extension_types  # noqa: F401
 import pytest
 
+from tests.host import counters, probes
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The second pass dresses this machine as a host with counters; the first records which
+    tests ask the host (tests/host/)."""
+    scratch = Path(tempfile.mkdtemp(prefix="benchsuite-host-"))
+    log = os.environ.get(probes.LOG_ENV)
+    if log and not hasattr(config, "workerinput"):  # the controller starts this run's log
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        Path(log).write_text("")
+    if os.environ.get(counters.HOST_ENV) == "counters":
+        counters.dress_as_host_with_counters(scratch)
+    probes.start_recording(scratch)
+
+
+_PROBING_FIXTURES: set[str] = set()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Iterator[None]:
+    recorder = probes.RECORDER
+    if recorder is None:
+        yield
+        return
+    asked_before = recorder.take()
+    yield
+    if recorder.take():
+        _PROBING_FIXTURES.add(fixturedef.argname)
+        asked_before = True
+    recorder.asked = asked_before  # the test that set the fixture up asked too
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    recorder = probes.RECORDER
+    if recorder is not None:
+        recorder.take()
+    yield
+    if recorder is not None and (
+        recorder.take() or _PROBING_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    ):
+        probes.record(item.nodeid)
 
 
 def shared_folder(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
@@ -33,6 +78,7 @@ def made_once(folder: Path) -> Iterator[bool]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = folder / ".made"
         if done.exists():
+            probes.note_shared(f"{folder.name}, made by another worker")
             yield False
             return
         folder.mkdir(exist_ok=True)
