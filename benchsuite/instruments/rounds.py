@@ -148,6 +148,14 @@ class RoundsConfig:
         affordable = int(budget_s / (self.repeats * MIN_ROUND_CALLS * call_s))
         return max(fewest, min(self.rounds, affordable))
 
+    def alone(self) -> RoundsConfig:
+        """For a case with nothing to compare with (the only one of its group that runs): one
+        process with all the rounds. Its processes would only widen its own interval, which then
+        says that it holds within one process (:mod:`benchsuite.run.pooling`), and a group of
+        one pays for every process start; with others to pair with, the processes carry the
+        ratios' intervals."""
+        return dataclasses.replace(self, repeats=1, rounds=self.repeats * self.rounds)
+
     def with_rounds(self, rounds: int) -> RoundsConfig:
         return dataclasses.replace(self, rounds=rounds)
 

@@ -66,7 +66,8 @@ def measure_group(
         assert meter is not None, "the runner chooses a meter for every device that can run"
         chosen = meter
         energy = measure.energy
-        rounds = measure.rounds.fitted(
+        plan = measure.rounds if len(runnable) > 1 else measure.rounds.alone()
+        rounds = plan.fitted(
             energy.fewest_windows, energy.window_s, meter.meter.info().resolution_s
         )
         measure = dataclasses.replace(measure, rounds=rounds)

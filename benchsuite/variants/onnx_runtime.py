@@ -22,7 +22,10 @@ name the extra: ``pip install 'benchsuite[onnx]'``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,6 +39,7 @@ from benchsuite.errors import VariantUnavailable
 from benchsuite.variants.base import PreparedModel, RuntimeFacts
 from benchsuite.variants.calibration import calibration_data
 from benchsuite.variants.onnx_export import (
+    EXPORT_BATCH_SIZE,
     ONNX_EXTRA,
     BatchLayout,
     RuntimeModule,
@@ -44,6 +48,7 @@ from benchsuite.variants.onnx_export import (
     missing_reason,
 )
 from benchsuite.workload.base import Workload
+from benchsuite.workload.weights import cache_dir
 
 DYNAMIC_INT8_OPS = ("MatMul", "Gemm")
 
@@ -131,10 +136,22 @@ Quantize = Callable[[Path, Path, Workload], str]
 
 
 def onnx_runtime(quantize: Quantize | None = None) -> Callable[..., PreparedModel]:
-    """The transform of an ``ort`` variant: export, optionally quantize the file, load it."""
+    """The transform of an ``ort`` variant: export, optionally quantize the file, load it.
+
+    The file is kept in the cache beside the trained weights, keyed by the model's weights, the
+    workload, the recipe and the versions that made it (:func:`artifact_key`): a case runs in
+    several worker processes, and each would otherwise export (and quantize) the same model again,
+    seconds each."""
 
     def transform(model: nn.Module, device: str, workload: Workload) -> PreparedModel:
         model = model.float().cpu().eval()
+        recipe = quantize.__name__ if quantize is not None else "fp32"
+        cached = cache_dir() / "onnx" / f"{workload.name}-{artifact_key(model, recipe)}.onnx"
+        said = cached.with_suffix(".txt")
+        if cached.is_file() and said.is_file():
+            layout = BatchLayout.of(workload.example_batch(EXPORT_BATCH_SIZE))
+            detail = said.read_text() + " (file reused from an earlier process's export)"
+            return _prepared(cached, layout, model, device, detail)
         with tempfile.TemporaryDirectory(prefix="benchsuite-onnx-") as folder:
             exported = Path(folder) / "model.onnx"
             layout = export_onnx(model, workload, exported)
@@ -144,9 +161,34 @@ def onnx_runtime(quantize: Quantize | None = None) -> Callable[..., PreparedMode
                 with root_logger_quiet():
                     detail = quantize(exported, quantized, workload)
                 exported = quantized
+            _keep(exported, cached, detail)
             return _prepared(exported, layout, model, device, detail)
 
     return transform
+
+
+def artifact_key(model: nn.Module, recipe: str) -> str:
+    """What makes an exported file: the weights, the recipe, torch's and ONNX Runtime's
+    versions."""
+    import onnxruntime as ort
+
+    digest = hashlib.sha256(f"{recipe} {torch.__version__} {ort.__version__}".encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _keep(exported: Path, cached: Path, detail: str) -> None:
+    """Copy the file into the cache whole (by rename), with what was done to it."""
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        shutil.copyfile(exported, temporary)
+        cached.with_suffix(".txt").write_text(detail)
+        os.replace(temporary, cached)
+    except OSError:
+        pass  # an unwritable cache only costs an export next time
 
 
 def dynamic_int8(exported: Path, quantized: Path, workload: Workload) -> str:
