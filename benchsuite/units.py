@@ -48,6 +48,8 @@ def plain(value: Any, digits: int = DEFAULT_DIGITS) -> str:
     number = float(value)
     if number == 0:
         return "0"
+    if math.isinf(number):  # an interval with no end (one process: no spread to estimate)
+        return "∞" if number > 0 else "-∞"
     magnitude = math.floor(math.log10(abs(number)))
     rounded = round(number, digits - 1 - magnitude)
     decimals = max(0, digits - 1 - magnitude)

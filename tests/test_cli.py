@@ -38,11 +38,15 @@ def test_smoke_run_writes_parquet_pandas_reads(smoke_run) -> None:  # type: igno
     assert "cuda only" in skipped["error"].iloc[0]
 
     inference = ok[ok["scenario"] != "training"]
-    # rounds: 2 processes x up to 40 rounds (fewer for a slow group), one window each,
-    # interleaved within each group
-    assert inference["rounds"].between(FEWEST_ROUNDS, 40).all()
-    assert (inference["energy_windows"] == 2 * inference["rounds"]).all()
-    assert (inference["repeats"] == 2).all() and (inference["measure_order"] == "interleaved").all()
+    # rounds: 5 processes x 8 rounds, one window each, interleaved within each group; a case
+    # alone in its group (the offline one) in one process of all 40 rounds
+    grouped = inference[inference["scenario"] == "single-stream"]
+    assert (grouped["rounds"] == 8).all() and (grouped["repeats"] == 5).all()
+    alone = inference[inference["scenario"] == "offline"]
+    assert alone["rounds"].between(FEWEST_ROUNDS, 40).all() and (alone["repeats"] == 1).all()
+    assert "within one process" in alone["latency_interval_method"].iloc[0]
+    assert (inference["energy_windows"] == inference["repeats"] * inference["rounds"]).all()
+    assert (inference["measure_order"] == "interleaved").all()
     # each repeat's processes ran where they were pinned (what the worker itself read back)
     pinned = describe([group_cpus(1, allowed_cpus())])
     if pinned is None:  # a single-CPU machine: nothing to choose
@@ -52,17 +56,19 @@ def test_smoke_run_writes_parquet_pandas_reads(smoke_run) -> None:  # type: igno
     single = inference[inference["scenario"] == "single-stream"].set_index("variant")
     assert single.loc["int8", "comparison_reference"] == single.loc["fp32", "case_id"]
     assert single.loc["fp32", "latency_ratio"] == 1.0
-    int8_ratio = single.loc["int8"]
+    int8_ratio = int8 = single.loc["int8"]
     assert int8_ratio["latency_ratio_low"] <= int8_ratio["latency_ratio"]
     assert int8_ratio["latency_ratio"] <= int8_ratio["latency_ratio_high"]
-    paired = f"{2 * int(int8_ratio['rounds'])} paired rounds, 95% CI of the median"
+    paired = "40 paired rounds; 95% t-interval over 5 processes' own figures"
     assert int8_ratio["ratio_interval_method"].startswith(paired)
+    assert int8_ratio["ratio_processes"] == 5
+    assert int8_ratio["latency_ratio_resolved"] in (True, False)  # said either way
+    assert int8["variant_backend"].startswith("torch.ao.quantization dynamic int8")
     assert (inference["latency_p50_ci_low_ms"] <= inference["latency_p50_ms"]).all()
     assert (inference["latency_p50_ms"] <= inference["latency_p99_ms"]).all()
     assert (inference["flops_per_sample"] > 0).all()
     assert (inference["energy_per_sample_low_j"] <= inference["energy_per_sample_j"]).all()
     assert (inference["co2e_g_per_1000_samples"] > 0).all()
-    int8 = inference.set_index("variant").loc["int8"]
     assert "nn.Linear -> int8 dynamic" in int8["variant_detail"]
 
     training = ok[ok["scenario"] == "training"].iloc[0]
@@ -80,7 +86,9 @@ def test_smoke_run_writes_parquet_pandas_reads(smoke_run) -> None:  # type: igno
     assert training["train_time_s"] == pytest.approx(trained.duration_s / repeats, rel=1e-9)
     assert training["train_energy_j"] == pytest.approx(trained.energy_j / repeats, rel=1e-9)
     windows = energy.groupby("case_id").size().to_dict()
-    rounds = dict(zip(inference["case_id"], 2 * inference["rounds"], strict=True))
+    rounds = dict(
+        zip(inference["case_id"], inference["repeats"] * inference["rounds"], strict=True)
+    )
     assert windows == {**{case: n + 1 for case, n in rounds.items()}, training["case_id"]: 2}
     busy = energy[(energy["window"] >= 0) & (energy["case_id"] != training["case_id"])]
     # 5 windows of 1 s, split into the case's rounds: 5 s together per case

@@ -273,8 +273,8 @@ def test_a_sentence_embedding_model_is_judged_by_cosine_similarity(
     # the same model under a Poisson load, in-process, batched up to 4
     served = rows[rows["scenario"] == "server"]
     assert sorted(served["case_id"]) == [
-        "sentence-encoder/fp32/cpu/server/b4/l40",
-        "sentence-encoder/int8/cpu/server/b4/l40",
+        "sentence-encoder/fp32/cpu/server/b4/t1/l40",
+        "sentence-encoder/int8/cpu/server/b4/t1/l40",
     ]
     assert np.allclose(served["offered_rps"], 0.4 * served["max_throughput_rps"])
     assert (served["served_requests"] > 0).all() and served["energy_per_request_j"].gt(0).all()

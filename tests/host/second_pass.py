@@ -22,7 +22,7 @@ def main() -> int:
     if not log.is_file():
         print(f"second pass: {log} does not exist: the first pass recorded no test", flush=True)
         return 1
-    node_ids = sorted(set(log.read_text(encoding="utf-8").split()))
+    node_ids = sorted(set(filter(None, log.read_text(encoding="utf-8").splitlines())))
     print(
         f"second pass: {len(node_ids)} tests asked the host about its meters or devices; "
         "rerunning them on a host with a RAPL powercap tree and an NVML GPU (both fakes)",
