@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from benchsuite.instruments.config import MeasureConfig
+from benchsuite.instruments.energy import EnergyConfig
+from benchsuite.instruments.timing import SamplingConfig
 from benchsuite.scenarios import all_scenarios
 from benchsuite.scenarios.generation import Generation
 from benchsuite.scenarios.single_stream import SingleStream
@@ -16,6 +18,13 @@ DEFAULT_VARIANTS = ("fp32", "bf16", "int8")
 LANGUAGE_MODEL_VARIANTS = ("fp32", "bf16-weights", "int8")
 """A language model is deployed with its weights in bf16, not autocast over fp32 weights."""
 DEFAULT_BATCH_SIZES = (8,)
+MODEL_MEASURE = MeasureConfig(
+    SamplingConfig(warmup_max_s=2.0, budget_s=3.0),
+    EnergyConfig(windows=5, min_windows=3, target_rel=0.05, window_s=1.0, idle_s=0.5),
+)
+"""How carefully a model by name is measured unless ``--suite`` gives a suite's ``[measure]``:
+3 s of latency and 3 to 5 energy windows of 1 s per case. The processes, not a longer budget,
+carry a comparison's precision (docs/measurement.md); ``--suite smoke`` is quicker still."""
 
 
 def default_scenarios(task: str) -> tuple[str, ...]:
@@ -70,7 +79,7 @@ def model_suite(
         name=f"model-{spec.name}",
         description=f"{spec.source} ({spec.task}) from the command line",
         source=f"--model {spec.source}",
-        measure=measure or MeasureConfig(),
+        measure=measure or MODEL_MEASURE,
         matrix=tuple(matrix),
         models=(spec,),
     )
