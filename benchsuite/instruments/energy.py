@@ -260,7 +260,8 @@ def validity(
         if reading.duration_s < shortest:
             return (
                 f"window {window.index} lasted {reading.duration_s:.3g} s, shorter than the "
-                f"minimum {shortest:g} s for a meter of {reading.resolution_s * 1e3:.4g} ms resolution"
+                f"minimum {shortest:g} s for a meter of {reading.resolution_s * 1e3:.4g} ms "
+                "resolution"
             )
         if not 0 < reading.average_power_w <= MAX_PLAUSIBLE_CASE_POWER_W:
             return (
