@@ -275,9 +275,13 @@ def run_suite(out: Path, name: str, text: str) -> tuple[Any, float, str]:
 
 
 def _cell(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and value != value):
+    """A figure written out: three significant digits, thousands separated, never 4.3e+08."""
+    if value is None or value != value:  # None or NaN
         return "–"
-    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+    if isinstance(value, str):
+        return value
+    number = float(value)
+    return f"{number:,.0f}" if abs(number) >= 10**digits else f"{number:.{digits}g}"
 
 
 GENERATION_COLUMNS = {
@@ -314,7 +318,7 @@ def suite_section(
     for _, row in rows.iterrows():
         status = row["status"] if row["status"] == "ok" else f"{row['status']}: {row['error']}"
         cells = " | ".join(_cell(row.get(column)) for column in columns.values())
-        meter = f"{row.get('energy_kind') or '–'} · {row.get('energy_source') or '–'}"
+        meter = f"{_cell(row.get('energy_kind'))} · {_cell(row.get('energy_source'))}"
         lines.append(f"| `{row['case_id']}` | {status} | {cells} | {meter} |")
     return [*lines, ""]
 
