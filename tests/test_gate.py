@@ -505,3 +505,38 @@ def test_the_pytest_benchmark_export_states_the_installed_version(store: ResultS
     installed = importlib.metadata.version("pytest-benchmark")
     assert document["version"] == installed
     assert document["machine_info"]["benchsuite_pytest_benchmark"] == f"{installed} installed"
+
+
+def test_an_unresolved_paired_ratio_is_inconclusive_whatever_its_figure() -> None:
+    """A paired ratio the run flagged unresolved (its interval over processes too wide) is never
+    gated as a pass or a regression; the same figures, resolved, are."""
+    import pandas as pd
+
+    from benchsuite.gate.decide import INCONCLUSIVE, PASS, REGRESSION, _intervals
+    from benchsuite.gate.rules import Allowance
+
+    allowance = Allowance("energy_ratio", lower_is_better=True, relative=0.05)
+    interval = ("energy_ratio_low", "energy_ratio_high")
+
+    def row(ratio: float, resolved: bool | None) -> pd.Series:
+        return pd.Series(
+            {
+                "energy_ratio": ratio,
+                "energy_ratio_low": ratio * 0.99,
+                "energy_ratio_high": ratio * 1.01,
+                "energy_ratio_resolved": resolved,
+            }
+        )
+
+    def decide(base: pd.Series, cand: pd.Series) -> str:
+        return _intervals(
+            "w/int8/cpu/single-stream/b1", "energy_ratio", allowance, base, cand, interval
+        ).verdict
+
+    assert decide(row(1.4, True), row(1.4, True)) == PASS
+    assert decide(row(1.4, True), row(1.7, True)) == REGRESSION
+    assert decide(row(1.4, True), row(1.7, False)) == INCONCLUSIVE  # the candidate's: unresolved
+    assert decide(row(1.4, False), row(1.4, True)) == INCONCLUSIVE  # the baseline's
+    assert decide(row(1.4, None), row(1.4, None)) == PASS  # rows from before the flag
+    verdict = _intervals("c", "energy_ratio", allowance, row(1.4, True), row(1.7, False), interval)
+    assert "candidate's paired ratio is unresolved" in verdict.reason

@@ -250,3 +250,40 @@ def test_the_caveats_say_the_estimate_s_method_once_for_a_run() -> None:
             ["m/fp32/cpu/single-stream/b1", "m/int8/cpu/single-stream/b1"],
         )
     ]
+
+
+def test_an_unresolved_ratio_gives_an_uncertain_label_and_no_precise_change() -> None:
+    from benchsuite.report.data import Card, _label
+    from benchsuite.report.headline import headline
+
+    def row(variant: str, ratio: float, resolved: bool) -> dict[str, object]:
+        return {
+            "run_id": "r1",
+            "case_id": f"m/{variant}/cpu/single-stream/b1/t1",
+            "workload": "m",
+            "variant": variant,
+            "device": "cpu",
+            "scenario": "single-stream",
+            "batch_size": 1,
+            "threads": 1,
+            "status": "ok",
+            "energy_valid": True,
+            "energy_kind": "measured",
+            "energy_per_sample_j": 0.01 * ratio,
+            "latency_p50_ms": 1.0 * ratio,
+            "comparison_reference": "m/fp32/cpu/single-stream/b1/t1",
+            "energy_ratio": ratio,
+            "latency_ratio": ratio,
+            "energy_ratio_resolved": resolved,
+            "latency_ratio_resolved": resolved,
+        }
+
+    fp32 = row("fp32", 1.0, True)
+    for resolved in (True, False):
+        int8 = row("int8", 0.6, resolved)
+        card = Card("m", "int8", "cpu", [int8])
+        _label(card, [fp32, int8], None, None)
+        assert card.label == "B" and card.label_uncertain is not resolved
+        trade_off = headline([fp32, int8])[-1].text
+        assert ("may save about 40 %" in trade_off) is not resolved
+        assert ("saves 40 %" in trade_off) is resolved
