@@ -145,13 +145,16 @@ class NvmlReaders:
             time.sleep(1.0)  # clocks up before the window opens
         if zeus is not None:
             zeus.begin_window("gpu-check")
-        points: list[tuple[float, float]] = []
+        # the polls span the counter's window edge to edge: a poll right after each reading
         start_mj, start = self.energy_mj(), time.perf_counter()
-        while (now := time.perf_counter()) - start < seconds:
-            points.append((now, self.power_w()))
+        points = [(start, self.power_w())]
+        while time.perf_counter() - start < seconds:
             time.sleep(0.01)
-        counter_j = (self.energy_mj() - start_mj) / 1000
-        duration_s = time.perf_counter() - start
+            points.append((time.perf_counter(), self.power_w()))
+        end_mj, end = self.energy_mj(), time.perf_counter()
+        points.append((end, self.power_w()))
+        counter_j = (end_mj - start_mj) / 1000
+        duration_s = end - start
         zeus_j = None
         if zeus is not None:
             measured = zeus.end_window("gpu-check")
