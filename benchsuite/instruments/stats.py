@@ -162,9 +162,10 @@ def process_interval(
     show) is added to the half-width in quadrature, on the log scale."""
     from scipy.stats import t  # scikit-learn's dependency; imported when a group is pooled
 
-    values = np.asarray(per_process, dtype=float)
-    if values.size == 0 or not (values > 0).all():
-        raise ValueError(f"process figures must be positive, got {list(values)}")
+    given = np.asarray(per_process, dtype=float)
+    values = given[np.isfinite(given) & (given > 0)]  # a process without a figure gives none
+    if values.size == 0:
+        raise ValueError(f"no process gave a positive figure: {list(given)}")
     logs = np.log(values)
     centre = float(np.exp(logs.mean()))
     if values.size < 2:

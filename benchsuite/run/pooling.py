@@ -238,8 +238,9 @@ def _over_processes(
     """An absolute figure's interval: over its processes' own figures where there are several
     (stretched to take in the pooled ``point``), else the one process's own interval, which
     says that a re-run's spread is not in it."""
-    if len(per_process) > 1:
-        interval = process_interval(per_process)
+    usable = [value for value in per_process if np.isfinite(value) and value > 0]
+    if len(usable) > 1:
+        interval = process_interval(usable)
         return min(interval.low, point), max(interval.high, point), interval.method
     return (
         within[0],
