@@ -81,9 +81,8 @@ class RoundsConfig:
     floor_rel: float = 0.01
     """What every process of one run shares and a re-run does not (the machine's mood over
     minutes), added to a paired ratio's half-width in quadrature (a suite's ``[measure]
-    ratio_floor_rel``). The default is this project's 2-core VM's: with intervals over five
-    processes alone, 85 % of latency intervals held the ratio ten later runs agreed on, each miss
-    by under 1 % (``benchmarks/bench_calibration.py``, docs/measurement.md)."""
+    ratio_floor_rel``). The default comes from ``benchmarks/bench_calibration.py`` on this
+    project's VM; docs/measurement.md gives the readings, and the benchmark sets it for yours."""
 
     def __post_init__(self) -> None:
         if self.floor_rel < 0:
@@ -164,10 +163,10 @@ class RoundsConfig:
     ) -> RoundsConfig:
         """Fewer energy windows where the meter is coarse. Each window needs 100 update periods
         of the meter, and a case's metered time stays what one go gave it (its fewest windows,
-        each stretched to 100 periods): with NVML's 100 ms counter, 3 windows of 10 s, so 2
-        windows of 10 s in each of 2 processes, in 2 of their 40 rounds, rather than one in
-        each of 80 rounds. Where the windows would fill more than every other round, the
-        rounds are cut to the windows instead."""
+        each stretched to 100 periods, and at least one in each process): with NVML's 100 ms
+        counter, one window of 10 s in each of 5 processes, in 1 of their 8 rounds, rather than
+        one in each of 40 rounds. Where the windows would fill more than every other round (RAPL:
+        30 windows of 0.1 s, 6 a process), the rounds are cut to the windows instead."""
         if not resolution_s:
             return self
         shortest = resolution_window_s(resolution_s)
