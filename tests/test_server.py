@@ -209,11 +209,14 @@ def test_the_capacity_search_is_a_bisection_that_keeps_the_highest_passing_rate(
         probed.append(rate)
         return type("Level", (), {"bound_met": rate <= 730.0})()
 
-    rate, best, _ = capacity_search(probe, 1_000.0, probes=7)
+    def met(level: Any) -> bool:
+        return bool(level.bound_met)
+
+    rate, best, _ = capacity_search(probe, 1_000.0, probes=7, passed=met)
     assert probed[:3] == [500.0, 750.0, 625.0]
     assert 730.0 - 1_000.0 / 2**7 <= rate <= 730.0  # within max / 2^N below the true capacity
     assert best is not None and len(probed) == 7
-    rate, best, last = capacity_search(probe, 100_000.0, probes=3)  # every probe misses
+    rate, best, last = capacity_search(probe, 100_000.0, probes=3, passed=met)  # all miss
     assert rate == 0.0 and best is None and last.bound_met is False
 
 
@@ -248,7 +251,7 @@ def test_server_suites_need_load_levels_and_a_valid_server_table(tmp_path: Path)
     ]
     assert parsed.measure.serving.latency_bound_ms == 5 and parsed.measure.serving.requests == 50
     assert Case.from_id("digits-cnn/fp32/cpu/server/b4/t1/l90").load_pct == 90
-    with pytest.raises(UsageError, match=r"load_pct applies to server cases only"):
+    with pytest.raises(UsageError, match=r"load_pct applies to server, endpoint cases only"):
         load_suite(str(suite('[[matrix]]\nworkloads = ["digits-cnn"]\nload_pct = [5]\n')))
     with pytest.raises(UsageError, match=r"\[serving\] arrival_trace 'gone.csv': no such file"):
         load_suite(str(suite(matrix + 'load_pct = [5]\n[serving]\narrival_trace = "gone.csv"\n')))

@@ -42,7 +42,8 @@ def test_a_registered_source_builds_its_workload(tiny_source: ModelSource) -> No
 def test_an_unknown_prefix_is_one_message_naming_the_known_ones(tiny_source: ModelSource) -> None:
     with pytest.raises(
         UsageError,
-        match=r"--model onnx:m\.onnx: .*known prefix \(hf:<hub id or folder>, tiny:<any name>\)",
+        match=r"--model onnx:m\.onnx: .*known prefix \(hf:<hub id or folder>, openai:<base url.*>, "
+        r"tiny:<any name>\)",
     ):
         ModelSpec("onnx:m.onnx", "text-classification")
     with pytest.raises(UsageError, match="already registered"):

@@ -125,8 +125,9 @@ _LIST_OPTIONS = (  # comma-separated values of a model's one-model suite, in --h
     (
         "--scenarios",
         "A,B",
-        "single-stream, offline, generation, server, server-capacity (default: generation for "
-        "--task text-generation, else single-stream)",
+        "single-stream, offline, generation, server, server-capacity; for an endpoint: "
+        "endpoint, endpoint-capacity, endpoint-users (default: endpoint for openai:, generation "
+        "for --task text-generation, else single-stream)",
     ),
     ("--batch-sizes", "N,M", "offline and generation batch sizes (default 8)"),
     (
@@ -140,7 +141,7 @@ _LIST_OPTIONS = (  # comma-separated values of a model's one-model suite, in --h
     (
         "--load-pct",
         "N,M",
-        "server loads, percent of the measured maximum throughput (default 10,50,90)",
+        "server and endpoint loads, percent of the measured maximum throughput (default 10,50,90)",
     ),
 )
 
@@ -151,8 +152,15 @@ def _add_model_options(command: argparse.ArgumentParser) -> None:
         "a model by name (instead of a suite): benchsuite run --model hf:./my-bert "
         "--task text-classification"
     )
-    named.add_argument("--model", metavar="hf:ID|hf:DIR", help="hub id (local cache) or folder")
-    named.add_argument("--task", choices=TASKS, help="what the model does")
+    named.add_argument(
+        "--model",
+        metavar="hf:ID|hf:DIR|openai:URL",
+        help="hub id (local cache) or folder; or an OpenAI-compatible endpoint's base URL, "
+        "e.g. openai:http://127.0.0.1:8000/v1",
+    )
+    named.add_argument(
+        "--task", choices=TASKS, help="what the model does (an endpoint: text-generation)"
+    )
     named.add_argument("--name", help="workload name in case ids (default: from the source)")
     for flag, metavar, help_text in _LIST_OPTIONS:
         named.add_argument(flag, metavar=metavar, help=help_text)
@@ -165,6 +173,31 @@ def _add_model_options(command: argparse.ArgumentParser) -> None:
     named.add_argument("--image-column", default="image")
     named.add_argument("--label-column", default="label")
     named.add_argument("--student", metavar="hf:ID|hf:DIR", help="its distilled variant")
+    endpoint = command.add_argument_group(
+        "an endpoint (--model openai:URL); its load, SLO and timeouts: the suite's [endpoints]"
+    )
+    endpoint.add_argument(
+        "--served-model",
+        metavar="NAME",
+        help="the model its requests name (default: the one its /models lists)",
+    )
+    endpoint.add_argument("--api", choices=("chat", "completions"), default="chat")
+    endpoint.add_argument(
+        "--serve",
+        metavar="COMMAND",
+        help="start the server with this command, wait until it answers, stop it after the run "
+        '(e.g. "vllm serve Qwen/Qwen2.5-0.5B --port 8000")',
+    )
+    endpoint.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long --serve's server may take to answer /models (default 300)",
+    )
+    endpoint.add_argument("--slo-ttft-ms", type=float, metavar="MS", help="p99 TTFT bound")
+    endpoint.add_argument("--slo-tpot-ms", type=float, metavar="MS", help="p99 TPOT bound")
+    endpoint.add_argument("--slo-e2e-ms", type=float, metavar="MS", help="p99 end-to-end bound")
 
 
 def _add_list(commands: Commands) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,10 +34,13 @@ from benchsuite.run.fleet.shard import Shard
 from benchsuite.run.runner import Executor, RunResult, run_suite
 from benchsuite.scenarios import Role, all_scenarios, get_scenario
 from benchsuite.sources import TASKS, ModelSpec, build_workload
+from benchsuite.sources.registry import OPENAI
+from benchsuite.sources.serve import ServerProcess
+from benchsuite.sources.spec import TEXT_GENERATION
 from benchsuite.store.runs import ResultStore
 from benchsuite.store.schema import Status
 from benchsuite.suites.load import Suite, load_suite
-from benchsuite.suites.model import default_scenarios, model_suite
+from benchsuite.suites.model import MODEL_MEASURE, default_scenarios, model_suite
 from benchsuite.variants import all_variants
 from benchsuite.workload.base import Workload
 from benchsuite.workload.discovery import load_workloads, user_workloads_dir
@@ -59,18 +64,26 @@ class RunRequest:
 
 
 def command_run(args: argparse.Namespace, console: Console) -> int:
-    request = resolve_run(args, console)
-    result = execute_run(request, console)
+    with ExitStack() as servers:  # servers started by --serve stop here, Ctrl-C included
+        request = resolve_run(args, console, servers)
+        result = execute_run(request, console)
     return present_run(request, result, console)
 
 
-def resolve_run(args: argparse.Namespace, console: Console) -> RunRequest:
+def resolve_run(
+    args: argparse.Namespace, console: Console, servers: ExitStack | None = None
+) -> RunRequest:
     """The suite, workloads, store, shard and executor the options name; bad input is refused
-    here, before any case runs."""
+    here, before any case runs. An endpoint's server that the run starts itself (``serve``) is
+    started here and entered into ``servers``, which stops it."""
     args = _filled(args)
     suite = _with_case_timeout(_chosen_suite(args), args.case_timeout)
     workloads = load_workloads(args.workloads)
     for spec in suite.models:  # load each named model now: a bad name fails before measuring
+        if spec.serve is not None:
+            if servers is None:
+                raise UsageError(f"{spec.source}: serve is only run by benchsuite run")
+            _start_server(spec, servers, console)
         console.print(f"loading {spec.source} ({spec.task})")
         named = build_workload(spec)
         named.check()
@@ -185,11 +198,18 @@ def _with_case_timeout(suite: Suite, timeout_s: float | None) -> Suite:
 
 
 def _suite_of_model(args: argparse.Namespace) -> Suite:
-    if args.task is None:
+    endpoint = args.model.startswith(OPENAI.prefix)
+    task = args.task or (TEXT_GENERATION if endpoint else None)
+    if task is None:
         raise UsageError(f"--model {args.model}: needs --task ({', '.join(TASKS)})")
+    if not endpoint:
+        for option in ("served_model", "serve"):
+            if getattr(args, option, None):
+                flag = "--" + option.replace("_", "-")
+                raise UsageError(f"{flag}: only with --model openai:<base url> (an endpoint)")
     spec = ModelSpec(
         args.model,
-        args.task,
+        task,
         name=args.name or "",
         sequence_length=args.sequence_length,
         image_size=args.image_size,
@@ -198,9 +218,13 @@ def _suite_of_model(args: argparse.Namespace) -> Suite:
         image_column=args.image_column,
         label_column=args.label_column,
         student=args.student,
+        served_model=args.served_model,
+        api=args.api,
+        serve=args.serve,
+        ready_timeout_s=args.ready_timeout,
     )
     sizes = counts(args.batch_sizes, "--batch-sizes")
-    scenarios = names(args.scenarios, "--scenarios") or default_scenarios(args.task)
+    scenarios = names(args.scenarios, "--scenarios") or default_scenarios(task, args.model)
     known = all_scenarios()
     for name in scenarios:
         if name not in known or known[name].role is not Role.INFERENCE:
@@ -218,6 +242,17 @@ def _suite_of_model(args: argparse.Namespace) -> Suite:
                 f"known: {', '.join(known_variants)}"
             )
     measure = load_suite(args.suite).measure if args.suite else None
+    slo = {
+        name: value
+        for name in ("slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms")
+        if (value := getattr(args, name, None)) is not None
+    }
+    if slo:
+        base = measure or MODEL_MEASURE
+        try:
+            measure = dataclasses.replace(base, endpoint=dataclasses.replace(base.endpoint, **slo))
+        except ValueError as error:
+            raise UsageError(f"--slo-*: {error}") from None
     prompts = counts(args.prompt_tokens, "--prompt-tokens") or (32,)
     outputs = counts(args.output_tokens, "--output-tokens") or (32,)
     loads = counts(args.load_pct, "--load-pct") or (10, 50, 90)
@@ -232,6 +267,14 @@ def _suite_of_model(args: argparse.Namespace) -> Suite:
         loads,
         counts(args.threads, "--threads"),
     )
+
+
+def _start_server(spec: ModelSpec, servers: ExitStack, console: Console) -> None:
+    log = Path(tempfile.gettempdir()) / "benchsuite-serve" / f"{spec.name}-{os.getpid()}.log"
+    console.print(f"starting the server of {spec.name}: {spec.serve} (log: {log})", markup=False)
+    server = ServerProcess(spec.serve or "", spec.location.rstrip("/"), log, spec.ready_timeout_s)
+    servers.enter_context(server)
+    console.print(f"server ready (PID {server.pid})")
 
 
 def _folder_for_manifest(given: Path | None) -> str | None:

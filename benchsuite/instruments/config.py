@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from benchsuite.instruments.endpoint_load import EndpointConfig
 from benchsuite.instruments.energy import EnergyConfig
 from benchsuite.instruments.meters.base import EnergyReading
 from benchsuite.instruments.rounds import RoundsConfig
@@ -26,6 +27,8 @@ class MeasureConfig:
     the whole machine (RAPL, NVML): a case on that device uses it instead of reading its own
     (:func:`benchsuite.instruments.energy.run_level_idle`). Empty: each case reads its idle
     window."""
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    """The load, SLO and timeouts of endpoint cases (a suite's ``[endpoints]``)."""
     rounds: RoundsConfig = field(default_factory=RoundsConfig)
     """How a suite's single-stream and offline cases are spread over rounds and processes
     (:mod:`benchsuite.run.comparison`); ``benchsuite.measure()`` and the pytest plugin measure a

@@ -11,6 +11,7 @@ more windows, else the min-max range, which is labelled as such).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -275,6 +276,25 @@ def _idle_reading(meter: Meter, idle_s: float) -> EnergyReading:
     with meter.window() as window:
         time.sleep(idle_s)
     return window.reading
+
+
+def one_window(idle: EnergyReading, window: EnergyWindow, note: str = "") -> EnergyResult:
+    """A load window as the store's energy columns: one window, checked, with no interval (a
+    server's and an endpoint's level are each one window)."""
+    problem = validity(idle, (window,), 1)
+    return EnergyResult(
+        idle=idle,
+        windows=(window,),
+        window_s=window.reading.duration_s,
+        energy_per_sample_j=window.energy_per_sample_j,
+        energy_per_sample_low_j=math.nan,
+        energy_per_sample_high_j=math.nan,
+        interval_method="one load window: no interval",
+        net_energy_per_sample_j=window.net_energy_per_sample_j,
+        valid=not problem,
+        invalid_reason=problem,
+        stop_reason=note,
+    )
 
 
 def read_idle(meter: Meter, idle_s: float) -> EnergyReading:

@@ -114,6 +114,7 @@ def _workload_sections(data: ReportData) -> list[dict[str, Any]]:
                         _chart(charts.batch_sweep(rows, workload)),
                         _chart(charts.generation_sweep(rows, workload)),
                         _chart(charts.load_sweep(rows, workload)),
+                        _chart(charts.endpoint_sweep(rows, workload)),
                         _chart(
                             charts.trend(
                                 data.history, workload, "latency_p50_ms", "p50 latency (ms)"

@@ -7,9 +7,11 @@ the same SVG. Each chart comes with alt text that says what it shows in words.
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
@@ -202,13 +204,30 @@ GENERATION_PANELS = (
 )
 
 
+def _bound_line(axes: Any, bound: float, label: str) -> None:
+    """A latency bound across the panel, labelled at its left end."""
+    axes.axhline(bound, color="firebrick", linestyle="--", linewidth=1)
+    axes.annotate(
+        label,
+        (0.02, bound),
+        xycoords=("axes fraction", "data"),
+        color="firebrick",
+        fontsize=7,
+        va="bottom",
+    )
+
+
 def load_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
     """Energy per request and p99 latency against the offered request rate, a line per
     variant (device and largest batch), with the latency bound drawn: variants compared at the
     same rate."""
     series: dict[str, list[Row]] = {}
     for row in rows:
-        if row["status"] == Status.OK and row.get("offered_rps") is not None:
+        if (
+            row["status"] == Status.OK
+            and row.get("offered_rps") is not None
+            and row.get("endpoint_url") is None  # an endpoint's levels: endpoint_sweep
+        ):
             name = f"{row['variant']} ({row['device']}, batch <= {row['batch_size']})"
             series.setdefault(name, []).append(row)
     if not series:
@@ -222,15 +241,7 @@ def load_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
         latency.plot(rates, [r["latency_p99_ms"] for r in members], marker="o", label=name)
         bounds.update(r["latency_bound_ms"] for r in members)
     for bound in sorted(bounds):
-        latency.axhline(bound, color="firebrick", linestyle="--", linewidth=1)
-        latency.annotate(
-            f"bound {bound:g} ms",
-            (0.02, bound),
-            xycoords=("axes fraction", "data"),
-            color="firebrick",
-            fontsize=7,
-            va="bottom",
-        )
+        _bound_line(latency, bound, f"bound {bound:g} ms")
     energy.set_ylabel("energy per request (J)")
     latency.set_ylabel("p99 latency, queue included (ms)")
     latency.set_yscale("log")
@@ -247,12 +258,73 @@ def load_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
     return Chart(_to_svg(figure), alt)
 
 
+def _finite(value: Any) -> bool:
+    return value is not None and isinstance(value, int | float) and math.isfinite(value)
+
+
+def endpoint_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
+    """An endpoint's load levels against the offered rate: energy per output token, p99 time to
+    first token with the SLO's bound drawn, and goodput beside the achieved rate; the capacity
+    the SLO search found is a dotted line on every panel."""
+    series: dict[str, list[Row]] = {}
+    capacities: set[float] = set()
+    for row in rows:
+        if row["status"] != Status.OK or row.get("endpoint_url") is None:
+            continue
+        if _finite(row.get("capacity_rps")):
+            capacities.add(float(row["capacity_rps"]))
+        if row.get("load_pct") is not None and _finite(row.get("offered_rps")):
+            shape = f"p{row['prompt_tokens']}-o{row['output_tokens']}"
+            series.setdefault(f"{row['variant']} ({row['device']}, {shape})", []).append(row)
+    if not series:
+        return None
+    figure, (energy, ttft, goodput) = plt.subplots(1, 3, figsize=(12.0, 3.4))
+    bounds: set[float] = set()
+    for name, members in series.items():
+        members = sorted(members, key=lambda r: r["offered_rps"])
+        rates = [r["offered_rps"] for r in members]
+        per_token = [r.get("energy_per_output_token_j") for r in members]
+        if any(_finite(value) for value in per_token):
+            energy.plot(rates, per_token, marker="o", label=name)
+        ttft.plot(rates, [r["ttft_p99_ms"] for r in members], marker="o", label=name)
+        goodput.plot(
+            rates, [r["goodput_rps"] for r in members], marker="o", label=f"{name} goodput"
+        )
+        goodput.plot(
+            rates, [r["achieved_rps"] for r in members], linestyle=":", label=f"{name} achieved"
+        )
+        bounds.update(float(r["slo_ttft_ms"]) for r in members if _finite(r.get("slo_ttft_ms")))
+    for bound in sorted(bounds):
+        _bound_line(ttft, bound, f"SLO {bound:g} ms")
+    for capacity in sorted(capacities):
+        for axes in (energy, ttft, goodput):
+            axes.axvline(capacity, color="grey", linestyle=":", linewidth=1)
+    energy.set_ylabel("energy per output token (J)")
+    ttft.set_ylabel("p99 time to first token (ms)")
+    goodput.set_ylabel("requests/s")
+    for axes in (energy, ttft, goodput):
+        axes.set_xlabel("offered load (requests/s)")
+    goodput.legend(frameon=False, fontsize=7)
+    slo_text = ", ".join(f"{bound:g} ms" for bound in sorted(bounds)) or "none set"
+    capacity_text = ", ".join(f"{c:.3g} req/s" for c in sorted(capacities)) or "not searched"
+    alt = (
+        f"{workload}: energy per output token, p99 time to first token (SLO bound: "
+        f"{slo_text}) and goodput against the offered request rate for {', '.join(series)}; "
+        f"capacity under the SLO: {capacity_text}."
+    )
+    return Chart(_to_svg(figure), alt)
+
+
 def generation_sweep(rows: Sequence[Row], workload: str) -> Chart | None:
     """TTFT, TPOT and energy per output token against batch size, a line per variant and
     prompt/output length, for generation rows measured at two batch sizes or more."""
     series: dict[str, list[Row]] = {}
     for row in rows:
-        if row["status"] == Status.OK and row.get("ttft_p50_ms") is not None:
+        if (
+            row["status"] == Status.OK
+            and row.get("ttft_p50_ms") is not None
+            and row.get("endpoint_url") is None  # an endpoint's batch axis is its users
+        ):
             shape = f"p{row['prompt_tokens']}-o{row['output_tokens']}"
             series.setdefault(f"{row['variant']} ({row['device']}, {shape})", []).append(row)
     series = {k: v for k, v in series.items() if len({r["batch_size"] for r in v}) >= 2}
@@ -318,6 +390,7 @@ def cost_bars(rows: Sequence[Row], workload: str) -> Chart | None:
         if r["status"] == Status.OK
         and r["scenario"] in single_batch_scenarios()
         and r.get("latency_p50_ms") is not None
+        and r.get("endpoint_url") is None  # an endpoint has no FLOPs counted here
     ]
     if not points:
         return None

@@ -8,6 +8,9 @@
 | generation | inference | any | per request and per output token: TTFT, TPOT, energy/token |
 | server | inference | largest formed | at a load level: p99 against a bound, energy per request |
 | server-capacity | inference | largest formed | the highest rate whose p99 meets the bound |
+| endpoint | inference | 1 | an OpenAI-compatible endpoint at a load: TTFT, TPOT, goodput, J/token |
+| endpoint-capacity | inference | 1 | the highest rate whose p99s meet the endpoint's SLO |
+| endpoint-users | inference | users | an endpoint under N closed-loop users |
 
 A new scenario subclasses :class:`~benchsuite.scenarios.base.Scenario` and is registered with
 :func:`register_scenario`; the suite parser, runner, gate, report and CLI learn its metrics from
@@ -23,6 +26,7 @@ from benchsuite.instruments.devices import device_unavailable_reason
 from benchsuite.instruments.meters.base import Meter
 from benchsuite.results import CaseResult
 from benchsuite.scenarios.base import Metric, RawSamples, Role, Scenario, SummaryCells
+from benchsuite.scenarios.endpoint import EndpointCapacity, EndpointLoad, EndpointUsers
 from benchsuite.scenarios.generation import Generation
 from benchsuite.scenarios.offline import Offline
 from benchsuite.scenarios.server import Server, ServerCapacity
@@ -58,7 +62,17 @@ def register_scenario(scenario: Scenario) -> Scenario:
     return scenario
 
 
-for _bundled in (SingleStream(), Offline(), Training(), Generation(), Server(), ServerCapacity()):
+for _bundled in (
+    SingleStream(),
+    Offline(),
+    Training(),
+    Generation(),
+    Server(),
+    ServerCapacity(),
+    EndpointLoad(),
+    EndpointCapacity(),
+    EndpointUsers(),
+):
     register_scenario(_bundled)
 
 

@@ -36,7 +36,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -48,8 +48,8 @@ from benchsuite.instruments.energy import (
     EnergyResult,
     EnergyWindow,
     min_window_s,
+    one_window,
     read_idle,
-    validity,
 )
 from benchsuite.instruments.meters.base import EnergyReading, Meter
 from benchsuite.instruments.serving_loop import (
@@ -117,21 +117,7 @@ class LoadLevel:
 
     def energy(self) -> EnergyResult:
         """The load window as the store's energy columns: one window, so no interval."""
-        window = self.window
-        problem = validity(self.idle, (window,), 1)
-        return EnergyResult(
-            idle=self.idle,
-            windows=(window,),
-            window_s=self.reading.duration_s,
-            energy_per_sample_j=window.energy_per_sample_j,
-            energy_per_sample_low_j=math.nan,
-            energy_per_sample_high_j=math.nan,
-            interval_method="one load window: no interval",
-            net_energy_per_sample_j=window.net_energy_per_sample_j,
-            valid=not problem,
-            invalid_reason=problem,
-            stop_reason=self.window_note,
-        )
+        return one_window(self.idle, self.window, self.window_note)
 
     @property
     def achieved_rps(self) -> float:
@@ -289,18 +275,24 @@ class LoadRunner:
         )
 
 
+Level = TypeVar("Level")
+
+
 def capacity_search(
-    probe: Callable[[float], LoadLevel], max_rps: float, probes: int
-) -> tuple[float, LoadLevel | None, LoadLevel]:
+    probe: Callable[[float], Level],
+    max_rps: float,
+    probes: int,
+    passed: Callable[[Level], bool],
+) -> tuple[float, Level | None, Level]:
     """Bisection on the offered rate over [0, max_rps]: (highest passing rate, its level or
-    None when no probe passed, the last probe)."""
+    None when no probe passed, the last probe). A served model's and an endpoint's search."""
     low, high = 0.0, max_rps
-    best: LoadLevel | None = None
-    last: LoadLevel | None = None
+    best: Level | None = None
+    last: Level | None = None
     for _ in range(probes):
         rate = (low + high) / 2
         last = probe(rate)
-        if last.bound_met:
+        if passed(last):
             low, best = rate, last
         else:
             high = rate
@@ -413,7 +405,9 @@ class ServerCapacity(ServerScenario):
     def load_windows(
         self, case: Case, runner: LoadRunner, max_rps: float, settings: ServingConfig
     ) -> tuple[LoadLevel, float | None, str]:
-        rate, best, last = capacity_search(runner.level, max_rps, settings.search_probes)
+        rate, best, last = capacity_search(
+            runner.level, max_rps, settings.search_probes, lambda level: level.bound_met
+        )
         method = (
             f"bisection on the offered rate over [0, {max_rps:.4g}] req/s (the maximum "
             f"throughput), {settings.search_probes} probes, each a load window whose p99 must "

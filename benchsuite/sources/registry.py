@@ -54,7 +54,12 @@ class ModelSource:
 HF = ModelSource(
     "hf:", "<hub id or folder>", "benchsuite.sources.hf:HuggingFaceWorkload", local_folders=True
 )
-_SOURCES: dict[str, ModelSource] = {HF.prefix: HF}
+OPENAI = ModelSource(
+    "openai:",
+    "<base url of an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1>",
+    "benchsuite.sources.openai_endpoint:EndpointWorkload",
+)
+_SOURCES: dict[str, ModelSource] = {HF.prefix: HF, OPENAI.prefix: OPENAI}
 _entry_points_loaded = False
 
 

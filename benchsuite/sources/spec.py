@@ -37,6 +37,20 @@ class ModelSpec:
     label_column: str = "label"
     eval_limit: int = 512
     student: str | None = None
+    served_model: str | None = None
+    """An endpoint (``openai:<base url>``): the model name its requests carry; ``None``: the
+    one model its ``/models`` lists."""
+    api: str = "chat"
+    """An endpoint: ``chat`` (``/chat/completions``) or ``completions``."""
+    serve: str | None = None
+    """An endpoint: the command that starts its server, run by benchsuite for the run's length
+    (``None``: the server is already running)."""
+    ready_timeout_s: float = 300.0
+    """An endpoint started by ``serve``: how long it may take to answer ``/models``."""
+    reference: str | None = None
+    """An endpoint compared with another (``openai:<base url>``): each load level is served to
+    both in interleaved windows, and the row carries the paired ratio to it."""
+    reference_served_model: str | None = None
 
     def __post_init__(self) -> None:
         source_of(self.source)  # a known prefix, or one clear message naming them
@@ -49,8 +63,15 @@ class ModelSpec:
             source_of(self.student, "--student")
         if self.sequence_length < 1 or (self.image_size is not None and self.image_size < 1):
             raise UsageError("--sequence-length and --image-size must be positive")
+        if self.reference is not None and not self.source.startswith("openai:"):
+            raise UsageError(
+                f"reference {self.reference}: only an endpoint (openai:) is compared with "
+                "another endpoint; in-process variants are compared in their comparison group"
+            )
+        if self.api not in ("chat", "completions"):
+            raise UsageError(f"--api {self.api}: 'chat' or 'completions'")
         if not self.name:
-            object.__setattr__(self, "name", default_name(self.source))
+            object.__setattr__(self, "name", default_name(self.source, self.served_model))
 
     @property
     def location(self) -> str:
@@ -58,12 +79,17 @@ class ModelSpec:
         return source_of(self.source).location(self.source)
 
 
-def default_name(source: str) -> str:
+def default_name(source: str, served_model: str | None = None) -> str:
     """A workload name from a source: a local folder's model by its own name (the
     ``_name_or_path`` its ``config.json`` records, as ``save_pretrained`` and sentence-transformers
-    write it), else the folder's last part; a hub id whole (it keeps its owner). Characters a
-    case id cannot hold are replaced."""
+    write it), else the folder's last part; a hub id whole (it keeps its owner); an endpoint by
+    its served model's last part, else its host and port. Characters a case id cannot hold are
+    replaced."""
     location = source_of(source).location(source).rstrip("/")
+    if source.startswith("openai:"):
+        location = (served_model or "").rstrip("/").rsplit("/", 1)[-1] or re.sub(
+            r"^https?://|/v1$", "", location
+        )
     if location.startswith((".", "/", "~")):
         location = _own_name(Path(location).expanduser()) or location.rsplit("/", 1)[-1]
     return re.sub(r"[^A-Za-z0-9_.+-]+", "--", location) or "model"

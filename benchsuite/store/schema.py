@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 12  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
+SCHEMA_VERSION = 13  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
 # 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note;
 # 5: generation (prompt_tokens, output_tokens, ttft_*, tpot_*, energy per request and token, ...)
 # 6: server (load_pct, offered/achieved rps, latency bound, energy per request under load, ...)
@@ -25,6 +25,8 @@ SCHEMA_VERSION = 12  # 2: output_rel_error; 3: cosine_similarity, error_tracebac
 # 12: variant_backend (the kernel path that ran the calls), threads_used; ratio_processes,
 #     latency_ratio_resolved / energy_ratio_resolved (the paired ratio's interval over processes
 #     is within the suite's ratio_resolution_rel)
+# 13: endpoints (endpoint_*, itl_*, goodput_rps, slo, saturated, request faults, energy per
+#     output and total token, tokens_per_j, the client's own CPU time and TTFT)
 
 
 class Status(StrEnum):
@@ -236,6 +238,36 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "ratio_processes": _int,
     "latency_ratio_resolved": _bool,
     "energy_ratio_resolved": _bool,
+    # endpoint cases (scenarios "endpoint", "endpoint-capacity", "endpoint-users"): an
+    # OpenAI-compatible server under load; ttft_*/tpot_* and the server columns above apply too
+    "endpoint_url": _str,
+    "endpoint_served_model": _str,
+    "endpoint_api": _str,  # chat or completions
+    "endpoint_server": _str,  # what it said about itself: the server header, the models listed
+    "endpoint_command": _str,  # the command benchsuite started it with (--serve), else null
+    "endpoint_local": _bool,  # on this machine: its energy is read here
+    "itl_p50_ms": _float,  # inter-token latency: the gaps between streamed chunks (see below)
+    "itl_p90_ms": _float,
+    "itl_p99_ms": _float,
+    "slo": _str,  # the bounds a request meets to count in goodput ("TTFT <= 200 ms and ...")
+    "slo_ttft_ms": _float,  # the same bounds as numbers (null: not bounded)
+    "slo_tpot_ms": _float,
+    "slo_e2e_ms": _float,
+    "goodput_rps": _float,  # requests per second that met the SLO
+    "saturated": _bool,  # the level stopped early: the requests in flight grew without bound
+    "requests_failed": _int,  # timeouts, HTTP errors, truncated streams, refused connections
+    "request_faults": _str,  # "timeout:2 http-error:1"
+    "output_tokens_mean": _float,  # tokens received per answered request
+    "stream_chunks_per_token": _float,  # 1: a chunk per token; less: chunks carry several
+    "output_tokens_forced": _str,  # whether min_tokens/ignore_eos forced the lengths, and how
+    "prompt_stream": _str,  # the seeded prompt stream and its hash
+    "energy_per_output_token_net_j": _float,
+    "energy_per_total_token_j": _float,  # prompt and output tokens, as the server counted them
+    "tokens_per_j": _float,  # output tokens per joule
+    "client_cpu_s": _float,  # the load generator's own CPU time in the window (never charged)
+    "client_cpu_per_request_ms": _float,
+    "client_ttft_overhead_ms": _float,  # the client's TTFT against a server that answers at once
+    "output_agreement": _float,  # greedy output words equal to the reference endpoint's
 }
 
 SAMPLE_COLUMNS: dict[str, pa.DataType] = {

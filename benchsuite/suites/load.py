@@ -63,13 +63,31 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     # arrival_trace = "t.csv" # replay these timestamps (s), scaled to each level, not Poisson
     seed = 0                  # of the Poisson arrivals
     search_probes = 6         # bisection steps of server-capacity
+
+    [endpoints]                # endpoint cases (--model openai:<base url>); defaults shown
+    duration_s = 10.0         # each load window lasts this long at its offered rate ...
+    # requests = 200          # ... or sends this many requests
+    arrival = "poisson"       # or "gamma", with burstiness (1: Poisson; below 1: burstier)
+    burstiness = 1.0
+    seed = 0                  # of the arrivals and of the prompt stream
+    # max_rps = 40.0          # load_pct of this stated rate (the same rates every night), not
+                              # of the maximum throughput measured at each case's start
+    max_users = 8             # closed-loop users of the maximum-throughput probe
+    probe_requests = 32       # requests of that probe
+    warmup_requests = 4
+    request_timeout_s = 60.0  # a request with no complete answer by then is a timeout
+    # slo_ttft_ms = 500       # bounds for goodput and endpoint-capacity (p99s)
+    # slo_tpot_ms = 50
+    # slo_e2e_ms = 5000
+    search_probes = 5         # bisection steps of endpoint-capacity
+    pair_rounds = 4           # an endpoint with a reference: rounds of adjacent windows per level
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -78,6 +96,7 @@ from benchsuite.case import Case
 from benchsuite.errors import SuiteError, UsageError, did_you_mean
 from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.devices import KNOWN_DEVICES
+from benchsuite.instruments.endpoint_load import EndpointConfig
 from benchsuite.instruments.energy import EnergyConfig
 from benchsuite.instruments.rounds import RoundsConfig
 from benchsuite.instruments.serving_loop import ServingConfig
@@ -95,6 +114,7 @@ _TOP_KEYS = (
     "report",
     "measure",
     "serving",
+    "endpoints",
     "carbon",
     "models",
     "matrix",
@@ -120,6 +140,22 @@ _MODEL_KEYS = (
     "label_column",
     "eval_limit",
     "student",
+    "served_model",
+    "api",
+    "serve",
+    "ready_timeout_s",
+    "reference",
+)
+_ENDPOINT_KEYS = tuple(field.name for field in fields(EndpointConfig))
+_ENDPOINT_TEXT_KEYS = ("arrival",)
+_ENDPOINT_WHOLE_KEYS = (
+    "requests",
+    "seed",
+    "max_users",
+    "probe_requests",
+    "warmup_requests",
+    "search_probes",
+    "pair_rounds",
 )
 _CARBON_KEYS = ("country", "g_co2e_per_kwh")
 _SAMPLING_KEYS = ("warmup_max_s", "ci_target_rel", "budget_s", "min_samples")
@@ -465,6 +501,48 @@ def _parse_serving(source: str, table: Any, base: Path | None) -> ServingConfig:
         raise SuiteError(f"{source}: [serving] {error}") from None
 
 
+def _parse_endpoint(source: str, table: Any) -> EndpointConfig:
+    if not isinstance(table, dict):
+        raise SuiteError(f"{source}: [endpoints] must be a table")
+    _check_keys(source, "[endpoints]", table, _ENDPOINT_KEYS)
+    for key, value in table.items():
+        if key in _ENDPOINT_TEXT_KEYS:
+            if not isinstance(value, str):
+                raise SuiteError(f'{source}: [endpoints] {key} must be text, e.g. "poisson"')
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SuiteError(f"{source}: [endpoints] {key} must be a number, got {value!r}")
+        if key in _ENDPOINT_WHOLE_KEYS and not isinstance(value, int):
+            raise SuiteError(f"{source}: [endpoints] {key} must be a whole number, got {value!r}")
+    try:
+        return EndpointConfig(**table)
+    except ValueError as error:
+        raise SuiteError(f"{source}: [endpoints] {error}") from None
+
+
+def _with_references(source: str, models: tuple[ModelSpec, ...]) -> tuple[ModelSpec, ...]:
+    """Each endpoint's ``reference`` (the name of another ``[[models]]`` endpoint) made its
+    source and served model, which the case's worker needs."""
+    by_name = {model.name: model for model in models}
+    resolved = []
+    for model in models:
+        if model.reference is not None and not model.reference.startswith("openai:"):
+            other = by_name.get(model.reference)
+            if other is None or other is model:
+                raise SuiteError(
+                    f"{source}: [[models]] {model.name}: reference {model.reference!r} is not the "
+                    f"name of another [[models]] entry ({', '.join(by_name)})"
+                )
+            try:
+                model = replace(
+                    model, reference=other.source, reference_served_model=other.served_model
+                )
+            except UsageError as error:
+                raise SuiteError(f"{source}: [[models]] {model.name}: {error}") from None
+        resolved.append(model)
+    return tuple(resolved)
+
+
 def _parse_model(source: str, index: int, table: Any, base: Path | None) -> ModelSpec:
     where = f"[[models]] #{index + 1}"
     if not isinstance(table, dict):
@@ -547,7 +625,9 @@ def parse_suite(
     return Suite(
         label_reference=reference,
         accelerator_type=accelerator,
-        models=tuple(_parse_model(source, i, entry, base) for i, entry in enumerate(models)),
+        models=_with_references(
+            source, tuple(_parse_model(source, i, entry, base) for i, entry in enumerate(models))
+        ),
         carbon_country=country,
         carbon_g_co2e_per_kwh=float(intensity) if intensity is not None else None,
         name=str(document.get("name", default_name)),
@@ -556,6 +636,7 @@ def parse_suite(
         measure=replace(
             _parse_measure(source, document.get("measure", {})),
             serving=_parse_serving(source, document.get("serving", {}), base),
+            endpoint=_parse_endpoint(source, document.get("endpoints", {})),
         ),
         matrix=tuple(_parse_entry(source, i, entry) for i, entry in enumerate(matrix)),
     )

@@ -8,9 +8,12 @@ from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.energy import EnergyConfig
 from benchsuite.instruments.timing import SamplingConfig
 from benchsuite.scenarios import all_scenarios
+from benchsuite.scenarios.endpoint import EndpointLoad
 from benchsuite.scenarios.generation import Generation
 from benchsuite.scenarios.single_stream import SingleStream
 from benchsuite.sources import ModelSpec
+from benchsuite.sources.openai_endpoint import AS_SERVED
+from benchsuite.sources.registry import OPENAI
 from benchsuite.sources.spec import TEXT_GENERATION
 from benchsuite.suites.load import MatrixEntry, Suite
 
@@ -27,10 +30,12 @@ MODEL_MEASURE = MeasureConfig(
 carry a comparison's precision (docs/measurement.md); ``--suite smoke`` is quicker still."""
 
 
-def default_scenarios(task: str) -> tuple[str, ...]:
-    """What a model is measured by when no scenario is named: a language model by generation
-    (time to first token, time per output token, energy per token), any other one request at a
-    time."""
+def default_scenarios(task: str, source: str = "") -> tuple[str, ...]:
+    """What a model is measured by when no scenario is named: an endpoint under load, a language
+    model by generation (time to first token, time per output token, energy per token), any
+    other one request at a time."""
+    if source.startswith(OPENAI.prefix):
+        return (EndpointLoad.name,)
     return (Generation.name,) if task == TEXT_GENERATION else (SingleStream.name,)
 
 
@@ -51,8 +56,12 @@ def model_suite(
     given. A server scenario runs each
     of ``load_pcts``; each of ``threads`` is its own case (none: torch's default, which the rows
     record). Without scenarios: :func:`default_scenarios` of the model's task."""
-    scenarios = tuple(scenarios) or default_scenarios(spec.task)
-    defaults = LANGUAGE_MODEL_VARIANTS if spec.task == TEXT_GENERATION else DEFAULT_VARIANTS
+    scenarios = tuple(scenarios) or default_scenarios(spec.task, spec.source)
+    defaults: tuple[str, ...] = (
+        LANGUAGE_MODEL_VARIANTS if spec.task == TEXT_GENERATION else DEFAULT_VARIANTS
+    )
+    if spec.source.startswith(OPENAI.prefix):
+        defaults = (AS_SERVED,)
     chosen = tuple(variants) or defaults + (("distilled",) if spec.student else ())
     known = all_scenarios()
     matrix = []

@@ -17,6 +17,7 @@
 | ort-int8-static | ONNX Runtime static int8, calibrated on the workload's data | cpu, cuda |
 | openvino | exported to ONNX, run by OpenVINO | cpu |
 | openvino-int8 | OpenVINO with NNCF post-training int8, calibrated on the workload's data | cpu |
+| as-served | an endpoint (``openai:``) as its server runs it: no transform here | cpu, cuda |
 
 A pair that cannot run (a device the variant lacks, a workload without what it needs) is a
 ``skipped`` row with the reason, never a crash. Your own variants: see
@@ -24,6 +25,8 @@ A pair that cannot run (a device the variant lacks, a workload without what it n
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -46,6 +49,9 @@ from benchsuite.variants.registry import (
     get_variant,
     register_variant,
 )
+
+if TYPE_CHECKING:
+    from benchsuite.workload.base import Workload
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -167,3 +173,19 @@ register_variant(
     requires=openvino_runtime.requires_nncf,
     runtime="openvino",
 )(openvino_runtime.openvino_runtime(int8=True))
+
+
+def _served_elsewhere(workload: Workload) -> str | None:
+    if workload.served_elsewhere:
+        return None
+    return "as-served is an endpoint's only variant (openai:<url>); an in-process model has fp32"
+
+
+@register_variant(
+    "as-served",
+    recipe="the deployment as its server runs it (an OpenAI-compatible endpoint): benchsuite "
+    "transforms nothing; the server's own command and configuration are the recipe",
+    requires=_served_elsewhere,
+)
+def as_served(model: torch.nn.Module, device: str, workload: Workload) -> PreparedModel:
+    raise RuntimeError("an endpoint's model runs in its server: nothing is prepared here")

@@ -77,6 +77,9 @@ class Workload(ABC):
     quality_metric: str | None = "accuracy"
     quality_metrics: tuple[str, ...] | None = None
     training: TrainingSpec | None = None
+    served_elsewhere: bool = False
+    """True for a model that runs in a server benchsuite sends requests to (an endpoint): no
+    model is loaded in this process, and its one variant is ``as-served``."""
 
     _reference: nn.Module | None = None
 
