@@ -4,6 +4,7 @@ with a tiny causal LM saved from a config; no mock stands in for the server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -34,7 +35,8 @@ from benchsuite.instruments.meters.process_tree import ProcessTreeEstimate, list
 from benchsuite.scenarios.endpoint import server_meter
 from benchsuite.sources.serve import ServerProcess
 from tests.conftest import run_cli
-from tests.serving import SerialProxy, free_port, serve_command, tiny_chat_model
+from tests.fakes import FakeGpu, fake_nvml
+from tests.serving import WORDS, SerialProxy, free_port, serve_command, tiny_chat_model
 
 FAST = """
 [measure]
@@ -157,6 +159,31 @@ def test_an_endpoint_elsewhere_gets_no_energy_and_says_why() -> None:
     assert "another machine (192.0.2.7)" in chosen.note
 
 
+def test_gpu_ids_meter_every_gpu_the_server_uses_and_sum_them() -> None:
+    """Two fake GPUs (NVML's calls and units: mJ counters, mW power) at 100 W and 50 W: the
+    endpoint's meter reads both, 150 W in all, not their average."""
+    start = time.monotonic()
+    gpus = [
+        FakeGpu(
+            lambda: time.monotonic() - start,
+            lambda _t, watts=watts: watts,
+            lambda t, watts=watts: watts * t,
+            uuid=f"GPU-{index}",
+        )
+        for index, watts in enumerate((100.0, 50.0))
+    ]
+    endpoint = Endpoint("http://127.0.0.1:8000/v1", "m")
+    chosen = server_meter(EstimateMeter(), True, endpoint, (0, 1), nvml=fake_nvml(gpus))
+    assert chosen.meter is not None and "gpu0, gpu1" in chosen.note
+    with chosen.meter.window() as window:
+        time.sleep(0.5)
+    reading = window.reading
+    gpu_j = sum(j for domain, j in reading.domain_energy_j.items() if domain.startswith("gpu"))
+    assert gpu_j / reading.duration_s == pytest.approx(150.0, rel=0.05)
+    unreadable = server_meter(EstimateMeter(), True, endpoint, (5,), nvml=fake_nvml(gpus))
+    assert "--gpu-ids: the server's GPUs cannot be read" in unreadable.note
+
+
 def test_the_client_measures_its_own_share_of_a_ttft() -> None:
     overhead = client_ttft_overhead_ms(20)
     assert 0 < overhead < 50
@@ -199,9 +226,28 @@ def server_model(server: ServerProcess) -> str:
 
 
 @pytest.mark.slow
+def _labelled(server: ServerProcess, path: Path) -> None:
+    """Eval data whose labels are the server's own greedy answers for half the texts and a
+    word it never says for the other half: its accuracy is 0.5 exactly."""
+    endpoint = Endpoint(server.endpoint.base_url, server_model(server))
+    rows = []
+    for index in range(40):
+        text = f"the {WORDS[index]} of {WORDS[index + 7]} river report"
+        origin = time.perf_counter_ns()
+        record = asyncio.run(stream_request(endpoint, RequestBody(text, 8), 0, origin, 20))
+        if record.ok and record.text.split():
+            right = len(rows) % 2 == 0
+            rows.append({"text": text, "label": record.text.split()[0] if right else "zzz"})
+        if len(rows) == 6:
+            break
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
 def test_an_endpoint_under_load(server: ServerProcess, tmp_path: Path) -> None:
     """Token counts, TTFT below end-to-end time, the achieved rate within 15 % of the offered
-    one below saturation, and the estimate charged to the server's process tree."""
+    one below saturation, the estimate charged to the server's process tree, and accuracy on
+    labelled eval data."""
+    _labelled(server, tmp_path / "eval.jsonl")
     done = _run(
         tmp_path,
         "--model",
@@ -216,6 +262,8 @@ def test_an_endpoint_under_load(server: ServerProcess, tmp_path: Path) -> None:
         "20",
         "--meter",
         "estimate",
+        "--eval-data",
+        "eval.jsonl",
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (row,) = _rows(tmp_path / "r").to_dict("records")
@@ -232,6 +280,9 @@ def test_an_endpoint_under_load(server: ServerProcess, tmp_path: Path) -> None:
     assert f"PID {server.pid}" in row["energy_model"]
     assert row["client_cpu_s"] > 0 and row["client_ttft_overhead_ms"] > 0
     assert row["endpoint_served_model"] and "uvicorn" in row["endpoint_server"]
+    assert row["accuracy"] == 0.5 and row["eval_samples"] == 6
+    assert "begins with the label" in row["quality_metric"]
+    assert "eval_data texts" in row["prompt_stream"]
     assert row["energy_per_output_token_j"] * row["output_tokens_mean"] == pytest.approx(
         row["energy_per_request_j"], rel=1e-6
     )

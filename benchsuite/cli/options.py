@@ -63,11 +63,13 @@ def names(value: str | None, option: str) -> tuple[str, ...]:
     return parts
 
 
-def counts(value: str | None, option: str) -> tuple[int, ...]:
+def counts(value: str | None, option: str, minimum: int = 1) -> tuple[int, ...]:
+    """Comma-separated whole numbers of at least ``minimum`` (GPU indices start at 0)."""
     found = []
     for part in names(value, option):
-        if not part.isdigit() or int(part) < 1:
-            raise UsageError(f"{option} {value}: positive integers, e.g. 1,8,32")
+        if not part.isdigit() or int(part) < minimum:
+            what = "positive integers, e.g. 1,8,32" if minimum else "indices, e.g. 0,1"
+            raise UsageError(f"{option} {value}: {what}")
         found.append(int(part))
     return tuple(found)
 

@@ -195,6 +195,12 @@ def _add_model_options(command: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long --serve's server may take to answer /models (default 300)",
     )
+    endpoint.add_argument(
+        "--gpu-ids",
+        metavar="N,M",
+        help="the CUDA-visible indices of the GPUs the server uses: NVML reads them over each "
+        "load window (CUDA_VISIBLE_DEVICES applies)",
+    )
     endpoint.add_argument("--slo-ttft-ms", type=float, metavar="MS", help="p99 TTFT bound")
     endpoint.add_argument("--slo-tpot-ms", type=float, metavar="MS", help="p99 TPOT bound")
     endpoint.add_argument("--slo-e2e-ms", type=float, metavar="MS", help="p99 end-to-end bound")

@@ -203,7 +203,7 @@ def _suite_of_model(args: argparse.Namespace) -> Suite:
     if task is None:
         raise UsageError(f"--model {args.model}: needs --task ({', '.join(TASKS)})")
     if not endpoint:
-        for option in ("served_model", "serve"):
+        for option in ("served_model", "serve", "gpu_ids"):
             if getattr(args, option, None):
                 flag = "--" + option.replace("_", "-")
                 raise UsageError(f"{flag}: only with --model openai:<base url> (an endpoint)")
@@ -222,6 +222,7 @@ def _suite_of_model(args: argparse.Namespace) -> Suite:
         api=args.api,
         serve=args.serve,
         ready_timeout_s=args.ready_timeout,
+        gpu_ids=counts(args.gpu_ids, "--gpu-ids", minimum=0) if args.gpu_ids else None,
     )
     sizes = counts(args.batch_sizes, "--batch-sizes")
     scenarios = names(args.scenarios, "--scenarios") or default_scenarios(task, args.model)

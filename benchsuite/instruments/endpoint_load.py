@@ -252,22 +252,22 @@ def closed_loop(
     endpoint: Endpoint, bodies: Sequence[RequestBody], users: int, timeout_s: float
 ) -> LoadRun:
     """``users`` concurrent users share ``bodies`` in order, each sending its next request as
-    soon as its last is answered."""
+    soon as its last is answered. The records come back in the bodies' order."""
 
     async def run() -> LoadRun:
         origin = time.perf_counter_ns()
         queue = list(enumerate(bodies))
-        records: list[RequestRecord] = []
+        records: dict[int, RequestRecord] = {}
 
         async def user() -> None:
             while queue:
-                _, body = queue.pop(0)
+                index, body = queue.pop(0)
                 scheduled = time.perf_counter_ns() - origin
-                records.append(await stream_request(endpoint, body, scheduled, origin, timeout_s))
+                records[index] = await stream_request(endpoint, body, scheduled, origin, timeout_s)
 
         await asyncio.gather(*(user() for _ in range(users)))
         return LoadRun(
-            tuple(records),
+            tuple(records[index] for index in sorted(records)),
             len(bodies),
             time.perf_counter_ns() - origin,
             f"closed loop: {users} users, {len(bodies)} requests",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,11 +62,14 @@ from benchsuite.instruments.energy import (
     read_idle,
 )
 from benchsuite.instruments.meters.base import EnergyReading, Meter
+from benchsuite.instruments.meters.composite import CompositeMeter
+from benchsuite.instruments.meters.nvml import NvmlMeter
 from benchsuite.instruments.meters.process_tree import (
     ProcessTreeEstimate,
     listening_pid,
     server_root,
 )
+from benchsuite.instruments.meters.rapl import RaplMeter
 from benchsuite.instruments.timing import SamplingResult
 from benchsuite.results import CaseResult, LatencyResult
 from benchsuite.scenarios.base import Metric, Role, Scenario, SummaryCells, energy_flag
@@ -92,15 +95,41 @@ class ServerMeter:
     note: str
 
 
-def server_meter(meter: Meter, local: bool, endpoint: Endpoint) -> ServerMeter:
-    """The machine's meter for a local server (the server's process tree instead of the client
-    when the meter is the process estimate); none for a server elsewhere."""
+def server_meter(
+    meter: Meter,
+    local: bool,
+    endpoint: Endpoint,
+    gpu_ids: Sequence[int] | None = None,
+    nvml: Any = None,
+) -> ServerMeter:
+    """The machine's meter for a local server: NVML over the server's GPUs (``gpu_ids``,
+    CUDA-visible indices, so ``CUDA_VISIBLE_DEVICES`` applies) with RAPL where it reads; the
+    case's meter otherwise, with the server's process tree in place of the client when that
+    meter is the process estimate. None for a server elsewhere."""
     if not local:
         return ServerMeter(
             None,
             f"no energy: the endpoint runs on another machine ({endpoint.host}); its meters are "
             "not readable from here, so the row has latency figures only",
         )
+    if gpu_ids:
+        gpus = NvmlMeter(list(gpu_ids), nvml=nvml)
+        info = gpus.info()
+        if info.available:
+            rapl = RaplMeter()
+            names = ", ".join(info.domains)
+            if rapl.info().available:
+                return ServerMeter(
+                    CompositeMeter([gpus, rapl]),
+                    f"nvml over the server's GPUs ({names}) and rapl over the host's packages "
+                    "(the client's own CPU time, client_cpu_s, is inside the packages')",
+                )
+            return ServerMeter(
+                gpus, f"nvml over the server's GPUs ({names}); the host's CPU is not in it"
+            )
+        meter_note = f"--gpu-ids: the server's GPUs cannot be read ({info.detail}); "
+        chosen = server_meter(meter, local, endpoint)
+        return ServerMeter(chosen.meter, meter_note + chosen.note)
     if meter.source != "estimate":
         return ServerMeter(
             meter,
@@ -224,6 +253,36 @@ class EndpointRow:
         if self.capacity_search is not None:
             columns.update(capacity_rps=self.capacity_rps, capacity_search=self.capacity_search)
         return columns
+
+
+@dataclass(frozen=True)
+class EndpointAccuracy:
+    """The task's accuracy on labelled eval data: the share of greedy answers that begin with
+    their label (case and surrounding space ignored)."""
+
+    correct: int
+    answered: int
+    asked: int
+
+    @classmethod
+    def of(cls, plan: LoadPlan, pairs: Sequence[tuple[str, str]]) -> EndpointAccuracy:
+        bodies = [RequestBody(text, plan.output_tokens, plan.forced) for text, _ in pairs]
+        settings = plan.settings
+        run = closed_loop(plan.endpoint, bodies, settings.max_users, settings.request_timeout_s)
+        correct = answered = 0
+        for record, (_, label) in zip(run.records, pairs, strict=True):
+            if record.ok:
+                answered += 1
+                correct += record.text.strip().lower().startswith(label.strip().lower())
+        return cls(correct, answered, len(pairs))
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "accuracy": self.correct / self.answered if self.answered else None,
+            "eval_samples": self.answered,
+            "quality_metric": "accuracy: the greedy answer begins with the label "
+            f"({self.answered} of {self.asked} eval_data prompts answered)",
+        }
 
 
 class LoadPlan:
@@ -374,7 +433,9 @@ class EndpointScenario(Scenario):
         forced = all(taken for taken, _ in forcing)  # every arm gets the same requests
         forcing_note = forcing[-1][1] if forced else next(n for t, n in forcing if not t)
         overhead_ms = client_ttft_overhead_ms()
-        chosen = [server_meter(meter, arm.facts.local, arm.endpoint) for arm in arms]
+        chosen = [
+            server_meter(meter, arm.facts.local, arm.endpoint, arm.spec.gpu_ids) for arm in arms
+        ]
         plans = [
             LoadPlan(arm.endpoint, settings, stream, case.output_tokens, forced, c.meter, None)
             for arm, c in zip(arms, chosen, strict=True)
@@ -409,6 +470,8 @@ class EndpointScenario(Scenario):
         problem = level.failure()
         if problem:
             raise RuntimeError(problem)
+        pairs = ours.labelled_prompts()
+        accuracy = EndpointAccuracy.of(plans[-1], pairs) if pairs else None
         row = EndpointRow(
             max_rps,
             forcing_note,
@@ -423,7 +486,13 @@ class EndpointScenario(Scenario):
             case,
             latency=level.latency(),
             energy=level.energy(),
-            extra=(ours.source_facts(), ours.facts, row, *((pair,) if pair else ())),
+            extra=(
+                ours.source_facts(),
+                ours.facts,
+                row,
+                *((pair,) if pair else ()),
+                *((accuracy,) if accuracy else ()),
+            ),
         )
 
     def load_windows(

@@ -151,12 +151,6 @@ class EndpointWorkload(Workload):
         )
         return EndpointWorkload(spec)
 
-    def check(self) -> None:
-        """The endpoint (and its reference) answer and serve the model named (or exactly one)."""
-        _ = self.facts
-        if self.reference_workload is not None:
-            _ = self.reference_workload.facts
-
     def source_facts(self) -> SourceFacts:
         return SourceFacts(
             self.spec.source,
@@ -175,6 +169,32 @@ class EndpointWorkload(Workload):
 
         table = read_eval_table(self.spec.eval_data, [self.spec.text_column], self.spec.eval_limit)
         return tuple(str(text) for text in table[self.spec.text_column])
+
+    def labelled_prompts(self) -> tuple[tuple[str, str], ...]:
+        """(text, label) pairs from ``eval_data`` when it has the label column: the task's
+        accuracy is whether the greedy answer to the text begins with its label."""
+        if self.spec.eval_data is None:
+            return ()
+        from benchsuite.sources.eval_files import read_eval_table
+
+        columns = [self.spec.text_column, self.spec.label_column]
+        try:
+            table = read_eval_table(self.spec.eval_data, columns, self.spec.eval_limit)
+        except UsageError:
+            return ()  # no label column: the texts feed the prompt stream only
+        return tuple(
+            (str(text), str(label))
+            for text, label in zip(table[columns[0]], table[columns[1]], strict=True)
+        )
+
+    def check(self) -> None:
+        """The endpoint (and its reference) answer and serve the model named (or exactly one);
+        its eval data, when named, reads."""
+        _ = self.facts
+        if self.reference_workload is not None:
+            _ = self.reference_workload.facts
+        if self.spec.eval_data is not None:
+            self.eval_texts()
 
     def variant_unsupported_reason(self, variant: Variant, device: str) -> str | None:
         if variant.name != AS_SERVED:

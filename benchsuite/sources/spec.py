@@ -51,6 +51,9 @@ class ModelSpec:
     """An endpoint compared with another (``openai:<base url>``): each load level is served to
     both in interleaved windows, and the row carries the paired ratio to it."""
     reference_served_model: str | None = None
+    gpu_ids: tuple[int, ...] | None = None
+    """An endpoint on this machine: the CUDA-visible indices of the GPUs its server computes on
+    (``CUDA_VISIBLE_DEVICES`` applies), which NVML reads over each load window."""
 
     def __post_init__(self) -> None:
         source_of(self.source)  # a known prefix, or one clear message naming them
@@ -68,6 +71,13 @@ class ModelSpec:
                 f"reference {self.reference}: only an endpoint (openai:) is compared with "
                 "another endpoint; in-process variants are compared in their comparison group"
             )
+        if self.gpu_ids is not None:
+            ids = tuple(self.gpu_ids)
+            if not ids or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in ids):
+                raise UsageError(
+                    f"--gpu-ids {self.gpu_ids}: CUDA-visible GPU indices, e.g. --gpu-ids 0,1"
+                )
+            object.__setattr__(self, "gpu_ids", ids)
         if self.api not in ("chat", "completions"):
             raise UsageError(f"--api {self.api}: 'chat' or 'completions'")
         if not self.name:

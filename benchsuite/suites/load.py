@@ -42,6 +42,10 @@ A suite is chosen with ``--suite NAME`` (a file bundled in ``benchsuite/suites/`
     sequence_length = 128     # or image_size = 224
     eval_data = "eval.jsonl"  # optional, with text (or image) and label columns
     student = "hf:./my-distilbert"  # optional: its "distilled" variant
+    # an endpoint (docs/serving.md): source = "openai:http://127.0.0.1:8000/v1", with optional
+    # served_model = "NAME", api = "chat" | "completions", serve = "vllm serve ..." (started
+    # and stopped by the run), ready_timeout_s = 300, gpu_ids = [0] (the GPUs NVML reads), and
+    # reference = "another [[models]] name" (compared in interleaved windows)
 
     [[matrix]]                # each table adds the product of its lists
     workloads = ["digits-cnn"]
@@ -145,6 +149,7 @@ _MODEL_KEYS = (
     "serve",
     "ready_timeout_s",
     "reference",
+    "gpu_ids",
 )
 _ENDPOINT_KEYS = tuple(field.name for field in fields(EndpointConfig))
 _ENDPOINT_TEXT_KEYS = ("arrival",)
