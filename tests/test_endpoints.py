@@ -4,6 +4,7 @@ with a tiny causal LM saved from a config; no mock stands in for the server."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -30,8 +31,10 @@ from benchsuite.instruments.endpoint_load import (
     _Saturation,
     arrival_times_ns,
 )
+from benchsuite.instruments.meters.base import ESTIMATED, EnergyReading, Meter, MeterInfo
 from benchsuite.instruments.meters.estimate import EstimateMeter
 from benchsuite.instruments.meters.process_tree import ProcessTreeEstimate, listening_pid
+from benchsuite.instruments.split_window import read_in_parts, summed
 from benchsuite.scenarios.endpoint import server_meter
 from benchsuite.sources.serve import ServerProcess
 from tests.conftest import run_cli
@@ -184,6 +187,32 @@ def test_gpu_ids_meter_every_gpu_the_server_uses_and_sum_them() -> None:
     assert "--gpu-ids: the server's GPUs cannot be read" in unreadable.note
 
 
+class _SteadyMeter(Meter):
+    """10 W, always: what a window's parts must add up to is then known."""
+
+    source, kind = "estimate", ESTIMATED
+
+    def info(self) -> MeterInfo:
+        return MeterInfo(self.source, self.kind, True, "10 W", ("steady",), 1e-6)
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+
+    def stop(self) -> EnergyReading:
+        seconds = time.perf_counter() - self.started
+        return EnergyReading(self.source, self.kind, ("steady",), 10.0 * seconds, seconds, 1e-6)
+
+
+def test_a_window_read_in_parts_is_tiled_by_them() -> None:
+    result, parts = read_in_parts(_SteadyMeter(), 0.2, lambda: time.sleep(1.05) or 7)
+    assert result == 7 and 4 <= len(parts) <= 6
+    assert all(a.end_ns == b.start_ns for a, b in itertools.pairwise(parts))
+    whole = summed([part.reading for part in parts])
+    assert whole.duration_s == pytest.approx(1.05, abs=0.05)
+    assert whole.energy_j == pytest.approx(10.0 * whole.duration_s, rel=1e-6)
+    assert (parts[-1].end_ns - parts[0].start_ns) / 1e9 == pytest.approx(whole.duration_s, rel=0.01)
+
+
 def test_the_client_measures_its_own_share_of_a_ttft() -> None:
     overhead = client_ttft_overhead_ms(20)
     assert 0 < overhead < 50
@@ -281,6 +310,12 @@ def test_an_endpoint_under_load(server: ServerProcess, tmp_path: Path) -> None:
     assert row["client_cpu_s"] > 0 and row["client_ttft_overhead_ms"] > 0
     assert row["endpoint_served_model"] and "uvicorn" in row["endpoint_server"]
     assert row["accuracy"] == 0.5 and row["eval_samples"] == 6
+    assert row["ttft_p50_low_ms"] <= row["ttft_p50_ms"] <= row["ttft_p50_high_ms"]
+    assert row["latency_p50_ci_low_ms"] <= row["latency_p50_ms"] <= row["latency_p50_ci_high_ms"]
+    low, high = row["energy_per_output_token_low_j"], row["energy_per_output_token_high_j"]
+    assert low <= row["energy_per_output_token_j"] <= high  # by batch means over the parts
+    assert row["energy_per_sample_low_j"] <= row["energy_per_sample_j"]
+    assert "batch means over the load window's" in row["energy_interval_method"]
     assert "begins with the label" in row["quality_metric"]
     assert "eval_data texts" in row["prompt_stream"]
     assert row["energy_per_output_token_j"] * row["output_tokens_mean"] == pytest.approx(

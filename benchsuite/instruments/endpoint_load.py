@@ -119,10 +119,23 @@ class LoadRun:
     saturated: bool = False
     server_gone: bool = False
     late_sends_p99_ms: float = 0.0
+    origin_ns: int = 0
+    """The window's start on ``time.perf_counter_ns``: the records' times are from it."""
 
     @property
     def completed(self) -> list[RequestRecord]:
         return [record for record in self.records if record.ok]
+
+    def tokens_between(self, start_ns: int, end_ns: int) -> float:
+        """Output tokens that arrived in [start_ns, end_ns) (``perf_counter_ns``): a chunk
+        carries its record's tokens shared evenly over its chunks; an answer with no text
+        arrives at its end."""
+        total = 0.0
+        for record in self.completed:
+            times = record.chunk_ns or (record.done_ns,)
+            share = record.output_tokens / len(times)
+            total += share * sum(1 for t in times if start_ns <= self.origin_ns + t < end_ns)
+        return total
 
     def outcome_counts(self) -> Counter[str]:
         return Counter(str(record.outcome) for record in self.records)
@@ -243,6 +256,7 @@ def open_loop(
             window.saturated,
             window.gone,
             float(np.percentile(late, 99)) / _NS_PER_MS if late else 0.0,
+            window.origin,
         )
 
     return asyncio.run(run())
@@ -271,6 +285,7 @@ def closed_loop(
             len(bodies),
             time.perf_counter_ns() - origin,
             f"closed loop: {users} users, {len(bodies)} requests",
+            origin_ns=origin,
         )
 
     return asyncio.run(run())
@@ -440,6 +455,10 @@ class LevelFigures:
             if interval
             else f"no interval: under {3 * BATCHES} requests answered",
         )
+        for what in ("ttft", "tpot"):  # the records are in the order they were sent
+            interval = batch_means_interval(self._values(what))
+            columns[f"{what}_p50_low_ms"] = interval[0] if interval else None
+            columns[f"{what}_p50_high_ms"] = interval[1] if interval else None
         return columns
 
 

@@ -27,6 +27,7 @@ its own. An endpoint on another machine gets latency figures and no energy, and 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -70,6 +71,8 @@ from benchsuite.instruments.meters.process_tree import (
     server_root,
 )
 from benchsuite.instruments.meters.rapl import RaplMeter
+from benchsuite.instruments.split_window import Part, read_in_parts, summed
+from benchsuite.instruments.stats import process_interval
 from benchsuite.instruments.timing import SamplingResult
 from benchsuite.results import CaseResult, LatencyResult
 from benchsuite.scenarios.base import Metric, Role, Scenario, SummaryCells, energy_flag
@@ -79,6 +82,8 @@ from benchsuite.variants import Variant
 from benchsuite.workload.base import Workload
 
 _NS_PER_S = 1e9
+MIN_PARTS = 3
+MIN_PART_S = 0.5
 
 
 def _endpoint_workload(workload: Workload) -> Any:
@@ -163,10 +168,39 @@ class EndpointLevel:
     idle: EnergyReading | None
     client_cpu_s: float
     window_note: str = ""
+    parts: tuple[Part, ...] = ()
+    """The window's reading in consecutive parts (:mod:`benchsuite.instruments.split_window`):
+    three or more give the level's energy figures their interval."""
 
     @property
     def run(self) -> LoadRun:
         return self.figures.run
+
+    def _per_part(self, per: str) -> list[float]:
+        """Each part's energy per answered request (``request``) or per output token."""
+        figures = []
+        for part in self.parts:
+            count: float
+            if per == "request":
+                count = sum(
+                    1
+                    for record in self.run.completed
+                    if part.start_ns <= self.run.origin_ns + record.done_ns < part.end_ns
+                )
+            else:
+                count = self.run.tokens_between(part.start_ns, part.end_ns)
+            if count > 0:
+                figures.append(part.reading.energy_j / count)
+        return figures
+
+    def part_interval(self, per: str) -> tuple[float, float] | None:
+        """The 95 % interval of the energy per request or per output token, by batch means
+        over the parts (``None`` with fewer than three parts that served anything)."""
+        figures = self._per_part(per)
+        if len(figures) < MIN_PARTS:
+            return None
+        interval = process_interval(figures)
+        return interval.low, interval.high
 
     def failure(self) -> str | None:
         """Why the level cannot stand as a row: nothing answered, or the server went away."""
@@ -190,7 +224,18 @@ class EndpointLevel:
             self.reading,
             self.idle.average_power_w,
         )
-        return one_window(self.idle, window, self.window_note)
+        whole = one_window(self.idle, window, self.window_note)
+        interval = self.part_interval("request")
+        if interval is None:
+            return whole
+        return dataclasses.replace(
+            whole,
+            energy_per_sample_low_j=interval[0],
+            energy_per_sample_high_j=interval[1],
+            interval_method=f"95% CI by batch means over the load window's {len(self.parts)} "
+            "consecutive parts (each part's energy over the requests answered in it), "
+            "Student-t",
+        )
 
     def latency(self) -> LatencyResult:
         """Each answered request's end-to-end time (from its scheduled arrival) as the samples."""
@@ -211,7 +256,10 @@ class EndpointLevel:
             net_j = energy_j - self.idle.average_power_w * self.reading.duration_s
             output = figures.output_tokens
             total_tokens = (figures.prompt_tokens or 0) + output
+            per_token = self.part_interval("token")
             columns.update(
+                energy_per_output_token_low_j=per_token[0] if per_token else None,
+                energy_per_output_token_high_j=per_token[1] if per_token else None,
                 energy_per_request_j=energy_j / completed,
                 energy_per_request_net_j=net_j / completed,
                 energy_per_output_token_j=energy_j / output if output else None,
@@ -310,15 +358,21 @@ class LoadPlan:
             for prompt in self.stream.prompts(count)
         ]
 
-    def _metered(self, load: Any) -> tuple[LoadRun, EnergyReading | None, float]:
+    def _metered(
+        self, load: Any, expected_s: float
+    ) -> tuple[LoadRun, EnergyReading | None, float, tuple[Part, ...]]:
+        """The load, read by the meter in parts of a fifth of ``expected_s`` (never shorter than
+        the meter's shortest valid window), and the client's CPU time."""
         client_start = time.process_time()
+        parts: tuple[Part, ...] = ()
         if self.meter is None:
             run, reading = load(), None
         else:
-            with self.meter.window() as window:
-                run = load()
-            reading = window.reading
-        return run, reading, time.process_time() - client_start
+            part_s = max(expected_s / 5, self.shortest_window_s, MIN_PART_S)
+            run, split = read_in_parts(self.meter, part_s, load)
+            reading = summed([part.reading for part in split], "parts of the load window")
+            parts = tuple(split) if len(split) >= MIN_PARTS else ()
+        return run, reading, time.process_time() - client_start, parts
 
     def open_level(self, rate_per_s: float) -> EndpointLevel:
         settings = self.settings
@@ -333,21 +387,26 @@ class LoadPlan:
                 f"{self.shortest_window_s:g} s of arrivals: the meter's shortest valid window"
             )
         bodies = self.bodies(count)
-        run, reading, client_s = self._metered(
+        run, reading, client_s, parts = self._metered(
             lambda: open_loop(
                 self.endpoint, bodies, arrivals, settings.request_timeout_s, rate_per_s
-            )
+            ),
+            count / rate_per_s,
         )
         figures = LevelFigures(run, rate_per_s, settings.slo)
-        return EndpointLevel(figures, settings.arrival_name(), reading, self.idle, client_s, note)
+        return EndpointLevel(
+            figures, settings.arrival_name(), reading, self.idle, client_s, note, parts
+        )
 
     def closed_level(self, users: int, requests: int) -> EndpointLevel:
         bodies = self.bodies(requests)
-        run, reading, client_s = self._metered(
-            lambda: closed_loop(self.endpoint, bodies, users, self.settings.request_timeout_s)
+        run, reading, client_s, parts = self._metered(
+            lambda: closed_loop(self.endpoint, bodies, users, self.settings.request_timeout_s),
+            self.settings.duration_s,
         )
         figures = LevelFigures(run, math.nan, self.settings.slo)
-        return EndpointLevel(figures, f"closed loop, {users} users", reading, self.idle, client_s)
+        arrival = f"closed loop, {users} users"
+        return EndpointLevel(figures, arrival, reading, self.idle, client_s, "", parts)
 
 
 def max_throughput_rps(plan: LoadPlan, settings: EndpointConfig) -> float:

@@ -24,8 +24,8 @@ import numpy as np
 
 from benchsuite.instruments.endpoint_client import RequestRecord
 from benchsuite.instruments.endpoint_load import LevelFigures, LoadRun
-from benchsuite.instruments.meters.base import EnergyReading
 from benchsuite.instruments.rounds import RoundsConfig
+from benchsuite.instruments.split_window import summed
 from benchsuite.instruments.stats import ProcessInterval, process_interval
 
 if TYPE_CHECKING:  # the endpoint scenario imports this module
@@ -71,23 +71,19 @@ def merged_level(levels: Sequence[EndpointLevel]) -> EndpointLevel:
         max(r.late_sends_p99_ms for r in runs),
     )
     first = levels[0]
-    reading: EnergyReading | None = None
     readings = [level.reading for level in levels if level.reading is not None]
-    if len(readings) == len(levels) and readings:
-        reading = dataclasses.replace(
-            readings[0],
-            energy_j=sum(r.energy_j for r in readings),
-            duration_s=sum(r.duration_s for r in readings),
-            domain_energy_j={},
-            model=f"{len(readings)} windows summed; the first: {readings[0].model}",
-            invalid_reason=next((r.invalid_reason for r in readings if r.invalid_reason), ""),
-        )
+    reading = (
+        summed(readings, "interleaved windows")
+        if readings and len(readings) == len(levels)
+        else None
+    )
     figures = LevelFigures(run, first.figures.offered_rps, first.figures.slo)
     return dataclasses.replace(
         first,
         figures=figures,
         reading=reading,
         client_cpu_s=sum(level.client_cpu_s for level in levels),
+        parts=(),  # the windows' times are each from its own start: the ratio carries the spread
     )
 
 

@@ -246,6 +246,10 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "endpoint_server": _str,  # what it said about itself: the server header, the models listed
     "endpoint_command": _str,  # the command benchsuite started it with (--serve), else null
     "endpoint_local": _bool,  # on this machine: its energy is read here
+    "ttft_p50_low_ms": _float,  # endpoints: the medians' 95 % intervals, by batch means
+    "ttft_p50_high_ms": _float,
+    "tpot_p50_low_ms": _float,
+    "tpot_p50_high_ms": _float,
     "itl_p50_ms": _float,  # inter-token latency: the gaps between streamed chunks (see below)
     "itl_p90_ms": _float,
     "itl_p99_ms": _float,
@@ -262,6 +266,8 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "output_tokens_forced": _str,  # whether min_tokens/ignore_eos forced the lengths, and how
     "prompt_stream": _str,  # the seeded prompt stream and its hash
     "energy_per_output_token_net_j": _float,
+    "energy_per_output_token_low_j": _float,  # its 95 % interval, by batch means over parts
+    "energy_per_output_token_high_j": _float,
     "energy_per_total_token_j": _float,  # prompt and output tokens, as the server counted them
     "tokens_per_j": _float,  # output tokens per joule
     "client_cpu_s": _float,  # the load generator's own CPU time in the window (never charged)
