@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchsuite.case import Case
+from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.endpoint_client import (
     Endpoint,
     RequestBody,
@@ -26,17 +28,24 @@ from benchsuite.instruments.endpoint_client import (
     stream_request,
 )
 from benchsuite.instruments.endpoint_load import (
+    EndpointConfig,
     PromptStream,
     Slo,
     _Saturation,
     arrival_times_ns,
 )
+from benchsuite.instruments.energy import EnergyConfig
 from benchsuite.instruments.meters.base import ESTIMATED, EnergyReading, Meter, MeterInfo
 from benchsuite.instruments.meters.estimate import EstimateMeter
 from benchsuite.instruments.meters.process_tree import ProcessTreeEstimate, listening_pid
 from benchsuite.instruments.split_window import read_in_parts, summed
+from benchsuite.report import render_report
+from benchsuite.run.fingerprint import capture_fingerprint
+from benchsuite.scenarios import run_case
 from benchsuite.scenarios.endpoint import server_meter
+from benchsuite.sources import ModelSpec, build_workload
 from benchsuite.sources.serve import ServerProcess
+from benchsuite.store.runs import ResultStore
 from tests.conftest import run_cli
 from tests.fakes import FakeGpu, fake_nvml
 from tests.serving import WORDS, SerialProxy, free_port, serve_command, tiny_chat_model
@@ -272,6 +281,63 @@ def _labelled(server: ServerProcess, path: Path) -> None:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
+def _in_process(spec: ModelSpec, scenario: str, **axes: int) -> dict[str, object]:
+    """One endpoint case measured in this process (the CLI's runs happen in workers)."""
+    workload = build_workload(spec)
+    workload.check()
+    case = Case(workload.name, "as-served", "cpu", scenario, axes.pop("users", 1), **axes)
+    config = MeasureConfig(
+        energy=EnergyConfig(idle_s=0.3),
+        endpoint=EndpointConfig(
+            duration_s=1.5,
+            probe_requests=8,
+            max_users=2,
+            warmup_requests=1,
+            search_probes=2,
+            pair_rounds=2,
+            slo_ttft_ms=1000.0,
+            request_timeout_s=20.0,
+        ),
+    )
+    return run_case(case, workload, EstimateMeter(), config).row()
+
+
+@pytest.mark.slow
+def test_every_endpoint_scenario_in_this_process(server: ServerProcess, tmp_path: Path) -> None:
+    """The three scenarios and a pair (the server against itself), and the report and gate
+    over their rows, in the test's own process."""
+    url = f"openai:{server.endpoint.base_url}"
+    tokens = {"prompt_tokens": 8, "output_tokens": 4}
+    rows = [
+        _in_process(ModelSpec(url, "text-generation"), "endpoint", load_pct=30, **tokens),
+        _in_process(ModelSpec(url, "text-generation"), "endpoint-capacity", **tokens),
+        _in_process(ModelSpec(url, "text-generation"), "endpoint-users", users=2, **tokens),
+        _in_process(
+            ModelSpec(url, "text-generation", name="itself", reference=url),
+            "endpoint",
+            load_pct=30,
+            **tokens,
+        ),
+    ]
+    level, capacity, users, pair = rows
+    assert level["offered_rps"] > 0 and level["goodput_rps"] is not None
+    assert capacity["capacity_rps"] is not None and "bisection" in capacity["capacity_search"]
+    assert users["arrival_process"] == "closed loop, 2 users"
+    assert pair["measure_order"].startswith("interleaved load windows: RC CR")
+    assert pair["output_agreement"] == 1.0 and pair["latency_ratio"] > 0
+    for row in rows:
+        assert row["energy_domains"] == "server-cpu,server-memory"
+    store = ResultStore(tmp_path / "r")
+    writer = store.start_run("endpoints")
+    environment = capture_fingerprint().as_columns()
+    for row in rows:
+        writer.add_case({**row, **environment, "status": "ok", "suite": "endpoints"})
+    writer.finish()
+    page = render_report(store, writer.run_id, tmp_path / "report")
+    html = page.read_text()
+    assert "Deployments under load" in html and "SLO 1000 ms" in html.replace("\u202f", " ")
+
+
 def test_an_endpoint_under_load(server: ServerProcess, tmp_path: Path) -> None:
     """Token counts, TTFT below end-to-end time, the achieved rate within 15 % of the offered
     one below saturation, the estimate charged to the server's process tree, and accuracy on
@@ -414,28 +480,29 @@ def test_a_server_that_dies_mid_load_fails_its_level_and_the_run_goes_on(
     server.start()
     try:
         results = tmp_path / "r"
+        command = [
+            sys.executable,
+            "-m",
+            "benchsuite",
+            "run",
+            "--model",
+            f"openai:http://127.0.0.1:{port}/v1",
+            "--suite",
+            str(_suite(tmp_path, extra="requests = 40\n")),
+            "--prompt-tokens",
+            "12",
+            "--output-tokens",
+            "6",
+            "--load-pct",
+            "20,40,60",
+            "--meter",
+            "estimate",
+            "--results",
+            str(results),
+            "--no-report",
+        ]
         run = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchsuite",
-                "run",
-                "--model",
-                f"openai:http://127.0.0.1:{port}/v1",
-                "--suite",
-                str(_suite(tmp_path, extra="requests = 40\n")),
-                "--prompt-tokens",
-                "12",
-                "--output-tokens",
-                "6",
-                "--load-pct",
-                "20,40,60",
-                "--meter",
-                "estimate",
-                "--results",
-                str(results),
-                "--no-report",
-            ],
+            command,
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -455,6 +522,20 @@ def test_a_server_that_dies_mid_load_fails_its_level_and_the_run_goes_on(
     assert "endpoint failed under load" in died and "requests answered" in died
     assert "connection" in died
     assert "Connect" in rows[2]["error"] or "connection" in rows[2]["error"].lower()
+    # the server back on its port: the run completed by measuring its failed levels again
+    with ServerProcess(serve_command(model, port), server.endpoint.base_url, log, 120):
+        (run_id,) = (folder.name for folder in results.iterdir())
+        resumed = subprocess.run(
+            [*command, "--resume", run_id, "--retry-failed"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    read = ResultStore(results).read_cases([run_id]).sort_values("load_pct")
+    assert list(read["status"]) == ["ok", "ok", "ok"]
+    assert read.iloc[0]["finished_at_utc"] == rows[0]["finished_at_utc"]  # the first one kept
 
 
 def _kill_in_second_level(server: ServerProcess, results: Path, log: Path) -> None:

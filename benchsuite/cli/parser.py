@@ -78,6 +78,12 @@ def _add_run(commands: Commands) -> None:
         help="continue an interrupted run: measure only its missing cases",
     )
     run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="with --resume: measure the run's failed cases again too (after a server came back, "
+        "say); the new row replaces the failed one when the run is read",
+    )
+    run.add_argument(
         "--branch",
         metavar="NAME",
         help="record the branch or tag the run measured: the gate then compares it only with "

@@ -77,6 +77,8 @@ def resolve_run(
     here, before any case runs. An endpoint's server that the run starts itself (``serve``) is
     started here and entered into ``servers``, which stops it."""
     args = _filled(args)
+    if getattr(args, "retry_failed", False) and args.resume is None:
+        raise UsageError("--retry-failed: only with --resume RUN_ID (the run to complete)")
     suite = _with_case_timeout(_chosen_suite(args), args.case_timeout)
     workloads = load_workloads(args.workloads)
     for spec in suite.models:  # load each named model now: a bad name fails before measuring
@@ -124,6 +126,7 @@ def execute_run(request: RunRequest, console: Console) -> RunResult:
             meter=args.meter,
             isolate=not args.in_process,
             resume=args.resume,
+            retry_failed=getattr(args, "retry_failed", False),
             shard=shard,
             executor=request.executor,
             suite_spec=args.suite,

@@ -30,6 +30,7 @@ from benchsuite.run.rows import case_row
 from benchsuite.run.worker import workload_origin
 from benchsuite.scenarios import get_scenario, skip_reason
 from benchsuite.store.runs import ResultStore, RunWriter
+from benchsuite.store.schema import Status
 from benchsuite.suites.load import Suite
 from benchsuite.workload.base import Workload
 
@@ -111,6 +112,7 @@ def run_suite(
     meter: str = "auto",
     isolate: bool = True,
     resume: str | None = None,
+    retry_failed: bool = False,
     shard: Shard | None = None,
     executor: Executor | None = None,
     **meta: Any,
@@ -120,7 +122,8 @@ def run_suite(
 
     With ``isolate`` each case runs in its own worker process (:mod:`benchsuite.run.worker`);
     without it, in this process (for debugging). ``resume`` continues an earlier run of the same
-    suite: only its missing cases are measured, into the same run. ``shard`` measures only its
+    suite: only its missing cases are measured (with ``retry_failed``, its failed ones too),
+    into the same run. ``shard`` measures only its
     share of the suite; ``executor`` measures the cases elsewhere (a Ray cluster), one worker
     process per case there too. ``meta`` goes into the manifest.
     """
@@ -154,7 +157,10 @@ def run_suite(
         )
     else:
         writer = store.resume_run(resume, suite.name)
-        done = set(store.read_cases([resume], columns=["case_id"])["case_id"])
+        written = store.read_cases([resume], columns=["case_id", "status"])
+        if retry_failed:  # a failed case is measured again; its new row is the one read
+            written = written[written["status"] != Status.FAILED]
+        done = set(written["case_id"])
         cases = [case for case in cases if case.id not in done]
     state = "interrupted"
     try:

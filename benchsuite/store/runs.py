@@ -349,8 +349,15 @@ class ResultStore:
         self, run_ids: Iterable[str] | None = None, columns: list[str] | None = None
     ) -> pd.DataFrame:
         """Case rows of the given runs (all by default), with every column of the current schema
-        (or just ``columns``): columns that an older file lacks are filled with nulls."""
-        return self._read(run_ids, CASES_DIR, CASE_COLUMNS, columns)
+        (or just ``columns``): columns that an older file lacks are filled with nulls. A case
+        measured again in its run (``--resume --retry-failed``) is its last row: the failed one
+        it replaces stays in the store, unread."""
+        rows = self._read(run_ids, CASES_DIR, CASE_COLUMNS, columns)
+        if {"run_id", "case_id"} <= set(rows.columns) and rows.duplicated(
+            ["run_id", "case_id"]
+        ).any():
+            rows = rows.drop_duplicates(["run_id", "case_id"], keep="last").reset_index(drop=True)
+        return rows
 
     def read_samples(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
         return self._read(run_ids, SAMPLES_DIR, SAMPLE_COLUMNS)
