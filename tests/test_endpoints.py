@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from benchsuite.case import Case
+from benchsuite.gate import REGRESSION, run_gate
 from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.endpoint_client import (
     Endpoint,
@@ -336,6 +337,14 @@ def test_every_endpoint_scenario_in_this_process(server: ServerProcess, tmp_path
     page = render_report(store, writer.run_id, tmp_path / "report")
     html = page.read_text()
     assert "Deployments under load" in html and "SLO 1000 ms" in html.replace("\u202f", " ")
+    again = store.start_run("endpoints")  # the same rows as a second night: nothing moved
+    for row in rows:
+        again.add_case({**row, **environment, "status": "ok", "suite": "endpoints"})
+    again.finish()
+    verdict = run_gate(tmp_path / "r", writer.run_id, again.run_id)
+    judged = {(m.case_id.split("/")[3], m.metric) for c in verdict.cases for m in c.metrics}
+    assert ("endpoint", "latency_p50_ms") in judged and ("endpoint", "latency_ratio") in judged
+    assert verdict.count(REGRESSION) == 0  # the same figures twice
 
 
 def test_an_endpoint_under_load(server: ServerProcess, tmp_path: Path) -> None:
