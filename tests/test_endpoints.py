@@ -564,6 +564,55 @@ def _kill_in_second_level(server: ServerProcess, results: Path, log: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_run_stopped_midway_stops_the_server_it_started(
+    stop: signal.Signals, model: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C, or SIGTERM (a cancelled CI job), after the first level: the run is interrupted
+    and resumable, and the server it started with --serve is gone."""
+    port = free_port()
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchsuite",
+            "run",
+            "--model",
+            f"openai:http://127.0.0.1:{port}/v1",
+            "--serve",
+            serve_command(model, port),
+            "--suite",
+            str(_suite(tmp_path, 1.5)),
+            "--load-pct",
+            "20,40,60",
+            "--prompt-tokens",
+            "8",
+            "--output-tokens",
+            "4",
+            "--meter",
+            "estimate",
+            "--results",
+            str(tmp_path / "r"),
+            "--no-report",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert run.stdout is not None
+    seen = ""
+    while "[1/3] ok" not in seen and run.poll() is None:
+        seen += run.stdout.readline()
+    assert listening_pid(port) is not None, seen
+    run.send_signal(stop)
+    rest, _ = run.communicate(timeout=120)
+    assert run.returncode == 130, seen + rest
+    assert "--resume" in rest
+    assert listening_pid(port) is None
+
+
+@pytest.mark.slow
 def test_a_bad_url_or_a_server_that_never_answers_is_one_line_with_exit_2(tmp_path: Path) -> None:
     port = free_port()
     done = _run(tmp_path, "--model", f"openai:http://127.0.0.1:{port}/v1")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import tempfile
-from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,9 +66,29 @@ class RunRequest:
 
 def command_run(args: argparse.Namespace, console: Console) -> int:
     with ExitStack() as servers:  # servers started by --serve stop here, Ctrl-C included
+        servers.enter_context(_terminate_as_interrupt())
         request = resolve_run(args, console, servers)
         result = execute_run(request, console)
     return present_run(request, result, console)
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job, ``kill``) ends the run as Ctrl-C does: the run is marked
+    interrupted and resumable, and a server the run started is stopped, not orphaned."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (a library caller's worker thread): leave it
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def resolve_run(
