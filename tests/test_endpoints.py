@@ -489,27 +489,9 @@ def test_a_server_that_dies_mid_load_fails_its_level_and_the_run_goes_on(
     server.start()
     try:
         results = tmp_path / "r"
-        command = [
-            sys.executable,
-            "-m",
-            "benchsuite",
-            "run",
-            "--model",
-            f"openai:http://127.0.0.1:{port}/v1",
-            "--suite",
-            str(_suite(tmp_path, extra="requests = 40\n")),
-            "--prompt-tokens",
-            "12",
-            "--output-tokens",
-            "6",
-            "--load-pct",
-            "20,40,60",
-            "--meter",
-            "estimate",
-            "--results",
-            str(results),
-            "--no-report",
-        ]
+        command = _levels_command(
+            port, _suite(tmp_path, extra="requests = 40\n"), results, "--prompt-tokens", "12"
+        )
         run = subprocess.Popen(
             command,
             cwd=tmp_path,
@@ -547,6 +529,33 @@ def test_a_server_that_dies_mid_load_fails_its_level_and_the_run_goes_on(
     assert read.iloc[0]["finished_at_utc"] == rows[0]["finished_at_utc"]  # the first one kept
 
 
+def _levels_command(port: int, suite: Path, results: Path, *extra: str) -> list[str]:
+    """``benchsuite run`` of three load levels of the endpoint on ``port``, as a user types it
+    (``extra`` last: a later option wins)."""
+    return [
+        sys.executable,
+        "-m",
+        "benchsuite",
+        "run",
+        "--model",
+        f"openai:http://127.0.0.1:{port}/v1",
+        "--suite",
+        str(suite),
+        "--load-pct",
+        "20,40,60",
+        "--prompt-tokens",
+        "8",
+        "--output-tokens",
+        "6",
+        "--meter",
+        "estimate",
+        "--results",
+        str(results),
+        "--no-report",
+        *extra,
+    ]
+
+
 def _kill_in_second_level(server: ServerProcess, results: Path, log: Path) -> None:
     """Kill the server (its whole process group, SIGKILL) a few requests into the second case's
     load window of 40: after the first case's row is written, and 10 more requests than the
@@ -571,30 +580,9 @@ def test_a_run_stopped_midway_stops_the_server_it_started(
     """Ctrl-C, or SIGTERM (a cancelled CI job), after the first level: the run is interrupted
     and resumable, and the server it started with --serve is gone."""
     port = free_port()
+    serve = ("--serve", serve_command(model, port))
     run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchsuite",
-            "run",
-            "--model",
-            f"openai:http://127.0.0.1:{port}/v1",
-            "--serve",
-            serve_command(model, port),
-            "--suite",
-            str(_suite(tmp_path, 1.5)),
-            "--load-pct",
-            "20,40,60",
-            "--prompt-tokens",
-            "8",
-            "--output-tokens",
-            "4",
-            "--meter",
-            "estimate",
-            "--results",
-            str(tmp_path / "r"),
-            "--no-report",
-        ],
+        _levels_command(port, _suite(tmp_path, 1.5), tmp_path / "r", *serve),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
