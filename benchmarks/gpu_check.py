@@ -15,8 +15,10 @@ names the meter that read it:
   fp16-weights, int8-weight and compiled; TTFT, TPOT, energy per token and peak memory.
 - ``nightly-cuda``: the nightly suite's CUDA half cut to fit: single-stream and offline
   classifiers and a server case.
-- ``endpoint``: a model behind an OpenAI-compatible server under load (not yet: the endpoint
-  source has not landed; the table says so).
+- ``endpoint``: the ``llama-1b`` shape (random weights, bf16) behind ``transformers serve`` on
+  the GPU, under open-loop load at 25 % and 75 % of its measured maximum throughput: TTFT,
+  TPOT and energy per output token read by NVML over the server's GPU (``--gpu-ids 0``), with
+  its interval over the load window's parts.
 - ``gpu-tests``: ``pytest -m gpu``, the tests that use the real CUDA device and NVML.
 
 Without a CUDA device the GPU sections say so in their tables and the CPU paths run instead
@@ -343,15 +345,103 @@ def section_nightly(out: Path, device: str) -> list[str]:
     return suite_section(out, title, "nightly-cuda", text, NIGHTLY_COLUMNS)
 
 
-def section_endpoint() -> list[str]:
-    return [
-        "## An endpoint under load",
-        "",
-        "Not yet: the OpenAI-compatible endpoint source (issue 33) has not landed, so there is no "
-        "endpoint to load. This section will serve a model with `transformers serve` on the GPU "
-        "and read the energy per output token at two loads.",
-        "",
-    ]
+ENDPOINT_SUITE = """
+name = "gpu-check-endpoint"
+description = "a model behind transformers serve under load (benchmarks/gpu_check.py)"
+[measure]
+idle_s = 2.0
+[endpoints]
+duration_s = {duration_s}
+max_users = 16
+probe_requests = 64
+warmup_requests = 4
+request_timeout_s = 120
+[[models]]
+name = "{name}"
+source = "openai:http://127.0.0.1:{port}/v1"
+task = "text-generation"
+serve = "{serve}"
+ready_timeout_s = 600
+{gpu_ids}
+[[matrix]]
+workloads = ["{name}"]
+variants = ["as-served"]
+devices = ["{device}"]
+scenario = "endpoint"
+prompt_tokens = [{tokens}]
+output_tokens = [{tokens}]
+load_pct = [25, 75]
+"""
+ENDPOINT_COLUMNS = {
+    "offered req/s": "offered_rps",
+    "achieved req/s": "achieved_rps",
+    "TTFT p50 (ms)": "ttft_p50_ms",
+    "TPOT p50 (ms)": "tpot_p50_ms",
+    "energy per output token (J)": "energy_per_output_token_j",
+    "its interval, low": "energy_per_output_token_low_j",
+    "high": "energy_per_output_token_high_j",
+}
+
+
+def served_model(folder: Path, cuda: bool) -> Path:
+    """A model ``transformers serve`` can load: the llama-1b shape in bf16 with a word-level
+    tokenizer of its 32,000 words on a GPU, else the tests' tiny Llama."""
+    sys.path.insert(0, str(REPO))
+    from tests.serving import tiny_chat_model
+
+    if not cuda:
+        return tiny_chat_model(folder / "tiny-chat")
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    sys.path.insert(0, str(REPO / "workloads"))
+    from llama_1b import Llama1B
+
+    vocabulary = {"<pad>": 0, "<unk>": 1, "<s>": 2, "</s>": 3}
+    for index in range(len(vocabulary), Llama1B.vocabulary):
+        vocabulary[f"w{index}"] = index
+    for word in (REPO / "benchsuite" / "instruments" / "prompt_texts.txt").read_text().split():
+        if len(vocabulary) >= Llama1B.vocabulary + 2000:
+            break
+        vocabulary.setdefault(word, len(vocabulary))
+    tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    fast.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+    config = LlamaConfig(
+        vocab_size=len(vocabulary), bos_token_id=2, eos_token_id=3, **Llama1B.config
+    )
+    torch.manual_seed(0)
+    path = folder / "llama-1b-shape"
+    LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(path)
+    fast.save_pretrained(path)
+    return path
+
+
+def section_endpoint(out: Path, device: str) -> list[str]:
+    cuda = device == "cuda"
+    model = served_model(out, cuda)
+    port = 8765
+    command = (
+        f"{Path(sys.executable).parent / 'transformers'} serve {model} --host 127.0.0.1 "
+        f"--port {port} --device {'cuda' if cuda else 'cpu'} --dtype "
+        f"{'bfloat16' if cuda else 'auto'} --log-level warning"
+    )
+    text = ENDPOINT_SUITE.format(
+        name=model.name,
+        port=port,
+        serve=command,
+        gpu_ids="gpu_ids = [0]" if cuda else "",
+        device=device,
+        tokens=64 if cuda else 8,
+        duration_s=30 if cuda else 3,
+    )
+    title = f"An endpoint under load: {model.name} behind transformers serve on {device}"
+    return suite_section(out, title, "endpoint", text, ENDPOINT_COLUMNS)
 
 
 def section_gpu_tests(out: Path) -> list[str]:
@@ -404,7 +494,7 @@ def main() -> int:
         elif name == "nightly-cuda":
             lines += section_nightly(args.out, "cuda" if cuda else "cpu")
         elif name == "endpoint":
-            lines += section_endpoint()
+            lines += section_endpoint(args.out, "cuda" if cuda else "cpu")
         elif name == "gpu-tests":
             lines += section_gpu_tests(args.out)
     if not cuda:

@@ -44,7 +44,9 @@ def test_the_meters_section_reads_the_fake_gpu_by_two_readers_that_agree(tmp_pat
     assert "GPU 0: Fake GPU (tests/host/fake_nvml.c), driver 550.54.15" in report
     assert "| idle, no CUDA context |" in report
     assert "not installed (pip install zeus)" in report  # Zeus's column says why it is empty
-    assert "Not yet: the OpenAI-compatible endpoint source" in report
+    # the endpoint section's CPU path: the tiny Llama behind a real transformers serve
+    assert "An endpoint under load: tiny-chat behind transformers serve on cpu" in report
+    assert "`tiny-chat/as-served/cpu/endpoint/b1/p8-o8/l25` | ok |" in report
     for window in json.loads((out / "meters.json").read_text()):
         power_w = window["counter_j"] / window["duration_s"]
         assert power_w == pytest.approx(60.0, rel=0.01)  # the counter: the injected 60 W
