@@ -110,7 +110,7 @@ def test_arrivals_offer_the_rate_they_name_and_gamma_is_burstier() -> None:
 def test_a_growing_backlog_is_saturation_and_a_steady_one_is_not() -> None:
     steady, growing = _Saturation(10.0), _Saturation(10.0)
     said_steady = said_growing = False
-    for step in range(16):
+    for step in range(28):
         now = 0.25 * (step + 1)
         said_steady |= steady.saturated(now, 3 + step % 2, [0.2] * 10)
         said_growing |= growing.saturated(now, 3 * step, [0.2] * 10)  # 12 more each second
@@ -357,13 +357,15 @@ def test_an_endpoint_under_load(server: ServerProcess, tmp_path: Path) -> None:
         "--model",
         f"openai:{server.endpoint.base_url}",
         "--suite",
-        str(_suite(tmp_path, extra="requests = 60\n")),  # 60 whatever the rate: a loaded
-        "--prompt-tokens",  # machine's rate is low, and a few requests' edges would dominate
+        # 10 % of a stated 40 req/s, for 8 s: 32 requests, few enough for a server that the
+        # tests beside this one starve of CPU, and five parts of the estimate's window
+        str(_suite(tmp_path, 8.0, extra="max_rps = 40.0\n")),
+        "--prompt-tokens",
         "16",
         "--output-tokens",
         "8",
         "--load-pct",
-        "20",
+        "10",
         "--meter",
         "estimate",
         "--eval-data",
@@ -385,8 +387,12 @@ def test_an_endpoint_under_load(server: ServerProcess, tmp_path: Path) -> None:
     assert row["client_cpu_s"] > 0 and row["client_ttft_overhead_ms"] > 0
     assert row["endpoint_served_model"] and "uvicorn" in row["endpoint_server"]
     assert row["accuracy"] == 0.5 and row["eval_samples"] == 6
-    assert row["ttft_p50_low_ms"] <= row["ttft_p50_ms"] <= row["ttft_p50_high_ms"]
-    assert row["latency_p50_ci_low_ms"] <= row["latency_p50_ms"] <= row["latency_p50_ci_high_ms"]
+    if row["served_requests"] >= 30:  # batch means: 10 batches of 3 requests at least
+        assert row["ttft_p50_low_ms"] <= row["ttft_p50_ms"] <= row["ttft_p50_high_ms"]
+        assert row["latency_p50_ci_low_ms"] <= row["latency_p50_ms"]
+        assert row["latency_p50_ms"] <= row["latency_p50_ci_high_ms"]
+    else:
+        assert pd.isna(row["ttft_p50_low_ms"]) and "no interval" in row["latency_interval_method"]
     low, high = row["energy_per_output_token_low_j"], row["energy_per_output_token_high_j"]
     assert low <= row["energy_per_output_token_j"] <= high  # by batch means over the parts
     assert row["energy_per_sample_low_j"] <= row["energy_per_sample_j"]

@@ -8,8 +8,9 @@
   one is answered; at enough users this is the endpoint's maximum throughput.
 * **Over-saturation**: an open-loop level stops early, and says so, once the requests in flight
   grow without bound. Little's law gives the backlog a stable server holds (rate x latency); a
-  backlog over three times that (and over 8), still growing by at least a fifth of the rate
-  over the last 3 s (least squares over 0.25 s samples), cannot drain, and a longer window
+  backlog over three times that (and over 8), over half of that all through the last 2.5 s,
+  and still growing by at least a fifth of the rate over the last 5 s (least squares over
+  0.25 s samples), cannot drain, and a longer window
   would only measure the queue (guidellm stops a level on a slope test too). The test is
   deliberately slow to fire: a shared machine's passing stall must not end a level.
 * **A dead server**: a level stops after ``dead_after`` requests in a row fail to connect with
@@ -43,7 +44,7 @@ from benchsuite.instruments.endpoint_client import (
 _NS_PER_S = 1e9
 _NS_PER_MS = 1e6
 SATURATION_SAMPLE_S = 0.25
-SATURATION_SPAN_S = 3.0
+SATURATION_SPAN_S = 5.0
 ARRIVAL_PROCESSES = ("poisson", "gamma")
 
 
@@ -169,7 +170,8 @@ class _Saturation:
         stable_backlog = max(8.0, 3 * self.rate_per_s * typical_s)
         times, counts = np.array(recent, dtype=float).T
         slope = float(np.polyfit(times, counts, 1)[0])
-        return in_flight > stable_backlog and slope >= 0.2 * self.rate_per_s
+        building = counts[len(counts) // 2 :].min() > stable_backlog / 2  # not a passing stall
+        return in_flight > stable_backlog and building and slope >= 0.2 * self.rate_per_s
 
 
 class _OpenLoop:
@@ -370,7 +372,14 @@ class LevelFigures:
 
     @property
     def achieved_rps(self) -> float:
-        return len(self.run.completed) / self.duration_s if self.duration_s > 0 else math.nan
+        """Answers per second while they came: their count less one over the time from the
+        first answer to the last. Counted over the whole window instead, a short window's
+        start (before the first answer) and drain (after the last arrival) would read a stable
+        server as slower than the rate it kept up with."""
+        done = sorted(record.done_ns for record in self.run.completed)
+        if len(done) >= 2 and done[-1] > done[0]:
+            return (len(done) - 1) / ((done[-1] - done[0]) / _NS_PER_S)
+        return len(done) / self.duration_s if self.duration_s > 0 else math.nan
 
     @property
     def output_tokens(self) -> int:
@@ -413,8 +422,10 @@ class LevelFigures:
 
     @property
     def goodput_rps(self) -> float:
-        met = sum(1 for record in self.run.records if self.slo.met_by(record))
-        return met / self.duration_s if self.duration_s > 0 else math.nan
+        """The achieved rate's share of answers that met every bound."""
+        completed = self.run.completed
+        met = sum(1 for record in completed if self.slo.met_by(record))
+        return self.achieved_rps * met / len(completed) if completed else 0.0
 
     def columns(self) -> dict[str, object]:
         completed = self.run.completed
@@ -427,7 +438,9 @@ class LevelFigures:
             "served_requests": len(completed),
             "requests_failed": len(self.run.records) - len(completed),
             "request_faults": self.run.faults(),
-            "output_tokens_per_s": self.output_tokens / self.duration_s,
+            "output_tokens_per_s": self.achieved_rps * self.output_tokens / len(completed)
+            if completed
+            else 0.0,
             "output_tokens_mean": float(np.mean(counts)) if counts else None,
             "stream_chunks_per_token": sum(len(r.chunk_ns) for r in completed) / sum(counts)
             if counts and sum(counts)

@@ -58,11 +58,25 @@ def output_agreement(
     return matched / total if total else None
 
 
+def _later(record: RequestRecord, offset_ns: int) -> RequestRecord:
+    return dataclasses.replace(
+        record,
+        scheduled_ns=record.scheduled_ns + offset_ns,
+        sent_ns=record.sent_ns + offset_ns,
+        chunk_ns=tuple(t + offset_ns for t in record.chunk_ns),
+        done_ns=record.done_ns + offset_ns,
+    )
+
+
 def merged_level(levels: Sequence[EndpointLevel]) -> EndpointLevel:
     """One endpoint's windows of a pair as one level: every request, the summed reading."""
     runs = [level.run for level in levels]
+    shifted, offset = [], 0
+    for window in runs:  # one timeline, the windows back to back (each is timed from its start)
+        shifted += [_later(record, offset) for record in window.records]
+        offset += window.duration_ns
     run = LoadRun(
-        tuple(record for r in runs for record in r.records),
+        tuple(shifted),
         sum(r.planned_requests for r in runs),
         sum(r.duration_ns for r in runs),
         f"{len(runs)} interleaved load windows; " + runs[-1].stop_reason,
