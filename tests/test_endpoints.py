@@ -159,8 +159,9 @@ def test_the_server_estimate_charges_the_process_that_works_not_the_client() -> 
         assert child.stdout.readline().strip() == "done"
         server_reading, client_reading = tree.stop(), client.stop()
         assert server_reading.energy_j == pytest.approx(6.0, rel=0.15)
-        assert client_reading.energy_j < 0.5
-        assert f"PID {child.pid}" in server_reading.model
+        assert f"(PID {child.pid}, 1 processes)" in server_reading.model  # the child's tree only
+        # this process waited (on a host dressed with counters, their writer threads run here)
+        assert client_reading.energy_j < server_reading.energy_j
     finally:
         child.kill()
         child.communicate()
