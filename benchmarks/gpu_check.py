@@ -385,40 +385,27 @@ ENDPOINT_COLUMNS = {
 
 def served_model(folder: Path, cuda: bool) -> Path:
     """A model ``transformers serve`` can load: the llama-1b shape in bf16 with a word-level
-    tokenizer of its 32,000 words on a GPU, else the tests' tiny Llama."""
+    tokenizer of the prose's words and fillers to its 32,000 on a GPU, else the tests' tiny
+    Llama."""
     sys.path.insert(0, str(REPO))
-    from tests.serving import tiny_chat_model
+    from tests.serving import WORDS, tiny_chat_model, word_tokenizer
 
     if not cuda:
         return tiny_chat_model(folder / "tiny-chat")
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     sys.path.insert(0, str(REPO / "workloads"))
     from llama_1b import Llama1B
 
-    vocabulary = {"<pad>": 0, "<unk>": 1, "<s>": 2, "</s>": 3}
-    for index in range(len(vocabulary), Llama1B.vocabulary):
-        vocabulary[f"w{index}"] = index
-    for word in (REPO / "benchsuite" / "instruments" / "prompt_texts.txt").read_text().split():
-        if len(vocabulary) >= Llama1B.vocabulary + 2000:
-            break
-        vocabulary.setdefault(word, len(vocabulary))
-    tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer.decoder = decoders.WordPiece(prefix="##")
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
-    )
-    fast.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+    tokenizer = word_tokenizer(WORDS, size=Llama1B.vocabulary)
     config = LlamaConfig(
-        vocab_size=len(vocabulary), bos_token_id=2, eos_token_id=3, **Llama1B.config
+        vocab_size=len(tokenizer), bos_token_id=2, eos_token_id=3, **Llama1B.config
     )
     torch.manual_seed(0)
     path = folder / "llama-1b-shape"
     LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(path)
-    fast.save_pretrained(path)
+    tokenizer.save_pretrained(path)
     return path
 
 

@@ -8,122 +8,33 @@ import asyncio
 import socket
 import sys
 import threading
+from importlib import resources
 from pathlib import Path
-
-WORDS = [
-    "the",
-    "a",
-    "of",
-    "and",
-    "to",
-    "in",
-    "is",
-    "it",
-    "that",
-    "was",
-    "for",
-    "on",
-    "are",
-    "with",
-    "as",
-    "his",
-    "they",
-    "be",
-    "at",
-    "one",
-    "have",
-    "this",
-    "from",
-    "or",
-    "had",
-    "by",
-    "word",
-    "but",
-    "what",
-    "some",
-    "we",
-    "can",
-    "out",
-    "other",
-    "were",
-    "all",
-    "there",
-    "when",
-    "up",
-    "use",
-    "your",
-    "how",
-    "said",
-    "an",
-    "each",
-    "she",
-    "which",
-    "do",
-    "their",
-    "time",
-    "if",
-    "will",
-    "way",
-    "about",
-    "many",
-    "then",
-    "them",
-    "write",
-    "would",
-    "like",
-    "so",
-    "these",
-    "her",
-    "long",
-    "make",
-    "thing",
-    "see",
-    "him",
-    "two",
-    "has",
-    "look",
-    "more",
-    "day",
-    "could",
-    "go",
-    "come",
-    "did",
-    "number",
-    "sound",
-    "no",
-    "most",
-    "people",
-    "my",
-    "over",
-    "know",
-    "water",
-    "than",
-    "call",
-    "first",
-    "who",
-    "may",
-    "down",
-    "side",
-    "been",
-    "now",
-    "find",
-    "train",
-    "river",
-    "report",
-    "energy",
-]
+from typing import Any
 
 
-def tiny_chat_model(folder: Path) -> Path:
-    """A two-layer Llama from a config with a word-level tokenizer and a chat template, saved
-    with ``save_pretrained`` (random weights: its answers are words, not sense)."""
-    import torch
+def prose_words() -> list[str]:
+    """The distinct words of benchsuite's bundled prose (the endpoint prompts' text), in order
+    of first use: a word-level tokenizer over them reads every prompt as real words."""
+    text = resources.files("benchsuite.instruments").joinpath("prompt_texts.txt").read_text()
+    return list(dict.fromkeys(word for word in text.split()))
+
+
+WORDS = prose_words()
+
+
+def word_tokenizer(words: list[str], size: int | None = None) -> Any:
+    """A word-level fast tokenizer over ``words`` (padded with filler words to ``size``), with
+    a chat template that joins the messages: what ``transformers serve`` needs to serve a model
+    saved from a config."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     vocabulary = {"<pad>": 0, "<unk>": 1, "<s>": 2, "</s>": 3}
-    for word in WORDS:
+    for word in words:
         vocabulary.setdefault(word, len(vocabulary))
+    while size is not None and len(vocabulary) < size:
+        vocabulary[f"w{len(vocabulary)}"] = len(vocabulary)
     tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tokenizer.decoder = decoders.WordPiece(prefix="##")
@@ -135,9 +46,20 @@ def tiny_chat_model(folder: Path) -> Path:
         pad_token="<pad>",
     )
     fast.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+    return fast
+
+
+def tiny_chat_model(folder: Path) -> Path:
+    """A two-layer Llama from a config with a word-level tokenizer of the prose's words and a
+    chat template, saved with ``save_pretrained`` (random weights: its answers are words, not
+    sense)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = word_tokenizer(WORDS)
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(vocabulary),
+        vocab_size=len(tokenizer),
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
@@ -149,7 +71,7 @@ def tiny_chat_model(folder: Path) -> Path:
         pad_token_id=0,
     )
     LlamaForCausalLM(config).save_pretrained(folder)
-    fast.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     return folder
 
 

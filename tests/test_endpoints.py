@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,11 +26,15 @@ from benchsuite.instruments.config import MeasureConfig
 from benchsuite.instruments.endpoint_client import (
     Endpoint,
     RequestBody,
+    RequestOutcome,
+    RequestRecord,
     client_ttft_overhead_ms,
     stream_request,
 )
 from benchsuite.instruments.endpoint_load import (
     EndpointConfig,
+    LevelFigures,
+    LoadRun,
     PromptStream,
     Slo,
     _Saturation,
@@ -229,9 +234,22 @@ def test_the_client_measures_its_own_share_of_a_ttft() -> None:
     assert 0 < overhead < 50
 
 
+def _answer(ttft_ms: float, tpot_ms: float, outcome: RequestOutcome = RequestOutcome.OK) -> Any:
+    """A request sent at 0 whose 5 tokens came one a chunk: the first after ``ttft_ms``."""
+    chunks = tuple(round((ttft_ms + k * tpot_ms) * 1e6) for k in range(5))
+    return RequestRecord(0, 0, chunks, chunks[-1], outcome, 5, 3, True)
+
+
 def test_goodput_counts_only_requests_within_every_bound() -> None:
     slo = Slo(ttft_ms=100, tpot_ms=10)
     assert slo.describe() == "TTFT <= 100 ms and TPOT <= 10 ms"
+    assert slo.met_by(_answer(90, 9))
+    assert not slo.met_by(_answer(110, 9))  # first token too late
+    assert not slo.met_by(_answer(90, 11))  # tokens too slow after it
+    assert not slo.met_by(_answer(90, 9, RequestOutcome.TRUNCATED))
+    answers = (_answer(90, 9), _answer(110, 9), _answer(90, 11), _answer(50, 5))
+    figures = LevelFigures(LoadRun(answers, 4, 10**9, "done"), 4.0, slo)
+    assert figures.goodput_rps == pytest.approx(figures.achieved_rps / 2)  # 2 of 4 met
     with pytest.raises(ValueError, match="slo_ttft_ms must be positive"):
         Slo(ttft_ms=0)
 
@@ -385,6 +403,7 @@ def test_an_endpoint_under_load(server: ServerProcess, tmp_path: Path) -> None:
     assert not row["saturated"]
     assert row["energy_kind"] == "estimated" and row["energy_domains"] == "server-cpu,server-memory"
     assert f"PID {server.pid}" in row["energy_model"]
+    assert "the CPU time of the server's process tree" in row["energy_meter_note"]
     assert row["client_cpu_s"] > 0 and row["client_ttft_overhead_ms"] > 0
     assert row["endpoint_served_model"] and "uvicorn" in row["endpoint_server"]
     assert row["accuracy"] == 0.5 and row["eval_samples"] == 6

@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 
 import numpy as np
@@ -86,13 +87,15 @@ class PromptStream:
     seed: int = 0
     texts: tuple[str, ...] = ()
 
+    @cached_property
     def _pool(self) -> list[str]:
+        """The texts' words in the seeded order of the texts (read once per stream)."""
         texts = list(self.texts) or _bundled_texts()
         order = np.random.default_rng(self.seed).permutation(len(texts))
         return [word for index in order for word in texts[index].split()]
 
     def prompt(self, index: int) -> str:
-        pool = self._pool()
+        pool = self._pool
         start = (index * 7919 + self.seed) % len(pool)  # a prime stride: prompts overlap little
         picked = [pool[(start + offset) % len(pool)] for offset in range(self.words)]
         return " ".join(picked)
@@ -123,8 +126,9 @@ class LoadRun:
     origin_ns: int = 0
     """The window's start on ``time.perf_counter_ns``: the records' times are from it."""
 
-    @property
+    @cached_property
     def completed(self) -> list[RequestRecord]:
+        """The requests answered in full, in the order they were sent."""
         return [record for record in self.records if record.ok]
 
     def tokens_between(self, start_ns: int, end_ns: int) -> float:
@@ -458,8 +462,7 @@ class LevelFigures:
         for what in ("ttft", "tpot", "itl"):
             for q, value in self._percentiles(what).items():
                 columns[f"{what}_p{q}_ms"] = value
-        e2e = [record.e2e_ns for record in sorted(completed, key=lambda r: r.sent_ns)]
-        interval = batch_means_interval(e2e)
+        interval = batch_means_interval(self._values("e2e"))  # the records are in send order
         columns.update(
             latency_p50_ci_low_ms=interval[0] if interval else None,
             latency_p50_ci_high_ms=interval[1] if interval else None,

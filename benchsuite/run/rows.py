@@ -76,7 +76,13 @@ def case_row(outcome: CaseOutcome, context: RunContext) -> dict[str, Any]:
             )
             return case_row(failed, context)
         row.update(measured)
-        row.update(_carbon(result, context), energy_meter_note=outcome.meter_note or None)
+        # what the case said of its meter (an endpoint: whose processes it charged), then what
+        # the run said of its choice
+        notes = (measured.get("energy_meter_note"), outcome.meter_note)
+        row.update(
+            _carbon(result, context),
+            energy_meter_note="; ".join(note for note in notes if note) or None,
+        )
         if result.energy is not None:
             row["energy_stop_reason"] = _stop_reason(result, context)
     if outcome.fingerprint is not None:

@@ -30,9 +30,10 @@ import asyncio
 import dataclasses
 import math
 import time
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -81,12 +82,15 @@ from benchsuite.scenarios.server import capacity_search
 from benchsuite.variants import Variant
 from benchsuite.workload.base import Workload
 
+if TYPE_CHECKING:  # the source imports scenarios' registry; this module is imported by it
+    from benchsuite.sources.openai_endpoint import EndpointWorkload
+
 _NS_PER_S = 1e9
 MIN_PARTS = 3
 MIN_PART_S = 0.5
 
 
-def _endpoint_workload(workload: Workload) -> Any:
+def _endpoint_workload(workload: Workload) -> EndpointWorkload | None:
     from benchsuite.sources.openai_endpoint import EndpointWorkload
 
     return workload if isinstance(workload, EndpointWorkload) else None
@@ -554,10 +558,11 @@ class EndpointScenario(Scenario):
             ),
         )
 
+    @abstractmethod
     def load_windows(
         self, case: Case, plan: LoadPlan, max_rps: float
     ) -> tuple[EndpointLevel, float | None, str]:
-        raise NotImplementedError
+        """The level the row reports, the capacity found (or None) and how it was found."""
 
     def summary(self, row: Mapping[str, Any]) -> SummaryCells:
         energy = row.get("energy_per_output_token_j")

@@ -83,6 +83,11 @@ class EstimateMeter(Meter):
             resolution_s=self.resolution_s,
         )
 
+    def charge(self, cpu_s: float, rss_gib: float, wall_s: float) -> tuple[float, float]:
+        """The model: (CPU joules, memory joules) for ``cpu_s`` of CPU time and ``rss_gib``
+        resident over ``wall_s``; a server's process tree is charged by the same model."""
+        return cpu_s * self.cpu_w_per_core, rss_gib * self.memory_w_per_gib * wall_s
+
     def start(self) -> None:
         self._start_wall_ns = time.perf_counter_ns()
         self._start_cpu_ns = time.process_time_ns()
@@ -96,8 +101,7 @@ class EstimateMeter(Meter):
         wall_s = (wall_ns - self._start_wall_ns) / 1e9
         self._start_cpu_ns = None
         rss_gib = current_rss_bytes() / _GIB
-        cpu_j = cpu_s * self.cpu_w_per_core
-        memory_j = rss_gib * self.memory_w_per_gib * wall_s
+        cpu_j, memory_j = self.charge(cpu_s, rss_gib, wall_s)
         return EnergyReading(
             source=self.source,
             kind=self.kind,

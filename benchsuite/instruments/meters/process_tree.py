@@ -91,9 +91,9 @@ class ProcessTreeEstimate(Meter):
 
     def __init__(self, root_pid: int, per_core: EstimateMeter | None = None) -> None:
         self.root = psutil.Process(root_pid)
-        constants = per_core or EstimateMeter()
-        self.cpu_w_per_core = constants.cpu_w_per_core
-        self.memory_w_per_gib = constants.memory_w_per_gib
+        self.model = per_core or EstimateMeter()  # its constants and its formula
+        self.cpu_w_per_core = self.model.cpu_w_per_core
+        self.memory_w_per_gib = self.model.memory_w_per_gib
         self._start: dict[int, float] = {}
         self._start_wall_ns = 0
 
@@ -128,8 +128,7 @@ class ProcessTreeEstimate(Meter):
             cpu_s += now - self._start.get(process.pid, 0.0)
             rss += _rss(process)
         gone = sorted(set(self._start) - seen)
-        cpu_j = cpu_s * self.cpu_w_per_core
-        memory_j = rss / _GIB * self.memory_w_per_gib * wall_s
+        cpu_j, memory_j = self.model.charge(cpu_s, rss / _GIB, wall_s)
         invalid = (
             "the server's process tree is gone: it stopped during the window"
             if not processes
