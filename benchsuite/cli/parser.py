@@ -13,6 +13,7 @@ from benchsuite.cli.commands import (
     command_meters,
     command_report,
 )
+from benchsuite.cli.compare_command import command_compare
 from benchsuite.cli.options import (
     DEFAULT_REPORTS_DIR,
     results_option,
@@ -35,7 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"benchsuite {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_list, _add_meters, _add_report, _add_export, _add_gate):
+    for add in (
+        _add_run,
+        _add_compare,
+        _add_list,
+        _add_meters,
+        _add_report,
+        _add_export,
+        _add_gate,
+    ):
         add(commands)
     return parser
 
@@ -119,6 +128,80 @@ def _add_run(commands: Commands) -> None:
         help="kill a case's worker after this long (default: the suite's, 900 s)",
     )
     run.set_defaults(handler=command_run)
+
+
+def _add_compare(commands: Commands) -> None:
+    compare = commands.add_parser(
+        "compare",
+        allow_abbrev=False,
+        help="measure two versions of your code side by side (a pull request's base and head) "
+        "into an A/B run; then `benchsuite gate` with no --baseline decides on it",
+    )
+    arms = compare.add_argument_group(
+        "the two arms (each a checkout with its own workloads folder, suite file and weights)"
+    )
+    base = arms.add_mutually_exclusive_group(required=True)
+    base.add_argument("--baseline", type=Path, metavar="DIR", help="the baseline's checkout")
+    base.add_argument(
+        "--baseline-ref",
+        metavar="REF",
+        help="a git ref of the candidate's repository (origin/main, a commit), exported to a "
+        "temporary folder with git archive: only committed files",
+    )
+    arms.add_argument(
+        "--candidate",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="the candidate's checkout (default: this folder)",
+    )
+    arms.add_argument(
+        "--suite",
+        default="standard",
+        help="a suite file's path inside each arm, or a bundled suite's name (default standard)",
+    )
+    arms.add_argument(
+        "--workloads",
+        type=Path,
+        metavar="DIR",
+        help="the workloads folder inside each arm (default: workloads, when the arm has one)",
+    )
+    results_option(compare, "results store (default: results)")
+    compare.add_argument("--reports", type=Path, default=DEFAULT_REPORTS_DIR, metavar="DIR")
+    compare.add_argument("--no-report", action="store_true", help="do not render the HTML report")
+    compare.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE",
+        help="gate rules (default: bundled): their allowances end a case early once its ratio "
+        "is clear of them; pass the same file to benchsuite gate",
+    )
+    compare.add_argument(
+        "--no-adaptive",
+        action="store_true",
+        help="measure every planned process, even when a case's verdict is already clear",
+    )
+    compare.add_argument(
+        "--whole-run-pairs",
+        type=int,
+        default=2,
+        metavar="N",
+        help="pairs of alternating whole runs for generation, server, training and endpoint "
+        "cases (default 2: B C C B)",
+    )
+    compare.add_argument(
+        "--case-budget",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="more pairs of whole runs while a case has used less than this and its verdict is "
+        "not yet clear (default 0: the pairs alone)",
+    )
+    compare.add_argument(
+        "--meter", default="auto", choices=METER_CHOICES, help="energy meter (default auto)"
+    )
+    compare.add_argument("--branch", metavar="NAME", help="record the branch the candidate is on")
+    compare.set_defaults(handler=command_compare)
 
 
 _LIST_OPTIONS = (  # comma-separated values of a model's one-model suite, in --help's order
@@ -279,9 +362,9 @@ def _add_gate(commands: Commands) -> None:
     )
     gate.add_argument(
         "--baseline",
-        required=True,
         metavar="SEL",
-        help="run id, latest, previous, latest~N, rolling:N, or a pinned run folder / Parquet file",
+        help="run id, latest, previous, latest~N, rolling:N, or a pinned run folder / Parquet "
+        "file; leave it out to gate an A/B run (benchsuite compare), which carries its own",
     )
     gate.add_argument("--candidate", default="latest", metavar="SEL", help="default: latest")
     gate.add_argument(

@@ -143,7 +143,7 @@ def execute_run(request: RunRequest, console: Console) -> RunResult:
             request.suite,
             request.workloads,
             request.store,
-            _ProgressObserver(progress, total),
+            ProgressObserver(progress, total),
             meter=args.meter,
             isolate=not args.in_process,
             resume=args.resume,
@@ -319,7 +319,7 @@ def _executor(args: argparse.Namespace, suite: Suite) -> Executor | None:
     return RayExecutor(args.ray_address, suite.accelerator_type)
 
 
-class _ProgressObserver:
+class ProgressObserver:
     """Draws a progress bar with the current case and the time left (from cases done so far).
     Where the output is not a terminal (CI logs), it prints a line per finished case instead."""
 

@@ -5,6 +5,7 @@ See docs/gate.md. ``run_gate`` is what ``benchsuite gate`` calls.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from benchsuite.gate.decide import (
     confirm_regressions,
     first_run,
 )
+from benchsuite.gate.paired import gate_ab, is_ab_run
 from benchsuite.gate.rules import Rules, load_rules
 from benchsuite.gate.select import NoBaseline, Side, is_relative, resolve
 from benchsuite.gate.trend import detect_shift
@@ -85,7 +87,7 @@ def _trends(
 
 def run_gate(
     results: Path | str,
-    baseline: str,
+    baseline: str | None,
     candidate: str,
     rules_path: Path | None = None,
     trend_window: int = 30,
@@ -99,9 +101,14 @@ def run_gate(
     ``scope`` narrows the runs a relative candidate selector counts (``latest`` of this suite on
     this hardware); the baseline and the re-runs are then counted among the runs like the
     candidate (:mod:`benchsuite.store.history`). With no such baseline yet (a first night, or a
-    history lost), the result is a passing notice (:data:`NO_BASELINE`)."""
+    history lost), the result is a passing notice (:data:`NO_BASELINE`).
+
+    With no ``baseline``, the candidate is an A/B run (``benchsuite compare``), which carries its
+    own baseline: it is decided on its paired ratios (:mod:`benchsuite.gate.paired`)."""
     store = ResultStore(results, strict=strict)
     rules = load_rules(rules_path)
+    if baseline is None:
+        return _gate_ab_run(store, candidate, rules, scope, confirm)
     try:
         cand = resolve(candidate, store, scope)
     except NoBaseline as error:
@@ -111,6 +118,12 @@ def run_gate(
                 "`benchsuite run` first, or check --results"
             ) from None
         raise UsageError(str(error)) from None
+    ab_runs = [run for run in cand.run_ids if is_ab_run(store, run)]
+    if ab_runs:
+        raise UsageError(
+            f"--candidate {candidate}: {ab_runs[0]} is an A/B run (benchsuite compare), which "
+            "carries its own baseline; leave out --baseline"
+        )
     like_candidate = _scope_of_side(store, cand)
     hardware = set(cand.rows["env_hardware_id"].dropna().astype(str))
     reruns = [confirm] if isinstance(confirm, str) else list(confirm or [])
@@ -136,6 +149,35 @@ def run_gate(
         result = confirm_regressions(result, compare(base, again, rules), label)
     result.trends = _trends(store, result, cand.run_ids, hardware, rules, trend_window)
     return result
+
+
+def _gate_ab_run(
+    store: ResultStore,
+    candidate: str,
+    rules: Rules,
+    scope: RunScope | None,
+    confirm: str | Sequence[str] | None,
+) -> GateResult:
+    """The verdict of one A/B run: ``candidate`` names it (``latest``: the latest A/B run in
+    ``scope``)."""
+    if confirm:
+        raise UsageError(
+            "--confirm: not with an A/B run; its arms already took turns in the same job (run "
+            "benchsuite compare again for a second opinion)"
+        )
+    try:
+        side = resolve(candidate, store, dataclasses.replace(scope or RunScope(), ab=True))
+    except NoBaseline as error:
+        raise UsageError(
+            f"--baseline: not given, so --candidate {candidate} must be an A/B run "
+            f"(benchsuite compare), and {error}; name a --baseline to gate a plain run"
+        ) from None
+    if len(side.run_ids) != 1 or not is_ab_run(store, side.run_ids[0]):
+        raise UsageError(
+            f"--candidate {candidate}: not an A/B run (benchsuite compare); name a --baseline "
+            "to gate a plain run against earlier ones"
+        )
+    return gate_ab(store, side.run_ids[0], rules)
 
 
 def _scope_of_side(store: ResultStore, side: Side) -> RunScope:

@@ -211,7 +211,7 @@ def _sampled(
             "code); re-run",
         )
     else:
-        verdict, text = _against_allowance(worse_low, worse_high, worse_point, limit, text)
+        verdict, text = against_allowance(worse_low, worse_high, worse_point, limit, text)
     return MetricVerdict(
         case_id,
         metric,
@@ -226,7 +226,7 @@ def _sampled(
     )
 
 
-def _against_allowance(
+def against_allowance(
     worse_low: float, worse_high: float, worse_point: float, limit: float, text: str
 ) -> tuple[str, str]:
     """The verdict of a change's interval against its allowance: all of it beyond is a
@@ -258,13 +258,15 @@ def _best_block_worse(cand: np.ndarray, base_median: float, allowance: Allowance
     return min(worst_case)
 
 
-def _direct(
+def compare_direct(
     case_id: str,
     metric: str,
     allowance: Allowance,
     base: Any,
     cand: Any,
 ) -> MetricVerdict:
+    """A figure compared directly with its allowance, without an interval: accuracy from a
+    fixed held-out set, peak memory's one high-water mark."""
     described = allowance.describe()
     if base is None or cand is None or pd.isna(base) or pd.isna(cand):
         return MetricVerdict(
@@ -340,7 +342,7 @@ def _intervals(
         f"paired ratio {base:.4g} -> {cand:.4g}: {worse_point * 100:+.1f} % worse (CI "
         f"{min(ends) * 100:+.1f} to {max(ends) * 100:+.1f} %), allowance {described}"
     )
-    verdict, text = _against_allowance(min(ends), max(ends), worse_point, limit, text)
+    verdict, text = against_allowance(min(ends), max(ends), worse_point, limit, text)
     return MetricVerdict(
         case_id,
         metric,
@@ -439,7 +441,9 @@ def _metric(
     if metric.interval is not None:
         return _intervals(case_id, column, allowance, base_row, cand_row, metric.interval)
     if metric.raw_samples is None:
-        return _direct(case_id, column, allowance, base_row.get(column), cand_row.get(column))
+        return compare_direct(
+            case_id, column, allowance, base_row.get(column), cand_row.get(column)
+        )
     point = base_row.get(column)
     scale = _POINT_TO_SAMPLE_UNIT[metric.raw_samples]
     return _sampled(

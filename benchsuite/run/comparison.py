@@ -60,6 +60,10 @@ class Session(Protocol):
     def kill(self) -> None: ...
 
 
+StopEarly = Callable[[dict[Case, "CaseRounds"], int], str | None]
+"""Asked after each repeat with the states so far and the repeats done: a reason to stop the
+group now, or ``None`` to go on."""
+
 StartSession = Callable[[Case, EnergyReading | None, CpuSet | None], Session]
 """Start a session of a case on the given CPUs (``None``: wherever the scheduler puts it): its
 first process (which also judges quality and reads the idle power) gets no idle reading; each
@@ -100,6 +104,8 @@ class CaseRounds:
     """What its first process said its model's speed allows (:class:`Readiness`)."""
     cpus: list[CpuSet | None] = field(default_factory=list)
     """The CPUs each of its processes ran on, in repeat order (``None``: not pinned)."""
+    stopped_early: str | None = None
+    """Why the group ran fewer repeats than planned (an adaptive stop), else ``None``."""
 
     @property
     def ok(self) -> bool:
@@ -112,12 +118,14 @@ def run_rounds(
     config: RoundsConfig,
     on_start: Callable[[Case], None] = lambda case: None,
     allowed: CpuSet | None = None,
+    stop_early: StopEarly | None = None,
 ) -> dict[Case, CaseRounds]:
     """Measure ``cases`` (one comparison group) in ``config.repeats`` sets of processes of
     at most ``config.rounds`` rounds each (fewer where a member is slow: :func:`_plan`),
     interleaved or back to back, all on the same CPUs of ``allowed`` (this process's own by
     default) when ``config.pin_cpus``. A case whose session fails is marked and leaves the
-    group; the others go on."""
+    group; the others go on. ``stop_early``, asked after each repeat, ends the group sooner
+    when it gives a reason (an A/B comparison whose verdict is already clear)."""
     states = {case: CaseRounds(case) for case in cases}
     cpus = None
     if config.pin_cpus and cases:  # the threads are the same for the whole group
@@ -131,6 +139,11 @@ def run_rounds(
         finally:  # Ctrl-C or anything else here: no process of the group goes on waiting
             for session in run.sessions.values():
                 session.kill()
+        reason = stop_early(states, repeat + 1) if stop_early is not None else None
+        if reason is not None and repeat + 1 < config.repeats:
+            for state in states.values():
+                state.stopped_early = reason
+            break
     return states
 
 

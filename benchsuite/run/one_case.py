@@ -23,7 +23,7 @@ from benchsuite.run.comparison import CaseRounds, run_rounds
 from benchsuite.run.context import RunContext
 from benchsuite.run.pooling import Drift, drift_of, pooled_result, reference_of
 from benchsuite.run.rows import CaseOutcome, now_utc
-from benchsuite.run.worker import SessionWorker, run_in_worker, workload_origin
+from benchsuite.run.worker import SessionWorker, WorkloadOrigin, run_in_worker, workload_origin
 from benchsuite.scenarios import run_case, skip_reason
 from benchsuite.store.schema import Status
 from benchsuite.workload.base import Workload
@@ -123,10 +123,15 @@ def _rounds_ended(
 
 
 def measure_one(
-    case: Case, workload: Workload, context: RunContext, meter: MeterChoice | None
+    case: Case,
+    workload: Workload,
+    context: RunContext,
+    meter: MeterChoice | None,
+    origin: WorkloadOrigin | None = None,
 ) -> CaseOutcome:
-    """Measure one case on this machine (in a worker process when the context isolates):
-    its outcome, with its result when it ran. Never raises for what the case does."""
+    """Measure one case on this machine (in a worker process when the context isolates, which
+    rebuilds the workload from ``origin``, by default the workload's own file or spec): its
+    outcome, with its result when it ran. Never raises for what the case does."""
     started = time.perf_counter()
     base = CaseOutcome(
         case,
@@ -143,7 +148,8 @@ def measure_one(
             ended = dataclasses.replace(base, status=Status.SKIPPED, error=reason)
         else:
             assert meter is not None, "the runner chooses a meter for every device that can run"
-            ended = dataclasses.replace(base, result=_run(case, workload, context, meter))
+            result = _run(case, workload, context, meter, origin)
+            ended = dataclasses.replace(base, result=result)
     except VariantUnavailable as reason:  # the variant cannot be built for this model
         ended = dataclasses.replace(base, status=Status.SKIPPED, error=str(reason))
     except CaseFailed as error:  # already described by the worker
@@ -157,9 +163,15 @@ def measure_one(
     )
 
 
-def _run(case: Case, workload: Workload, context: RunContext, meter: MeterChoice) -> CaseResult:
+def _run(
+    case: Case,
+    workload: Workload,
+    context: RunContext,
+    meter: MeterChoice,
+    origin: WorkloadOrigin | None,
+) -> CaseResult:
     """The case's result, measured here or in a worker process; raises what stopped it."""
-    origin = workload_origin(workload) if context.isolate else None
+    origin = (origin or workload_origin(workload)) if context.isolate else None
     if origin is None:
         return run_case(case, workload, meter.meter, context.measure)
     outcome = run_in_worker(

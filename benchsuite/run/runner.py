@@ -7,9 +7,10 @@ goes on either way.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +27,7 @@ from benchsuite.run.fleet.job import CaseJob
 from benchsuite.run.fleet.shard import Shard
 from benchsuite.run.one_case import measure_group, measure_one
 from benchsuite.run.pooling import DRIFT_WARN_REL, Drift
-from benchsuite.run.rows import case_row
+from benchsuite.run.rows import CaseOutcome, case_row
 from benchsuite.run.worker import workload_origin
 from benchsuite.scenarios import get_scenario, skip_reason
 from benchsuite.store.runs import ResultStore, RunWriter
@@ -162,8 +163,7 @@ def run_suite(
             written = written[written["status"] != Status.FAILED]
         done = set(written["case_id"])
         cases = [case for case in cases if case.id not in done]
-    state = "interrupted"
-    try:
+    with finishing(writer):
         if executor is None:
             result = _run_here(cases, workloads, context, writer, observer)
         else:
@@ -173,13 +173,22 @@ def run_suite(
                 for case in cases
             ]
             result = RunResult(writer.run_id, "", tuple(executor.run(jobs, observer)))
+    folder = writer.folder if store.location.is_local else writer.where
+    return dataclasses.replace(result, folder=folder)
+
+
+@contextlib.contextmanager
+def finishing(writer: RunWriter) -> Iterator[None]:
+    """Mark the run ``complete`` when the block ends, or ``interrupted`` when it does not: on
+    Ctrl-C (or SIGTERM) with :class:`RunInterrupted`, which names the run to resume."""
+    state = "interrupted"
+    try:
+        yield
         state = "complete"
     except KeyboardInterrupt:
         raise RunInterrupted(writer.run_id) from None
     finally:
         writer.finish(state)
-    folder = writer.folder if store.location.is_local else writer.where
-    return dataclasses.replace(result, folder=folder)
 
 
 def _units(
@@ -207,7 +216,7 @@ def _units(
     return units
 
 
-class _Meters:
+class RunMeters:
     """The meter of each device the run uses, chosen when its first case comes; a meter that
     reads the whole machine also reads the run's idle power then, once."""
 
@@ -247,7 +256,7 @@ def _run_here(
     observer: RunObserver | None,
 ) -> RunResult:
     """Measure ``cases`` on this machine, group by group, writing each case as it finishes."""
-    meters = _Meters(context.meter)
+    meters = RunMeters(context.meter)
     rows: list[Mapping[str, Any]] = []
     group_drift: dict[str, Drift] = {}
     started = 0
@@ -272,13 +281,7 @@ def _run_here(
             on_start(first)
             outcomes = (measure_one(first, workload, context, meter),)
         for outcome in outcomes:
-            row = case_row(outcome, context)
-            result = outcome.result
-            writer.add_case(
-                row,
-                result.samples_table() if result else None,
-                result.energy_window_rows() if result else (),
-            )
+            row = write_outcome(outcome, context, writer)
             rows.append(row)
             if observer is not None:
                 observer.case_finished(len(rows) - 1, len(cases), outcome.case, row)
@@ -286,6 +289,18 @@ def _run_here(
     if idle_moved:
         writer.manifest["idle_drift"] = idle_moved
     return RunResult(writer.run_id, writer.folder, tuple(rows), group_drift, idle_moved)
+
+
+def write_outcome(outcome: CaseOutcome, context: RunContext, writer: RunWriter) -> dict[str, Any]:
+    """Write the row of ``outcome``, with its raw samples and energy windows; the row."""
+    row = case_row(outcome, context)
+    result = outcome.result
+    writer.add_case(
+        row,
+        result.samples_table() if result else None,
+        result.energy_window_rows() if result else (),
+    )
+    return row
 
 
 def _job(

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from benchsuite.case import Case
 from benchsuite.errors import VariantUnavailable
@@ -77,7 +77,12 @@ class SpecOrigin:
         return build_workload(self.spec)
 
 
-WorkloadOrigin = FileOrigin | SpecOrigin
+class WorkloadOrigin(Protocol):
+    """What a worker rebuilds a workload from: plain data that crosses the process boundary
+    (:class:`FileOrigin`, :class:`SpecOrigin`, or one arm's code first on ``sys.path``:
+    :class:`benchsuite.run.code_arms.ArmOrigin`)."""
+
+    def build(self) -> Workload: ...
 
 
 def workload_origin(workload: Workload) -> WorkloadOrigin | None:

@@ -42,6 +42,10 @@ class RunScope:
     """``""`` means runs that recorded no branch."""
     shard: str | None = None
     """``""`` means runs of a whole suite."""
+    ab: bool = False
+    """A/B runs only (``benchsuite compare``: two versions of the code side by side); else
+    plain runs only. A history never mixes the two: an A/B run measured a pull request's
+    code, not the branch's."""
 
     def describe(self) -> str:
         """The scope in words, for messages: ``of suite nightly on hardware 3f2a...``."""
@@ -54,6 +58,8 @@ class RunScope:
             parts.append(f"on branch {self.branch}")
         if self.shard:
             parts.append(f"of shard {self.shard}")
+        if self.ab:
+            parts.append("among A/B runs (benchsuite compare)")
         return " ".join(parts) or "in the store"
 
 
@@ -81,6 +87,7 @@ def scope_of_run(store: ResultStore, run_id: str) -> RunScope:
         hardware_ids=hardware_of_runs(store, [run_id])[run_id],
         branch=manifest.get("branch") or "",
         shard=manifest.get("shard") or "",
+        ab=bool(manifest.get("ab")),
     )
 
 
@@ -110,6 +117,7 @@ def _scoped(store: ResultStore, scope: RunScope) -> tuple[list[str], dict[str, d
         if (scope.suite is None or found[run].get("suite") == scope.suite)
         and (scope.branch is None or (found[run].get("branch") or "") == scope.branch)
         and (scope.shard is None or (found[run].get("shard") or "") == scope.shard)
+        and bool(found[run].get("ab")) == scope.ab
     ]
     if scope.hardware_ids is not None:
         hardware = hardware_of_runs(store, runs)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 13  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
+SCHEMA_VERSION = 14  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
 # 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note;
 # 5: generation (prompt_tokens, output_tokens, ttft_*, tpot_*, energy per request and token, ...)
 # 6: server (load_pct, offered/achieved rps, latency bound, energy per request under load, ...)
@@ -27,6 +27,7 @@ SCHEMA_VERSION = 13  # 2: output_rel_error; 3: cosine_similarity, error_tracebac
 #     is within the suite's ratio_resolution_rel)
 # 13: endpoints (endpoint_*, itl_*, goodput_rps, slo, saturated, request faults, energy per
 #     output and total token, tokens_per_j, the client's own CPU time and TTFT)
+# 14: A/B runs (ab_*: two versions of the code side by side, the candidate/baseline ratios)
 
 
 class Status(StrEnum):
@@ -274,6 +275,24 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "client_cpu_per_request_ms": _float,
     "client_ttft_overhead_ms": _float,  # the client's TTFT against a server that answers at once
     "output_agreement": _float,  # greedy output words equal to the reference endpoint's
+    # A/B runs (benchsuite compare): the row is the candidate's code; its ratios are over the
+    # baseline's code, measured in the same job, taking turns (docs/gate.md)
+    "ab_baseline": _str,  # the baseline's code: its ref and commit, or its folder
+    "ab_candidate": _str,
+    "ab_method": _str,  # interleaved rounds, or alternating whole runs, and how many
+    "ab_pairs": _int,  # processes per arm (rounds), or pairs of whole runs
+    "ab_latency_ratio": _float,  # candidate / baseline, paired; with its 95 % interval
+    "ab_latency_ratio_low": _float,
+    "ab_latency_ratio_high": _float,
+    "ab_latency_ratio_resolved": _bool,
+    "ab_energy_ratio": _float,
+    "ab_energy_ratio_low": _float,
+    "ab_energy_ratio_high": _float,
+    "ab_energy_ratio_resolved": _bool,
+    "ab_baseline_latency_p50_ms": _float,  # the baseline's own figures, measured beside
+    "ab_baseline_energy_per_sample_j": _float,
+    "ab_baseline_accuracy": _float,
+    "ab_stopped_early": _str,  # the adaptive stop: why fewer processes than planned ran
 }
 
 SAMPLE_COLUMNS: dict[str, pa.DataType] = {
