@@ -8,6 +8,7 @@ import os
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from benchsuite.cli.options import write_output
@@ -75,7 +76,7 @@ def command_meters(args: argparse.Namespace, console: Console) -> int:
             info.kind,
             ", ".join(info.domains),
             f"{info.resolution_s:g} s" if info.resolution_s else "",
-            info.detail,
+            escape(info.detail),  # "pip install 'benchsuite[amd]'" is not markup
         )
     console.print(table)
     return 0

@@ -82,6 +82,12 @@ def _add_run(commands: Commands) -> None:
         "labelled estimate); an unavailable choice falls back and says why",
     )
     run.add_argument(
+        "--require-measured",
+        action="store_true",
+        help="exit 3 when any case's energy is not measured and valid (an estimate, or an "
+        "invalid figure), for CI jobs that must have measured energy; the rows are kept",
+    )
+    run.add_argument(
         "--resume",
         metavar="RUN_ID",
         help="continue an interrupted run: measure only its missing cases",

@@ -181,7 +181,38 @@ def present_run(request: RunRequest, result: RunResult, console: Console) -> int
     if not args.no_report:
         page = render_report(request.store, result.run_id, args.reports)
         console.print(f"report: {page}")
-    return 1 if result.count(Status.FAILED) else 0
+    if result.count(Status.FAILED):
+        return 1
+    if getattr(args, "require_measured", False):
+        return _require_measured(result.rows, console)
+    return 0
+
+
+def _require_measured(rows: Sequence[Mapping[str, Any]], console: Console) -> int:
+    """``--require-measured``: exit 3 when a measured case's energy is an estimate or invalid,
+    naming each such case and why (the rows are written either way)."""
+    short = [
+        f"{row['case_id']}: "
+        + (
+            f"energy {row.get('energy_kind')} ({row.get('energy_source')})"
+            if row.get("energy_kind") != "measured"
+            else f"energy invalid: {row.get('energy_invalid_reason')}"
+        )
+        for row in rows
+        if row["status"] == Status.OK
+        and (row.get("energy_kind") != "measured" or row.get("energy_valid") is False)
+    ]
+    if not short:
+        return 0
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    errors.print(
+        f"benchsuite: --require-measured: {len(short)} case(s) without measured, valid energy "
+        "(`benchsuite meters` says which meters work here):",
+        markup=False,
+    )
+    for line in short:
+        errors.print(f"  {line}", markup=False)
+    return 3
 
 
 def _filled(args: argparse.Namespace) -> argparse.Namespace:

@@ -11,6 +11,7 @@ more windows, else the min-max range, which is labelled as such).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -172,6 +173,9 @@ class EnergyResult:
         }
         parts = split_parts(first)
         columns["energy_parts"] = describe_parts(parts) or None
+        columns.update(self._checks(), energy_part_sources=_sources(first) or None)
+        devices = self.per_device_per_sample_j()
+        columns["energy_per_device_j"] = json.dumps(devices) if devices else None
         if self.per_sample:
             for part in PARTS:
                 columns[f"energy_per_sample_{part}_j"] = self.part_per_sample_j(part)
@@ -183,6 +187,33 @@ class EnergyResult:
                 energy_net_per_sample_j=self.net_energy_per_sample_j,
             )
         return columns
+
+    def _checks(self) -> dict[str, float | None]:
+        """The windows' validity figures, the worst of each (:mod:`.meters.validity`)."""
+        readings = [window.reading for window in self.windows]
+        coverage = [r.coverage for r in readings if r.coverage is not None]
+        gaps = [r.max_gap_s for r in readings if r.max_gap_s is not None]
+        agreement = [r.counter_power_rel for r in readings if r.counter_power_rel is not None]
+        return {
+            "energy_coverage": min(coverage) if coverage else None,
+            "energy_max_gap_s": max(gaps) if gaps else None,
+            "energy_counter_power_rel": max(agreement, key=abs) if agreement else None,
+        }
+
+    def per_device_per_sample_j(self) -> dict[str, float]:
+        """Each accelerator's own energy per sample (the median over windows), by its visible
+        and physical ids; the total holds their sum."""
+        if not self.per_sample:
+            return {}
+        labels = self.windows[0].reading.per_device_j.keys()
+        return {
+            label: float(
+                median_interval(
+                    [w.reading.per_device_j.get(label, math.nan) / w.samples for w in self.windows]
+                ).median
+            )
+            for label in labels
+        }
 
     def part_per_sample_j(self, part: str) -> float | None:
         """The median over windows of ``part``'s energy per sample; ``None`` when no meter read
@@ -221,6 +252,13 @@ class EnergyResult:
         rows = [row(-1, 0, 0, self.idle, None)]
         rows += [row(w.index, w.calls, w.samples, w.reading, w.net_energy_j) for w in self.windows]
         return tuple(rows)
+
+
+def _sources(reading: EnergyReading) -> str:
+    """``"cpu: rapl, gpu: nvml"``: the meter that read each part."""
+    if reading.part_sources:
+        return ", ".join(f"{part}: {source}" for part, source in reading.part_sources.items())
+    return ", ".join(f"{part}: {reading.source}" for part in split_parts(reading))
 
 
 def validity(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 14  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
+SCHEMA_VERSION = 15  # 2: output_rel_error; 3: cosine_similarity, error_traceback;
 # 4: model_source, model_task, model_revision, model_library(_versions), input_note, flops_note;
 # 5: generation (prompt_tokens, output_tokens, ttft_*, tpot_*, energy per request and token, ...)
 # 6: server (load_pct, offered/achieved rps, latency bound, energy per request under load, ...)
@@ -28,6 +28,9 @@ SCHEMA_VERSION = 14  # 2: output_rel_error; 3: cosine_similarity, error_tracebac
 # 13: endpoints (endpoint_*, itl_*, goodput_rps, slo, saturated, request faults, energy per
 #     output and total token, tokens_per_j, the client's own CPU time and TTFT)
 # 14: A/B runs (ab_*: two versions of the code side by side, the candidate/baseline ratios)
+# 15: fleet meters: energy_per_sample_soc_j / _platform_j / _unattributed_j, energy_part_sources,
+#     energy_per_device_j, and the windows' checks (energy_coverage, energy_max_gap_s,
+#     energy_counter_power_rel)
 
 
 class Status(StrEnum):
@@ -293,6 +296,17 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "ab_baseline_energy_per_sample_j": _float,
     "ab_baseline_accuracy": _float,
     "ab_stopped_early": _str,  # the adaptive stop: why fewer processes than planned ran
+    # the parts beyond cpu, dram and gpu (docs/energy.md, "Sources"): a system on chip or module
+    # read as one; the whole machine at its power supply (beside the total, not in it); and what
+    # the parts leave out of the platform's figure (fans, power-supply losses, NICs, disks)
+    "energy_per_sample_soc_j": _float,
+    "energy_per_sample_platform_j": _float,
+    "energy_per_sample_unattributed_j": _float,
+    "energy_part_sources": _str,  # "cpu: rapl, gpu: nvml, platform: redfish"
+    "energy_per_device_j": _str,  # JSON: each GPU's energy per sample, by visible = physical id
+    "energy_coverage": _float,  # the least share of a window a polled source's samples covered
+    "energy_max_gap_s": _float,  # the largest gap between a polled source's samples
+    "energy_counter_power_rel": _float,  # a counter against its own integrated power
 }
 
 SAMPLE_COLUMNS: dict[str, pa.DataType] = {

@@ -55,6 +55,19 @@ class EnergyReading:
     :func:`benchsuite.instruments.meters.composite.split_parts` works it out from the domains)."""
     part_kinds: Mapping[str, MeterKind] = field(default_factory=dict)
     """The kind of each part of ``parts``: the meter that read it."""
+    coverage: float | None = None
+    """The share of the window a polled source's samples covered (``None``: a counter, read at
+    the window's edges)."""
+    max_gap_s: float | None = None
+    """The largest gap between a polled source's samples."""
+    counter_power_rel: float | None = None
+    """A counter against its own integrated power, where the source has both: their relative
+    difference."""
+    part_sources: Mapping[str, str] = field(default_factory=dict)
+    """The source that read each part of ``parts`` (a composite's)."""
+    per_device_j: Mapping[str, float] = field(default_factory=dict)
+    """Each accelerator's own energy, by a label with its visible and physical ids
+    (``cuda:0 = nvml 2``): the total is their sum, never their mean."""
 
     @property
     def average_power_w(self) -> float:
@@ -94,6 +107,11 @@ class Meter(ABC):
 
     source: str
     kind: MeterKind
+    reads: frozenset[str] = frozenset()
+    """The parts its readings hold (``cpu``, ``dram``, ``gpu``, ``soc``, ``platform``)."""
+    covers: frozenset[str] = frozenset()
+    """Parts of *other* meters its reading already includes (a module's power includes its GPU,
+    CPU and memory): a composite leaves out a meter that reads only such parts."""
 
     @abstractmethod
     def info(self) -> MeterInfo:

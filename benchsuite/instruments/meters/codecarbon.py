@@ -45,6 +45,7 @@ def _hardware_modes(tracker: Any) -> dict[str, str]:
 
 class CodeCarbonMeter(Meter):
     source = "codecarbon"
+    reads = frozenset({"cpu", "dram", "gpu"})
     kind = ESTIMATED  # until a reading proves otherwise; see the module docstring
 
     def __init__(self, country_iso_code: str = "USA") -> None:

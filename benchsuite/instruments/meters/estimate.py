@@ -52,6 +52,7 @@ class EstimateMeter(Meter):
     """CPU-time × per-core power plus resident memory × per-GiB power, for the whole process."""
 
     source = "estimate"
+    reads = frozenset({"cpu", "dram"})
     kind = ESTIMATED
     domains = ("process-cpu", "process-memory")
     resolution_s = 1e-6  # process_time_ns resolution on Linux is far finer; 1 µs is stated

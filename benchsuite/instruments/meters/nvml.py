@@ -13,16 +13,15 @@ read, so queued kernels land in the window that launched them.
 
 from __future__ import annotations
 
-import functools
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 from benchsuite.instruments.meters.base import MEASURED, EnergyReading, Meter, MeterInfo
+from benchsuite.instruments.meters.polling import PowerPoller
+from benchsuite.instruments.meters.validity import WindowFacts, window_problems
 
 COUNTER_RESOLUTION_S = 0.1  # the energy counter follows the board's ~10 Hz power sensor
 DEFAULT_POLL_HZ = 20.0
@@ -62,43 +61,11 @@ def visible_gpu_ids(environ: dict[str, str] | None = None) -> list[str] | None:
     return ids
 
 
-@dataclass
-class _PowerPoller:
-    """Polls board power (mW) in a thread; integrates the trapezoid between start and stop."""
-
-    read_mw: Callable[[], int]
-    period_s: float
-    clock: Callable[[], int] = time.perf_counter_ns
-    points: list[tuple[int, float]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.points = [(self.clock(), self.read_mw() / 1000.0)]
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="nvml-power-poll")
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.period_s):
-            self.points.append((self.clock(), self.read_mw() / 1000.0))
-
-    def stop(self) -> tuple[float, int]:
-        """Energy in J over the window and the number of power samples it used."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.points.append((self.clock(), self.read_mw() / 1000.0))
-        energy_j = 0.0
-        for (t0, p0), (t1, p1) in zip(self.points, self.points[1:], strict=False):
-            energy_j += (p0 + p1) / 2.0 * (t1 - t0) / 1e9
-        return energy_j, len(self.points)
-
-
 class NvmlMeter(Meter):
     """Energy of the given CUDA-visible GPUs (all visible ones by default)."""
 
     source = "nvml"
+    reads = frozenset({"gpu"})
     kind = MEASURED
 
     def __init__(
@@ -117,6 +84,7 @@ class NvmlMeter(Meter):
         self.clock = clock
         self.sync = sync
         self._gpus: list[tuple[str, Any, bool]] | None = None  # (domain, handle, has_counter)
+        self._labels: dict[str, str] = {}  # domain -> "gpu0 = nvml 2": visible and physical ids
         self._unavailable = ""
         self._window: dict[str, Any] = {}
         self._start_ns = 0
@@ -154,6 +122,7 @@ class NvmlMeter(Meter):
                 except nvml.NVMLError_NotSupported:
                     has_counter = False
                 self._gpus.append((f"gpu{cuda_index}", handle, has_counter))
+                self._labels[f"gpu{cuda_index}"] = f"gpu{cuda_index} = nvml {nvml_id}"
         except nvml.NVMLError as error:
             self._unavailable = (
                 f"NVML could not start ({error}): no NVIDIA driver or GPU on this machine"
@@ -192,33 +161,53 @@ class NvmlMeter(Meter):
             if has_counter:
                 self._window[domain] = self.nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
             else:
-                poller = _PowerPoller(
-                    functools.partial(self.nvml.nvmlDeviceGetPowerUsage, handle),
-                    1.0 / self.poll_hz,
-                    self.clock,
+                poller = PowerPoller(
+                    self._power_reader(handle), 1.0 / self.poll_hz, self.clock, "nvml-power-poll"
                 )
                 poller.start()
                 self._window[domain] = poller
         self._start_ns = self.clock()
+
+    def _power_reader(self, handle: Any) -> Callable[[], float]:
+        def read_w() -> float:
+            return float(self.nvml.nvmlDeviceGetPowerUsage(handle)) / 1000.0  # mW
+
+        return read_w
 
     def stop(self) -> EnergyReading:
         self.sync()
         assert self._gpus is not None
         per_domain: dict[str, float] = {}
         notes = []
+        duration_s = (self.clock() - self._start_ns) / 1e9
+        invalid: list[str] = []
+        coverage, gaps = [], []
         for domain, handle, has_counter in self._gpus:
             if has_counter:
                 end_mj = self.nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
                 per_domain[domain] = (end_mj - self._window[domain]) / 1000.0
                 notes.append(f"{domain}: energy counter")
-            else:
-                energy_j, points = self._window[domain].stop()
-                per_domain[domain] = energy_j
-                notes.append(
-                    f"{domain}: {points} power samples at {self.poll_hz:g} Hz, trapezoid-integrated"
+                facts = WindowFacts(
+                    f"nvml {domain}",
+                    duration_s,
+                    per_domain[domain],
+                    COUNTER_RESOLUTION_S,
+                    counter_j=per_domain[domain],
                 )
-        duration_s = (self.clock() - self._start_ns) / 1e9
-        invalid = [f"{d} energy counter went backwards" for d, e in per_domain.items() if e < 0]
+            else:
+                polled = self._window[domain].stop()
+                per_domain[domain] = polled.energy_j
+                coverage.append(polled.coverage)
+                gaps.append(polled.max_gap_s)
+                notes.append(
+                    f"{domain}: {polled.samples} power samples at {self.poll_hz:g} Hz, "
+                    "trapezoid-integrated"
+                )
+                facts = WindowFacts(
+                    f"nvml {domain}", duration_s, polled.energy_j, 1.0 / self.poll_hz, polled
+                )
+            invalid += window_problems(facts)
+        invalid += [f"{d} energy counter went backwards" for d, e in per_domain.items() if e < 0]
         counters_only = all(c for _, _, c in self._gpus)
         return EnergyReading(
             source=self.source,
@@ -230,4 +219,7 @@ class NvmlMeter(Meter):
             domain_energy_j=per_domain,
             model="; ".join(notes),
             invalid_reason="; ".join(invalid),
+            coverage=min(coverage) if coverage else None,
+            max_gap_s=max(gaps) if gaps else None,
+            per_device_j={self._labels.get(d, d): j for d, j in per_domain.items()},
         )

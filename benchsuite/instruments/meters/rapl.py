@@ -93,6 +93,7 @@ class RaplMeter(Meter):
     """Reads every RAPL zone at ``start()`` and ``stop()``; see the module docstring for scope."""
 
     source = "rapl"
+    reads = frozenset({"cpu", "dram"})
     kind = MEASURED
 
     def __init__(self, root: Path | None = None, clock: Callable[[], int] = time.perf_counter_ns):
