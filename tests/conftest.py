@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -132,6 +133,13 @@ HANG_GUARD_S = 600.0
 """The longest any test waits for something to happen. Tests wait on events (a file, a port, a
 process's exit); a wait this long is a hang, never a slow machine: a tighter deadline fails on a
 loaded runner (a 120 s one did, on a fresh clone under load)."""
+
+
+def sigint_as_from_a_terminal() -> None:
+    """A ``preexec_fn`` for a run a test stops with SIGINT, as Ctrl-C from a terminal: a test
+    suite started in the background (``cmd &`` in a script) inherits SIGINT ignored, and Python
+    then never turns it into KeyboardInterrupt (the run would go on to its end)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

@@ -52,7 +52,7 @@ from benchsuite.scenarios.endpoint import server_meter
 from benchsuite.sources import ModelSpec, build_workload
 from benchsuite.sources.serve import ServerProcess
 from benchsuite.store.runs import ResultStore
-from tests.conftest import run_cli
+from tests.conftest import run_cli, sigint_as_from_a_terminal
 from tests.fakes import FakeGpu, fake_nvml
 from tests.serving import WORDS, SerialProxy, free_port, serve_command, tiny_chat_model
 
@@ -613,6 +613,7 @@ def test_a_run_stopped_midway_stops_the_server_it_started(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=sigint_as_from_a_terminal,
     )
     assert run.stdout is not None
     seen = ""

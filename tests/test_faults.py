@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from benchsuite.run.worker import _interrupt_after
-from tests.conftest import HANG_GUARD_S, REPO, run_cli
+from tests.conftest import HANG_GUARD_S, REPO, run_cli, sigint_as_from_a_terminal
 
 FAULTS = """
 import os
@@ -166,14 +166,8 @@ def _start_run(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        # as from a terminal: a test suite started in the background (`cmd &` in a script)
-        # inherits SIGINT ignored, and Python then never turns Ctrl-C into KeyboardInterrupt
-        preexec_fn=_default_sigint,
+        preexec_fn=sigint_as_from_a_terminal,
     )
-
-
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_rows(results: Path, count: int, runner: subprocess.Popen[str]) -> Path:
