@@ -207,10 +207,13 @@ class HwmonTree:
     """A ``/sys/class/hwmon`` in a folder; :meth:`running` rewrites its changing files from a
     thread every ``step_s`` at the powers set on it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, clock_s: Callable[[], float] = time.perf_counter) -> None:
         self.root = root
+        self.clock_s = clock_s
+        """The time the files are written for: a test's fake clock makes them exact."""
         root.mkdir(parents=True, exist_ok=True)
         self._writers: list[Callable[[float], None]] = []
+        self.cycles = 0
 
     def _device(self, name: str) -> Path:
         device = self.root / f"hwmon{len(list(self.root.iterdir()))}"
@@ -224,8 +227,7 @@ class HwmonTree:
         (device / "energy1_label").write_text("card\n")
         counter = device / "energy1_input"
         write_whole(counter, f"{start_uj}\n")
-        started = time.perf_counter()
-        state = {"watts": watts, "base": float(start_uj), "since": started}
+        state = {"watts": watts, "base": float(start_uj), "since": self.clock_s()}
 
         def write(now: float) -> None:
             joules = state["watts"] * (now - state["since"])
@@ -251,15 +253,24 @@ class HwmonTree:
         write_whole(device / "power1_average", f"{round(watts * 1e6)}\n")
         return device
 
+    def settle(self) -> None:
+        """Wait until the writer has written the files for the clock's time now (two whole
+        cycles after this call: one may have begun before it)."""
+        first = self.cycles
+        deadline = time.monotonic() + 60
+        while self.cycles < first + 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
+
     @contextmanager
     def running(self, step_s: float = 0.002) -> Iterator[None]:
         stop = threading.Event()
 
         def run() -> None:
             while not stop.wait(step_s):
-                now = time.perf_counter()
+                now = self.clock_s()
                 for write in self._writers:
                     write(now)
+                self.cycles += 1
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()

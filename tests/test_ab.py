@@ -276,3 +276,37 @@ def test_a_server_case_alternates_whole_runs(tmp_path: Path) -> None:
     assert row["ab_method"].startswith("alternating whole runs: B C C B (2 pairs")
     assert row["ab_pairs"] == 2 and row["ab_latency_ratio_low"] <= row["ab_latency_ratio"]
     assert row["ab_baseline_latency_p50_ms"] > 0
+
+
+def _ab_row(ratio: float, low: float, high: float, resolved: bool) -> pd.Series:
+    return pd.Series(
+        {
+            "ab_latency_ratio": ratio,
+            "ab_latency_ratio_low": low,
+            "ab_latency_ratio_high": high,
+            "ab_latency_ratio_resolved": resolved,
+            "ab_pairs": 3,
+        }
+    )
+
+
+def test_a_wide_ratio_wholly_beyond_the_allowance_is_a_regression() -> None:
+    """Seen on a loaded CI runner: a 2.9x slowdown paired over three processes as 2.1x to 3.9x,
+    wider than the suite's resolution. Beyond the allowance all through, it is a regression; a
+    wide interval that reaches back within the allowance stays inconclusive."""
+    from benchsuite.gate.paired import _ratio_verdict
+    from benchsuite.gate.rules import load_rules
+
+    allowance = load_rules(None).metrics["latency_p50_ms"]
+    verdict = _ratio_verdict(
+        "c", "latency_p50_ms", "ab_latency_ratio", allowance, _ab_row(2.857, 2.107, 3.874, False)
+    )
+    assert verdict.verdict == "regression" and "all of it is beyond" in verdict.reason
+    verdict = _ratio_verdict(
+        "c", "latency_p50_ms", "ab_latency_ratio", allowance, _ab_row(1.10, 0.95, 1.27, False)
+    )
+    assert verdict.verdict == "inconclusive" and "unresolved" in verdict.reason
+    verdict = _ratio_verdict(
+        "c", "latency_p50_ms", "ab_latency_ratio", allowance, _ab_row(1.0, 0.99, 1.01, True)
+    )
+    assert verdict.verdict == "pass"

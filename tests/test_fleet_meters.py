@@ -31,7 +31,7 @@ from benchsuite.instruments.meters.composite import split_parts
 from benchsuite.instruments.meters.ipmi import parse_dcmi
 from benchsuite.instruments.meters.polling import PowerPoller
 from benchsuite.instruments.meters.validity import WindowFacts, window_problems
-from tests.conftest import run_cli
+from tests.conftest import FakeClock, run_cli
 from tests.fakes import FakeGpu, FakePowercap, fake_nvml
 from tests.fleet_fakes import (
     FakeAmdGpu,
@@ -100,30 +100,39 @@ def test_amd_without_a_counter_polls_power_and_hip_ids_map_to_physical_ones(
     assert list(reading.per_device_j) == ["gpu0 = amdsmi 1"]
 
 
+def _fake_clock_window(tree: HwmonTree, meter: Meter, clock: FakeClock) -> EnergyReading:
+    """A 1 s window on ``clock``: the tree's writer thread has written the counter for the
+    window's start, and for its end, before the meter reads it."""
+    with tree.running():
+        tree.settle()
+        meter.start()
+        clock.advance(int(WINDOW_S * 1e9))
+        tree.settle()
+        return meter.stop()
+
+
 def test_amd_and_intel_counters_read_across_their_wrap(tmp_path: Path) -> None:
     """Both counters are 64-bit (AMD SMI's accumulator in counts, the hwmon file in µJ); each
     starts a few joules short of 2**64 here, so that it wraps inside the window."""
     gpu = FakeAmdGpu(power_w=250.0, start_count=2**64 - 100_000)  # 1.5 J before the wrap
     amd = AmdSmiMeter(amdsmi=fake_amdsmi([gpu]), validate_s=0.01)
     amd.info()
-    tree = HwmonTree(tmp_path / "hwmon")
-    tree.add_intel_gpu(watts=40.0, start_uj=2**64 - 3_000_000 - round(40e6 * 0.05))
-    intel = IntelGpuMeter(tree.root)
-    with tree.running():
-        time.sleep(0.05)
-        readings = [_window(CompositeMeter([amd])), _window(intel)]
-    assert _power(readings[0]) == pytest.approx(250.0, rel=0.005)
-    assert _power(readings[1]) == pytest.approx(40.0, rel=0.005)
-    assert all(reading.invalid_reason == "" for reading in readings)
+    assert _power(_window(CompositeMeter([amd]))) == pytest.approx(250.0, rel=0.005)
+    clock = FakeClock()
+    tree = HwmonTree(tmp_path / "hwmon", lambda: clock() / 1e9)
+    tree.add_intel_gpu(watts=40.0, start_uj=2**64 - 3_000_000)  # 3 J before the wrap
+    reading = _fake_clock_window(tree, IntelGpuMeter(tree.root, clock), clock)
+    assert _power(reading) == pytest.approx(40.0, rel=0.005)
+    assert reading.invalid_reason == ""
 
 
 def test_intel_gpu_counter_reads_the_injected_power(tmp_path: Path) -> None:
-    tree = HwmonTree(tmp_path / "hwmon")
+    clock = FakeClock()
+    tree = HwmonTree(tmp_path / "hwmon", lambda: clock() / 1e9)
     tree.add_intel_gpu(watts=87.0)
-    meter = IntelGpuMeter(tree.root)
+    meter = IntelGpuMeter(tree.root, clock)
     assert meter.info().available and meter.info().domains == ("gpu0",)
-    with tree.running():
-        reading = _window(meter)
+    reading = _fake_clock_window(tree, meter, clock)
     assert _power(reading) == pytest.approx(87.0, rel=0.005)
     assert split_parts(reading)["gpu"][0] == reading.energy_j
 
@@ -254,14 +263,16 @@ def test_one_window_gives_parts_that_add_up_and_the_platform_remainder(
     )
     last = [time.perf_counter()]
 
-    def advance(now: float) -> None:
+    def advance() -> None:  # the counters as the kernel has them now
+        now = time.perf_counter()
         powercap.advance(now - last[0], {"intel-rapl:0": 60.0, "intel-rapl:0:2": 10.0})
         last[0] = now
 
-    tree = HwmonTree(tmp_path / "unused")
-    tree._writers.append(advance)
-    with tree.running():
-        reading = _window(meter)
+    advance()
+    meter.start()
+    time.sleep(WINDOW_S)
+    advance()
+    reading = meter.stop()
     watts = {
         part: joules / reading.duration_s for part, (joules, _) in split_parts(reading).items()
     }

@@ -6,8 +6,10 @@ The rules are the gate's own (:mod:`benchsuite.gate.rules`): the allowance of
 ratio, that of ``accuracy`` to the candidate's accuracy against the baseline's. The three
 outcomes are decided as for any interval (:func:`benchsuite.gate.decide.against_allowance`):
 all of the ratio's 95 % interval beyond ``1 + allowance`` is a regression, all within a pass,
-straddling it inconclusive where the ratio itself is beyond. An estimated or invalid energy
-figure, an unresolved ratio, and a failed case are inconclusive with the reason.
+straddling it inconclusive where the ratio itself is beyond. An unresolved ratio (an interval
+wider than the suite's ``ratio_resolution_rel``) is inconclusive unless all of it is beyond the
+allowance: a 2.9x slowdown measured as 2.1x to 3.9x is a regression however wide its interval.
+An estimated or invalid energy figure and a failed case are inconclusive with the reason.
 """
 
 from __future__ import annotations
@@ -111,7 +113,12 @@ def _ratio_verdict(
             return MetricVerdict(case_id, name, INCONCLUSIVE, problem, described)
     ratio, low, high = float(row[column]), float(row[f"{column}_low"]), float(row[f"{column}_high"])
     change = ratio - 1.0
-    if row.get(f"{column}_resolved") is False:
+    worse = (ratio - 1.0, low - 1.0, high - 1.0)
+    if not allowance.lower_is_better:
+        worse = (1.0 - ratio, 1.0 - high, 1.0 - low)
+    limit = allowance.relative if allowance.relative is not None else 0.0
+    unresolved = bool(_known(row.get(f"{column}_resolved")) and not row.get(f"{column}_resolved"))
+    if unresolved and min(worse[1:]) <= limit:  # wide, and not wholly beyond the allowance
         return MetricVerdict(
             case_id,
             name,
@@ -123,13 +130,10 @@ def _ratio_verdict(
             ratio,
             change,
         )
-    worse = (ratio - 1.0, low - 1.0, high - 1.0)
-    if not allowance.lower_is_better:
-        worse = (1.0 - ratio, 1.0 - high, 1.0 - low)
-    limit = allowance.relative if allowance.relative is not None else 0.0
     text = (
         f"candidate / baseline {ratio:.4f} (95% CI {low:.4f} to {high:.4f}, {row.get('ab_pairs')}"
         f" pairs): {worse[0] * 100:+.1f} % worse, allowance {described}"
+        + ("; the interval is wide, but all of it is beyond the allowance" if unresolved else "")
     )
     verdict, text = against_allowance(min(worse[1:]), max(worse[1:]), worse[0], limit, text)
     return MetricVerdict(

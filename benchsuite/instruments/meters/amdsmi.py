@@ -204,18 +204,17 @@ class AmdSmiMeter(Meter):
         if not gpus:
             raise RuntimeError(f"AMD SMI meter is unavailable: {self._unavailable}")
         self._window = {}
+        starts = {gpu.label: self._count(gpu) if gpu.counter else None for gpu in gpus}
+        self._start_ns = self.clock()  # the counters were read just now: the window opens
         for gpu in gpus:
-            handle = gpu.handle
             poller = PowerPoller(
-                functools.partial(self._power_w, handle),
+                functools.partial(self._power_w, gpu.handle),
                 1.0 / self.poll_hz,
                 self.clock,
                 "amd-power",
             )
-            start = self._count(gpu) if gpu.counter else None
             poller.start()
-            self._window[gpu.label] = (start, poller)
-        self._start_ns = self.clock()
+            self._window[gpu.label] = (starts[gpu.label], poller)
 
     def stop(self) -> EnergyReading:
         assert self._gpus is not None
@@ -223,12 +222,14 @@ class AmdSmiMeter(Meter):
         problems: list[str] = []
         coverage, gaps, agreement = [], [], []
         duration_s = (self.clock() - self._start_ns) / 1e9
+        ends = {gpu.label: self._count(gpu) if gpu.counter else None for gpu in self._gpus}
         for gpu in self._gpus:
             start, poller = self._window[gpu.label]
             polled = poller.stop()
             counter_j = None
-            if start is not None:
-                counter_j = _counts_between(start, self._count(gpu)) * gpu.resolution_uj / 1e6
+            end = ends[gpu.label]
+            if start is not None and end is not None:
+                counter_j = _counts_between(start, end) * gpu.resolution_uj / 1e6
                 if polled.energy_j > 0:
                     agreement.append(counter_j / polled.energy_j - 1)
             else:
